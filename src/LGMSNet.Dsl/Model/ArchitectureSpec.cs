@@ -1,0 +1,73 @@
+using System;
+using LGMSNet.Dsl.Text;
+
+namespace LGMSNet.Dsl.Model;
+
+public enum NormKind { Batch, Instance, Group }
+
+public enum Upsampling { Linear, Nearest }
+
+/// <summary>A value read from YAML together with where it was written (for diagnostics).</summary>
+public readonly record struct Located<T>(T Value, SourceSpan Span);
+
+/// <summary>The architecture exactly as the YAML file states it (defaults filled in, nothing
+/// resolved). <see cref="Planning.Planner"/> turns it into a <see cref="Planning.NetworkPlan"/>.</summary>
+public sealed record ArchitectureSpec(
+    Located<string> Name,
+    Located<int> Dims,
+    Located<int> InChannels,
+    Located<int> Classes,
+    Located<EquatableArray<int>> Widths,
+    Located<NormKind> Norm,
+    Located<int> NormGroups,
+    Upsampling Upsample,
+    Located<EquatableArray<int>>? InputSize,
+    string Description,
+    Located<EquatableArray<StageSpec>> Encoder,
+    Located<EquatableArray<StageSpec>> Decoder);
+
+/// <summary>One encoder or decoder entry: a block, or a list of blocks applied in order.</summary>
+public sealed record StageSpec(EquatableArray<BlockSpec> Blocks, SourceSpan Span);
+
+public abstract record BlockSpec(SourceSpan Span)
+{
+    /// <summary>The block's name in the YAML language.</summary>
+    public abstract string Keyword { get; }
+}
+
+/// <summary><c>lms</c>: local multiscale block(s) — multi-kernel depthwise convolutions.</summary>
+public sealed record LmsSpec(
+    Located<EquatableArray<int>> Kernels,
+    Located<int> Depth,
+    Located<int> Groups,
+    Located<int> Reduction,
+    SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => "lms";
+}
+
+/// <summary><c>gms</c>: global multiscale block — sparse transformer + convolution hybrid.</summary>
+public sealed record GmsSpec(
+    Located<EquatableArray<int>>? Split,
+    Located<double>? Ratio,
+    Located<EquatableArray<int>> Patch,
+    Located<int> Heads,
+    Located<int> HeadDim,
+    Located<int>? Mlp,
+    Located<int> Depth,
+    SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => "gms";
+}
+
+/// <summary><c>fusion</c>: the CMUNeXt skip-fusion block (grouped 3x3, then two pointwise convolutions).</summary>
+public sealed record FusionSpec(Located<int> Expansion, SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => "fusion";
+}
+
+/// <summary><c>conv</c>: U-Net double convolution (3x3, norm, ReLU, twice).</summary>
+public sealed record ConvSpec(SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => "conv";
+}

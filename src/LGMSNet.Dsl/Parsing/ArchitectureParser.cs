@@ -1,0 +1,456 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using LGMSNet.Dsl.Diagnostics;
+using LGMSNet.Dsl.Model;
+using LGMSNet.Dsl.Text;
+using LGMSNet.Dsl.Yaml;
+
+namespace LGMSNet.Dsl.Parsing;
+
+/// <summary>Maps a YAML tree onto <see cref="ArchitectureSpec"/>: keys, types, ranges and block
+/// syntax. Channel arithmetic (which depends on where a block sits) is the planner's job.</summary>
+public sealed class ArchitectureParser
+{
+    public static readonly string[] TopLevelKeys =
+    {
+        "name", "dims", "in_channels", "classes", "widths", "norm", "norm_groups", "upsample",
+        "encoder", "decoder", "input_size", "description",
+    };
+
+    public static readonly string[] BlockNames = { "lms", "gms", "fusion", "conv" };
+    public static readonly string[] LmsKeys = { "kernels", "depth", "groups", "reduction" };
+    public static readonly string[] GmsKeys = { "split", "ratio", "patch", "heads", "head_dim", "mlp", "depth" };
+    public static readonly string[] FusionKeys = { "expansion" };
+    public static readonly string[] NormNames = { "batch", "instance", "group" };
+    public static readonly string[] UpsampleNames = { "linear", "nearest" };
+
+    /// <summary>Names the generator emits into the same namespace or as members of the class
+    /// (a class cannot have a member with its own name).</summary>
+    public static readonly string[] ReservedNames = { "CompiledArchitectures", "Info", "Stem", "Head", "Forward" };
+
+    private static bool IsReserved(string name) =>
+        ReservedNames.Contains(name) || System.Text.RegularExpressions.Regex.IsMatch(name, "^(Encoder|Decoder|Up)[0-9]+$");
+
+    private readonly string _file;
+    private readonly List<DslDiagnostic> _diagnostics;
+    private bool _fatal; // a required value is unusable, so no spec can be built
+
+    private ArchitectureParser(string file, List<DslDiagnostic> diagnostics)
+    {
+        _file = file;
+        _diagnostics = diagnostics;
+    }
+
+    public static ArchitectureSpec? Parse(YamlNode root, string filePath, List<DslDiagnostic> diagnostics) =>
+        new ArchitectureParser(filePath, diagnostics).ParseRoot(root);
+
+    private ArchitectureSpec? ParseRoot(YamlNode root)
+    {
+        if (root is not YamlMapping top)
+        {
+            Report(DiagnosticKinds.WrongType, root.Span,
+                $"an architecture file must be a mapping (name: ..., dims: ..., widths: ...), found {root.Describe()}");
+            return null;
+        }
+        var keys = Keys(top, TopLevelKeys, "top-level keys");
+
+        var name = Required(keys, top, "name", n => ParseName(n));
+        var dims = Required(keys, top, "dims", n => ParseDims(n));
+        var inChannels = Required(keys, top, "in_channels", n => Int(n, "in_channels", 1, 256));
+        var classes = Required(keys, top, "classes", n => Int(n, "classes", 1, 1024));
+        var widths = Required(keys, top, "widths", n => IntList(n, "widths", 2, 8, 1, 4096));
+        int dimsValue = dims?.Value ?? 0;
+
+        var norm = Optional(keys, "norm", n => Choice(n, "norm", NormNames))
+            is { } normChoice
+            ? new Located<NormKind>((NormKind)normChoice.Value, normChoice.Span)
+            : new Located<NormKind>(dimsValue == 3 ? NormKind.Instance : NormKind.Batch, top.Span);
+        var normGroups = Optional(keys, "norm_groups", n => Int(n, "norm_groups", 1, 4096)) ?? new Located<int>(4, top.Span);
+        var upsample = Optional(keys, "upsample", n => Choice(n, "upsample", UpsampleNames));
+        var inputSize = Optional(keys, "input_size", n => PerAxis(n, "input_size", dimsValue, 1, 4096));
+        string description = Optional(keys, "description", n => Text(n, "description"))?.Value ?? "";
+
+        var encoder = Required(keys, top, "encoder", n => Stages(n, "encoder", dimsValue));
+        var decoder = Required(keys, top, "decoder", n => Stages(n, "decoder", dimsValue));
+
+        if (_fatal || name == null || dims == null || inChannels == null || classes == null || widths == null
+            || encoder == null || decoder == null)
+            return null;
+
+        return new ArchitectureSpec(name.Value, dims.Value, inChannels.Value, classes.Value, widths.Value, norm, normGroups,
+            (Upsampling)(upsample?.Value ?? 0), inputSize, description, encoder.Value, decoder.Value);
+    }
+
+    // ---- stages and blocks -------------------------------------------------------------------
+
+    private Located<EquatableArray<StageSpec>>? Stages(YamlNode node, string key, int dims)
+    {
+        if (node is not YamlSequence list)
+        {
+            Report(DiagnosticKinds.WrongType, node.Span, $"'{key}' must be a list with one entry per level, found {node.Describe()}");
+            return null;
+        }
+        var stages = new List<StageSpec>();
+        foreach (var item in list.Items)
+        {
+            var stage = Stage(item, key, dims);
+            if (stage != null) stages.Add(stage);
+        }
+        return stages.Count == list.Items.Count ? new(stages.ToEquatableArray(), list.Span) : null;
+    }
+
+    private StageSpec? Stage(YamlNode node, string key, int dims)
+    {
+        if (node is YamlSequence sequence)
+        {
+            if (sequence.Items.Count == 0)
+            {
+                Report(DiagnosticKinds.WrongType, node.Span, $"an {key} entry needs at least one block");
+                return null;
+            }
+            var blocks = new List<BlockSpec>();
+            foreach (var item in sequence.Items)
+            {
+                if (item is YamlSequence)
+                {
+                    Report(DiagnosticKinds.WrongType, item.Span, "blocks of a level are listed once: a list inside a block list is not allowed");
+                    _fatal = true;
+                    continue;
+                }
+                var block = Block(item, dims);
+                if (block != null) blocks.Add(block);
+            }
+            return blocks.Count == sequence.Items.Count ? new StageSpec(blocks.ToEquatableArray(), node.Span) : null;
+        }
+        var single = Block(node, dims);
+        return single == null ? null : new StageSpec(EquatableArray.Of(single), node.Span);
+    }
+
+    private BlockSpec? Block(YamlNode node, int dims)
+    {
+        YamlScalar nameNode;
+        YamlNode? options = null;
+        switch (node)
+        {
+            case YamlScalar scalar when !scalar.IsNull:
+                nameNode = scalar;
+                break;
+            case YamlMapping { Entries.Count: 1 } mapping:
+                nameNode = mapping.Entries[0].Key;
+                options = mapping.Entries[0].Value;
+                break;
+            case YamlMapping { Entries.Count: > 1 } mapping:
+                Fatal(DiagnosticKinds.WrongType, mapping.Entries[1].Key.Span,
+                    $"a block entry names one block, found '{mapping.Entries[0].Key.Value}' and '{mapping.Entries[1].Key.Value}'; " +
+                    "write a list such as [fusion, { gms: { split: [48, 16] } }] to apply several blocks in order");
+                return null;
+            default:
+                Fatal(DiagnosticKinds.WrongType, node.Span,
+                    $"expected a block (one of {string.Join(", ", BlockNames)}), found {node.Describe()}");
+                return null;
+        }
+
+        if (options is YamlScalar { IsNull: true }) options = null;
+        YamlMapping? optionMap = null;
+        if (options != null)
+        {
+            optionMap = options as YamlMapping;
+            if (optionMap == null)
+            {
+                Fatal(DiagnosticKinds.WrongType, options.Span,
+                    $"the options of '{nameNode.Value}' must be a mapping such as {{ kernels: [3, 5, 7, 9] }}, found {options.Describe()}");
+                return null;
+            }
+        }
+
+        switch (nameNode.Value)
+        {
+            case "lms": return Lms(optionMap, node.Span);
+            case "gms": return Gms(optionMap, node.Span, dims);
+            case "fusion":
+                {
+                    var keys = Keys(optionMap, FusionKeys, "fusion options");
+                    var expansion = Optional(keys, "expansion", n => Int(n, "expansion", 1, 64)) ?? new Located<int>(4, node.Span);
+                    return new FusionSpec(expansion, node.Span);
+                }
+            case "conv":
+                Keys(optionMap, Array.Empty<string>(), "conv options");
+                return new ConvSpec(node.Span);
+            default:
+                Fatal(DiagnosticKinds.UnknownBlock, nameNode.Span,
+                    $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, BlockNames, "blocks"));
+                return null;
+        }
+    }
+
+    private LmsSpec? Lms(YamlMapping? options, SourceSpan span)
+    {
+        var keys = Keys(options, LmsKeys, "lms options");
+        var kernels = Optional(keys, "kernels", Kernels) ?? new(EquatableArray.Of(3, 5, 7, 9), span);
+        var depth = Optional(keys, "depth", n => Int(n, "depth", 1, 32)) ?? new(1, span);
+        var groups = Optional(keys, "groups", n => Int(n, "groups", 1, 4096)) ?? new(4, span);
+        var reduction = Optional(keys, "reduction", n => Int(n, "reduction", 1, 4096)) ?? new(4, span);
+        return new LmsSpec(kernels, depth, groups, reduction, span);
+    }
+
+    private GmsSpec? Gms(YamlMapping? options, SourceSpan span, int dims)
+    {
+        var keys = Keys(options, GmsKeys, "gms options");
+        var split = Optional(keys, "split", n => IntList(n, "split", 2, 2, 0, 4096));
+        var ratio = Optional(keys, "ratio", Ratio);
+        if (split != null && ratio != null)
+            Report(DiagnosticKinds.SplitAndRatio, ratio.Value.Span,
+                "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both");
+        var patch = Optional(keys, "patch", n => PerAxis(n, "patch", dims, 1, 64)) ?? new(Repeat(2, dims), span);
+        var heads = Optional(keys, "heads", n => Int(n, "heads", 1, 64)) ?? new(4, span);
+        var headDim = Optional(keys, "head_dim", n => Int(n, "head_dim", 1, 512)) ?? new(8, span);
+        var mlp = Optional(keys, "mlp", n => Int(n, "mlp", 1, 65536));
+        var depth = Optional(keys, "depth", n => Int(n, "depth", 1, 32)) ?? new(1, span);
+        return new GmsSpec(split, ratio, patch, heads, headDim, mlp, depth, span);
+    }
+
+    private Located<EquatableArray<int>>? Kernels(YamlNode node)
+    {
+        if (node is not YamlSequence list)
+        {
+            Report(DiagnosticKinds.WrongType, node.Span, $"'kernels' must be a list of odd kernel sizes such as [3, 5, 7, 9], found {node.Describe()}");
+            return null;
+        }
+        if (list.Items.Count is < 1 or > 16)
+        {
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"'kernels' must list 1 to 16 kernel sizes, found {list.Items.Count}");
+            return null;
+        }
+        var values = new List<int>();
+        foreach (var item in list.Items)
+        {
+            var k = Int(item, "kernel size", int.MinValue, int.MaxValue);
+            if (k == null) return null;
+            if (k.Value.Value <= 0 || k.Value.Value % 2 == 0)
+            {
+                Report(DiagnosticKinds.InvalidKernel, item.Span,
+                    $"kernel size {k.Value.Value} is invalid: LMS kernels must be odd and positive (padding k/2 keeps the size)");
+                return null;
+            }
+            if (k.Value.Value > 31)
+            {
+                Report(DiagnosticKinds.OutOfRange, item.Span, $"kernel size {k.Value.Value} is out of range (1..31)");
+                return null;
+            }
+            values.Add(k.Value.Value);
+        }
+        return new(values.ToEquatableArray(), node.Span);
+    }
+
+    private Located<double>? Ratio(YamlNode node)
+    {
+        if (node is YamlScalar { IsPlain: true } s
+            && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+            && !double.IsNaN(value) && !double.IsInfinity(value))
+        {
+            if (value is >= 0 and <= 1) return new(value, node.Span);
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"ratio {s.Value} is out of range: it is the transformer fraction, between 0 and 1");
+            return null;
+        }
+        Report(DiagnosticKinds.WrongType, node.Span, $"'ratio' must be a number between 0 and 1, found {node.Describe()}");
+        return null;
+    }
+
+    // ---- top-level values --------------------------------------------------------------------
+
+    private Located<string>? ParseName(YamlNode node)
+    {
+        var text = Text(node, "name");
+        if (text == null) return null;
+        string name = text.Value.Value;
+        if (!IsIdentifier(name))
+        {
+            Report(DiagnosticKinds.InvalidName, node.Span,
+                $"name '{Truncate(name)}' is not a valid C# class name (letters, digits and '_', not starting with a digit, at most 100 characters)");
+            return null;
+        }
+        if (CSharpKeywords.Contains(name) || IsReserved(name))
+        {
+            Report(DiagnosticKinds.InvalidName, node.Span, $"name '{name}' is reserved; choose another class name");
+            return null;
+        }
+        return text;
+    }
+
+    private Located<int>? ParseDims(YamlNode node)
+    {
+        var dims = Int(node, "dims", int.MinValue, int.MaxValue);
+        if (dims == null) return null;
+        if (dims.Value.Value is 2 or 3) return dims;
+        Report(DiagnosticKinds.InvalidDims, node.Span, $"dims must be 2 (images) or 3 (volumes), found {dims.Value.Value}");
+        return null;
+    }
+
+    // ---- typed readers -------------------------------------------------------------------------
+
+    private Dictionary<string, YamlNode> Keys(YamlMapping? mapping, string[] allowed, string what)
+    {
+        var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        if (mapping == null) return result;
+        foreach (var entry in mapping.Entries)
+        {
+            string key = entry.Key.Value;
+            if (Array.IndexOf(allowed, key) >= 0)
+            {
+                result[key] = entry.Value;
+                continue;
+            }
+            string hint = allowed.Length == 0
+                ? $"; '{what.Split(' ')[0]}' takes no options"
+                : Suggestions.Hint(key, allowed, what);
+            // A block name typed where a top-level key belongs is a common slip; say so.
+            Report(DiagnosticKinds.UnknownKey, entry.Key.Span, $"unknown key '{Truncate(key)}'{hint}");
+        }
+        return result;
+    }
+
+    private Located<T>? Required<T>(Dictionary<string, YamlNode> keys, YamlMapping owner, string key, Func<YamlNode, Located<T>?> read)
+    {
+        if (!keys.TryGetValue(key, out var node))
+        {
+            Fatal(DiagnosticKinds.MissingKey, owner.Span, $"missing required key '{key}'");
+            return null;
+        }
+        var value = read(node);
+        if (value == null) _fatal = true;
+        return value;
+    }
+
+    private Located<T>? Optional<T>(Dictionary<string, YamlNode> keys, string key, Func<YamlNode, Located<T>?> read)
+    {
+        if (!keys.TryGetValue(key, out var node) || node is YamlScalar { IsNull: true }) return null;
+        var value = read(node);
+        if (value == null) _fatal = true;
+        return value;
+    }
+
+    private Located<int>? Int(YamlNode node, string what, int min, int max)
+    {
+        if (node is YamlScalar { IsPlain: true } s && IsInteger(s.Value))
+        {
+            bool parsed = long.TryParse(s.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value);
+            if (parsed && value >= min && value <= max) return new((int)value, node.Span);
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"{what} {Truncate(s.Value)} is out of range ({min}..{max})");
+            return null;
+        }
+        Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be an integer, found {node.Describe()}");
+        return null;
+    }
+
+    private Located<EquatableArray<int>>? IntList(YamlNode node, string what, int minCount, int maxCount, int min, int max)
+    {
+        if (node is not YamlSequence list)
+        {
+            Report(DiagnosticKinds.WrongType, node.Span, $"'{what}' must be a list of integers, found {node.Describe()}");
+            return null;
+        }
+        if (list.Items.Count < minCount || list.Items.Count > maxCount)
+        {
+            string expected = minCount == maxCount ? $"exactly {minCount}" : $"{minCount} to {maxCount}";
+            Report(minCount == maxCount ? DiagnosticKinds.WrongType : DiagnosticKinds.OutOfRange, node.Span,
+                $"'{what}' must have {expected} entries, found {list.Items.Count}");
+            return null;
+        }
+        var values = new List<int>();
+        foreach (var item in list.Items)
+        {
+            var value = Int(item, $"each entry of '{what}'", min, max);
+            if (value == null) return null;
+            values.Add(value.Value.Value);
+        }
+        return new(values.ToEquatableArray(), node.Span);
+    }
+
+    /// <summary>An int (same for every axis) or a list with one int per spatial axis.</summary>
+    private Located<EquatableArray<int>>? PerAxis(YamlNode node, string what, int dims, int min, int max)
+    {
+        if (node is YamlScalar)
+        {
+            var single = Int(node, what, min, max);
+            return single == null ? null : new(Repeat(single.Value.Value, Math.Max(dims, 1)), node.Span);
+        }
+        if (node is YamlSequence list && dims is 2 or 3 && list.Items.Count != dims)
+        {
+            Report(DiagnosticKinds.PatchLength, node.Span,
+                $"'{what}' lists {list.Items.Count} sizes but dims is {dims}: give one size per spatial axis, or a single integer");
+            return null;
+        }
+        return IntList(node, what, 2, 3, min, max);
+    }
+
+    private Located<int>? Choice(YamlNode node, string what, string[] options)
+    {
+        if (node is YamlScalar { IsPlain: true } s)
+        {
+            int index = Array.IndexOf(options, s.Value);
+            if (index >= 0) return new(index, node.Span);
+            Report(DiagnosticKinds.OutOfRange, node.Span,
+                $"{what} '{Truncate(s.Value)}' is not one of {string.Join(", ", options)}" + DidYouMean(s.Value, options));
+            return null;
+        }
+        Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be one of {string.Join(", ", options)}, found {node.Describe()}");
+        return null;
+    }
+
+    private Located<string>? Text(YamlNode node, string what)
+    {
+        if (node is YamlScalar s && !s.IsNull) return new(s.Value, node.Span);
+        Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be text, found {node.Describe()}");
+        return null;
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    private void Report(DiagnosticKind kind, SourceSpan span, string message) => _diagnostics.Add(kind.At(_file, span, message));
+
+    private void Fatal(DiagnosticKind kind, SourceSpan span, string message)
+    {
+        Report(kind, span, message);
+        _fatal = true;
+    }
+
+    private static string DidYouMean(string word, IEnumerable<string> options)
+    {
+        var closest = Suggestions.Closest(word, options);
+        return closest == null ? "" : $"; did you mean '{closest}'?";
+    }
+
+    private static EquatableArray<int> Repeat(int value, int count) => Enumerable.Repeat(value, Math.Max(count, 1)).ToEquatableArray();
+
+    private static bool IsInteger(string text)
+    {
+        int start = text.Length > 0 && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+        if (start == text.Length) return false;
+        for (int i = start; i < text.Length; i++)
+            if (text[i] is < '0' or > '9') return false;
+        return true;
+    }
+
+    private static bool IsIdentifier(string name)
+    {
+        if (name.Length is 0 or > 100 || !(char.IsLetter(name[0]) || name[0] == '_')) return false;
+        foreach (char c in name)
+            if (!(c < 128 && (char.IsLetterOrDigit(c) || c == '_'))) return false;
+        return true;
+    }
+
+    private static string Truncate(string text) => text.Length > 40 ? text.Substring(0, 40) + "..." : text;
+
+    private static readonly HashSet<string> CSharpKeywords = new(StringComparer.Ordinal)
+    {
+        "abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue",
+        "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally",
+        "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long",
+        "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public",
+        "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch",
+        "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void",
+        "volatile", "while", "System", "TorchSharp", "LGMSNet",
+    };
+}

@@ -1,0 +1,89 @@
+using LGMSNet.Dsl.Model;
+
+namespace LGMSNet.Dsl.Planning;
+
+/// <summary>A fully resolved network: every block knows its input and output channels.
+/// Small and equatable, so the incremental generator can cache it.</summary>
+public sealed record NetworkPlan(
+    string Name,
+    int Dims,
+    int InChannels,
+    int Classes,
+    EquatableArray<int> Widths,
+    NormKind Norm,
+    int NormGroups,
+    Upsampling Upsample,
+    EquatableArray<int> InputMultiple,
+    EquatableArray<int> DefaultInputSize,
+    string Description,
+    EquatableArray<StagePlan> Stages)
+{
+    public int Levels => Widths.Count;
+}
+
+public enum StageRole { Stem, Encoder, Up, Decoder, Head }
+
+/// <summary>One top-level stage. <see cref="Level"/> is the resolution level it runs at
+/// (1 = full resolution); <see cref="Name"/> is our module name, <see cref="ReferenceName"/>
+/// the authors' (e.g. decoder4 ↔ Up_conv5).</summary>
+public sealed record StagePlan(
+    StageRole Role,
+    int Level,
+    string Name,
+    string ReferenceName,
+    string PropertyName,
+    int InChannels,
+    int OutChannels,
+    EquatableArray<BlockPlan> Blocks);
+
+public abstract record BlockPlan(int InChannels, int OutChannels)
+{
+    /// <summary>Short human description used in summaries and XML docs.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>Convolution (with bias) → norm → ReLU: the stem.</summary>
+public sealed record StemPlan(int InChannels, int OutChannels) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() => $"conv 3x3 {InChannels}→{OutChannels}, norm, ReLU";
+}
+
+/// <summary><see cref="Depth"/> LMS blocks at the input width, then a 1x1 conv-norm-SiLU to the output width.</summary>
+public sealed record LmsUnitPlan(int InChannels, int OutChannels, EquatableArray<int> Kernels, int Depth, int Groups, int Reduction)
+    : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() =>
+        $"LMS x{Depth} ({InChannels} ch, kernels {string.Join("/", Kernels)}) + 1x1 {InChannels}→{OutChannels}";
+}
+
+/// <summary>GMS block: conv 3x3, conv 1x1, split into transformer (a) and conv (b) branches, fuse.</summary>
+public sealed record GmsPlan(
+    int InChannels, int OutChannels, int TransformerChannels, int ConvChannels, EquatableArray<int> Patch,
+    int Heads, int HeadDim, int Mlp, int Depth) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() =>
+        $"GMS {InChannels}→{OutChannels} split [{TransformerChannels}, {ConvChannels}] patch {string.Join("x", Patch)} mlp {Mlp}" +
+        (Depth > 1 ? $" depth {Depth}" : "");
+}
+
+public sealed record FusionPlan(int InChannels, int OutChannels, int Expansion) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() => $"fusion {InChannels}→{OutChannels}";
+}
+
+public sealed record DoubleConvPlan(int InChannels, int OutChannels) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() => $"double conv {InChannels}→{OutChannels}";
+}
+
+/// <summary>Upsample x2 → conv 3x3 (bias) → norm → ReLU.</summary>
+public sealed record UpConvPlan(int InChannels, int OutChannels) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() => $"upsample x2, conv 3x3 {InChannels}→{OutChannels}, norm, ReLU";
+}
+
+/// <summary>1x1 convolution to one logit per class.</summary>
+public sealed record HeadPlan(int InChannels, int OutChannels) : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe() => $"conv 1x1 {InChannels}→{OutChannels} (logits)";
+}

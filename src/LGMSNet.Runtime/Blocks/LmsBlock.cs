@@ -1,0 +1,111 @@
+using LGMSNet.Dsl.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Blocks;
+
+/// <summary>Local multiscale block (ARCHITECTURE.md §2.5): the channels are cut into one slice per
+/// kernel, each slice gets a depthwise convolution of its own size, the results are concatenated and
+/// the input added; GroupNorm → GELU → 1x1 bottleneck (C → C/r) → 3x3 back to C; input added again.
+/// Children: <c>dwconv.{i}</c>, <c>norm</c>, <c>reduce</c>, <c>expand</c>.</summary>
+public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
+{
+    private readonly ModuleList<Convolution> dwconv;
+    private readonly GroupNorm norm;
+    private readonly ConvNormAct reduce;
+    private readonly ConvNormAct expand;
+    private readonly int _dims;
+    private readonly int[] _kernels;
+    private Convolution? _merged; // inference form: one depthwise conv holding every kernel
+
+    public LmsBlock(int dims, int channels, IReadOnlyList<int> kernels, int groups, int reduction, NormSpec norm) : base(nameof(LmsBlock))
+    {
+        _dims = dims;
+        _kernels = kernels.ToArray();
+        int slice = channels / _kernels.Length;
+        dwconv = new ModuleList<Convolution>(_kernels.Select(k => Primitives.Conv(dims, slice, slice, k, groups: slice, bias: true)).ToArray());
+        this.norm = nn.GroupNorm(groups, channels);
+        reduce = new ConvNormAct(dims, channels, channels / reduction, 1, bias: false, norm, Activation.SiLU);
+        expand = new ConvNormAct(dims, channels / reduction, channels, 3, bias: false, norm, Activation.SiLU);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor y;
+        if (_merged is not null)
+        {
+            y = _merged.call(x); // includes the first residual (identity tap)
+        }
+        else
+        {
+            var slices = x.chunk(_kernels.Length, 1);
+            var mixed = torch.cat(slices.Select((s, i) => dwconv[i].call(s)).ToArray(), 1);
+            y = mixed + x;
+        }
+        y = nn.functional.gelu(norm.call(y));
+        y = expand.call(reduce.call(y));
+        return scope.MoveToOuter(y + x);
+    }
+
+    /// <summary>Merges the per-slice depthwise convolutions into one depthwise convolution whose
+    /// kernels are zero-padded to the largest size and centred (equal by construction: padding
+    /// k/2 keeps every slice aligned), with the first residual added as +1 on the centre tap.</summary>
+    public void FuseForInference()
+    {
+        if (_merged is not null) return;
+        using var _ = no_grad();
+        int largest = _kernels.Max();
+        long slice = dwconv[0].weight!.shape[0];
+        long channels = slice * _kernels.Length;
+        var merged = Primitives.Conv(_dims, channels, channels, largest, groups: channels, bias: true);
+        var shape = new List<long> { channels, 1 };
+        shape.AddRange(Enumerable.Repeat((long)largest, _dims));
+        var weight = zeros(shape.ToArray(), dtype: dwconv[0].weight!.dtype, device: dwconv[0].weight!.device);
+        var biases = new List<Tensor>();
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            int offset = (largest - _kernels[i]) / 2;
+            var target = weight.narrow(0, i * slice, slice);
+            for (int axis = 0; axis < _dims; axis++) target = target.narrow(2 + axis, offset, _kernels[i]);
+            target.copy_(dwconv[i].weight!);
+            biases.Add(dwconv[i].bias!);
+        }
+        var centre = weight;
+        for (int axis = 0; axis < _dims; axis++) centre = centre.narrow(2 + axis, largest / 2, 1);
+        centre.add_(1.0);
+        Primitives.SetConvParameters(merged, weight, torch.cat(biases.ToArray(), 0));
+        register_module("merged", merged);
+        _merged = merged;
+    }
+}
+
+/// <summary>An <c>lms</c> entry: <c>depth</c> LMS blocks at the input width (children
+/// <c>blocks.{i}</c>), then a 1x1 conv-norm-SiLU to the level width (<c>project</c>).</summary>
+public sealed class LmsUnit : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<LmsBlock> blocks;
+    private readonly ConvNormAct project;
+
+    public LmsUnit(int dims, int inChannels, int outChannels, int[] kernels, int depth, int groups, int reduction, NormSpec norm)
+        : base(nameof(LmsUnit))
+    {
+        blocks = new ModuleList<LmsBlock>(Enumerable.Range(0, depth)
+            .Select(_ => new LmsBlock(dims, inChannels, kernels, groups, reduction, norm)).ToArray());
+        project = new ConvNormAct(dims, inChannels, outChannels, 1, bias: false, norm, Activation.SiLU);
+        RegisterComponents();
+    }
+
+    public IReadOnlyList<LmsBlock> Blocks => blocks.ToList();
+
+    public ConvNormAct Project => project;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var block in blocks) x = block.call(x);
+        return scope.MoveToOuter(project.call(x));
+    }
+}

@@ -1,0 +1,95 @@
+using LGMSNet.Dsl.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Blocks;
+
+public enum Activation { None, ReLU, SiLU, GELU }
+
+/// <summary>The network-wide normalisation (YAML <c>norm:</c>); GroupNorm uses <see cref="Groups"/> groups.</summary>
+public readonly record struct NormSpec(NormKind Kind, int Groups);
+
+/// <summary>Dimension-generic layer factories: one code path serves 2D and 3D.</summary>
+public static class Primitives
+{
+    public static Convolution Conv(int dims, long inChannels, long outChannels, long kernel, long groups = 1, bool bias = true) => dims switch
+    {
+        2 => nn.Conv2d(inChannels, outChannels, kernel, padding: kernel / 2, groups: groups, bias: bias),
+        3 => nn.Conv3d(inChannels, outChannels, kernel, padding: kernel / 2, groups: groups, bias: bias),
+        _ => throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
+    };
+
+    public static BatchNorm BatchNorm(int dims, long channels) => dims switch
+    {
+        2 => nn.BatchNorm2d(channels),
+        3 => nn.BatchNorm3d(channels),
+        _ => throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
+    };
+
+    /// <summary>BatchNorm (affine, running stats), InstanceNorm (no affine, no stats: the
+    /// reference's 3D choice) or GroupNorm.</summary>
+    public static nn.Module<Tensor, Tensor> Norm(int dims, NormSpec norm, long channels) => norm.Kind switch
+    {
+        NormKind.Batch => BatchNorm(dims, channels),
+        NormKind.Instance => dims == 2 ? nn.InstanceNorm2d(channels) : nn.InstanceNorm3d(channels),
+        NormKind.Group => nn.GroupNorm(norm.Groups, channels),
+        _ => throw new ArgumentOutOfRangeException(nameof(norm)),
+    };
+
+    public static Tensor Activate(Tensor x, Activation activation) => activation switch
+    {
+        Activation.None => x,
+        Activation.ReLU => nn.functional.relu(x),
+        Activation.SiLU => nn.functional.silu(x),
+        Activation.GELU => nn.functional.gelu(x), // exact erf form, as the reference
+        _ => throw new ArgumentOutOfRangeException(nameof(activation)),
+    };
+
+    public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2
+        ? nn.functional.max_pool2d(x, new long[] { 2, 2 }, new long[] { 2, 2 })
+        : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });
+
+    /// <summary>x2 up-sampling; linear means bi/trilinear with align_corners=false (the reference).</summary>
+    public static Tensor Upsample2x(Tensor x, int dims, Upsampling mode)
+    {
+        var scale = Enumerable.Repeat(2.0, dims).ToArray();
+        if (mode == Upsampling.Nearest)
+            return nn.functional.interpolate(x, scale_factor: scale, mode: InterpolationMode.Nearest);
+        return nn.functional.interpolate(x, scale_factor: scale,
+            mode: dims == 2 ? InterpolationMode.Bilinear : InterpolationMode.Trilinear, align_corners: false);
+    }
+
+    /// <summary>Per-channel scale and shift equal to an eval-mode BatchNorm.</summary>
+    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm norm)
+    {
+        using var _ = no_grad();
+        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+        var shift = norm.bias! - norm.running_mean! * scale;
+        return (scale, shift);
+    }
+
+    /// <summary>Reshapes a per-output-channel vector to broadcast over a conv weight.</summary>
+    public static Tensor PerOutputChannel(Tensor vector, Tensor weight)
+    {
+        var shape = new long[weight.dim()];
+        Array.Fill(shape, 1L);
+        shape[0] = -1;
+        return vector.reshape(shape);
+    }
+
+    /// <summary>Replaces a convolution's weight and bias (used when folding normalisation into it).</summary>
+    public static void SetConvParameters(Convolution conv, Tensor weight, Tensor bias)
+    {
+        using var _ = no_grad();
+        conv.weight = new Parameter(weight.detach().contiguous(), requires_grad: false);
+        conv.bias = new Parameter(bias.detach().contiguous(), requires_grad: false);
+    }
+}
+
+/// <summary>A block that can rewrite itself into an equivalent, faster inference-only form
+/// (BatchNorm folded into convolutions, merged kernels). Never used for training.</summary>
+public interface IFusable
+{
+    void FuseForInference();
+}

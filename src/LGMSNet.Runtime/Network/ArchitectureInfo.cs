@@ -1,0 +1,88 @@
+using System.Security.Cryptography;
+using System.Text;
+using LGMSNet.Dsl;
+using LGMSNet.Dsl.Planning;
+
+namespace LGMSNet.Runtime.Network;
+
+/// <summary>What the compiler established about one architecture, emitted as constants into the
+/// generated module; <see cref="Plan"/> re-derives the full plan from the embedded YAML (the same
+/// Dsl code the generator ran) for costs at other sizes and for the weight key map.</summary>
+public sealed class ArchitectureInfo
+{
+    private readonly Lazy<NetworkPlan> _plan;
+
+    public ArchitectureInfo(string name, string fileStem, int dims, int inChannels, int classes, long parameters,
+        long multiplyAdds, int[] multiplyAddsInputSize, int[] inputMultiple, string yaml)
+    {
+        Name = name;
+        FileStem = fileStem;
+        Dims = dims;
+        InChannels = inChannels;
+        Classes = classes;
+        Parameters = parameters;
+        MultiplyAdds = multiplyAdds;
+        MultiplyAddsInputSize = multiplyAddsInputSize;
+        InputMultiple = inputMultiple;
+        Yaml = yaml;
+        YamlSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)));
+        _plan = new Lazy<NetworkPlan>(() =>
+        {
+            var compiled = ArchitectureCompiler.Compile(fileStem + ".yaml", yaml);
+            return compiled.Plan ?? throw new InvalidOperationException(
+                $"the embedded YAML of {name} no longer compiles: {string.Join("; ", compiled.Diagnostics)}");
+        });
+    }
+
+    /// <summary>The YAML <c>name:</c>, also the C# class name.</summary>
+    public string Name { get; }
+
+    /// <summary>The YAML file name without extension (what the CLI accepts besides the name).</summary>
+    public string FileStem { get; }
+
+    public int Dims { get; }
+
+    public int InChannels { get; }
+
+    public int Classes { get; }
+
+    /// <summary>Trainable parameters, exactly as TorchSharp counts them.</summary>
+    public long Parameters { get; }
+
+    /// <summary>Multiply-adds (conv + linear + attention products) for one sample of <see cref="MultiplyAddsInputSize"/>.</summary>
+    public long MultiplyAdds { get; }
+
+    public IReadOnlyList<int> MultiplyAddsInputSize { get; }
+
+    /// <summary>Every spatial input size must be a multiple of this, per axis.</summary>
+    public IReadOnlyList<int> InputMultiple { get; }
+
+    /// <summary>The YAML text the module was compiled from.</summary>
+    public string Yaml { get; }
+
+    public string YamlSha256 { get; }
+
+    public NetworkPlan Plan => _plan.Value;
+
+    /// <summary>True when <paramref name="query"/> is this architecture's file stem or name (case-insensitive).</summary>
+    public bool Matches(string query) =>
+        string.Equals(query, FileStem, StringComparison.OrdinalIgnoreCase) || string.Equals(query, Name, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Null when <paramref name="spatial"/> is a valid input size, otherwise why not.</summary>
+    public string? CheckInputSize(IReadOnlyList<long> spatial)
+    {
+        if (spatial.Count != Dims) return $"{Name} is a {Dims}D network; got {spatial.Count} spatial axes";
+        for (int i = 0; i < Dims; i++)
+            if (spatial[i] <= 0 || spatial[i] % InputMultiple[i] != 0)
+                return $"{Name} needs spatial sizes that are multiples of {string.Join("x", InputMultiple)}; got {string.Join("x", spatial)}";
+        return null;
+    }
+}
+
+/// <summary>A compiled architecture: its metadata and a factory for fresh modules.</summary>
+public sealed record ArchitectureDescriptor(ArchitectureInfo Info, Func<SegmentationNetwork> Create)
+{
+    public string Name => Info.Name;
+
+    public override string ToString() => $"{Info.FileStem} ({Info.Name})";
+}

@@ -1,0 +1,81 @@
+using LGMSNet.Runtime.Blocks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Network;
+
+/// <summary>Receives each stage's output during a forward pass (stage names as in the plan).</summary>
+public delegate void StageObserver(string stage, Tensor output);
+
+/// <summary>Base of every generated module: input checks, dispose-scoped forward, stage capture,
+/// and the switch to the fused inference form.</summary>
+public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
+{
+    protected SegmentationNetwork(ArchitectureInfo info) : base(info.Name) => Architecture = info;
+
+    public ArchitectureInfo Architecture { get; }
+
+    /// <summary>True after <see cref="FuseForInference"/>: faster, equal in eval mode, not trainable.</summary>
+    public bool IsFusedForInference { get; private set; }
+
+    public override Tensor forward(Tensor input)
+    {
+        CheckInput(input);
+        using var scope = NewDisposeScope();
+        return scope.MoveToOuter(Forward(input, null));
+    }
+
+    /// <summary>Runs the network and returns every stage's output (stem, encoder1.., up.., decoder.., head).</summary>
+    public Dictionary<string, Tensor> ForwardStages(Tensor input)
+    {
+        CheckInput(input);
+        var outputs = new Dictionary<string, Tensor>();
+        using var scope = NewDisposeScope();
+        Forward(input, (stage, output) => outputs[stage] = output);
+        scope.MoveToOuter(outputs.Values.ToArray());
+        return outputs;
+    }
+
+    /// <summary>The generated forward pass; <paramref name="observe"/> sees each stage output.</summary>
+    protected abstract Tensor Forward(Tensor input, StageObserver? observe);
+
+    protected T Register<T>(string name, T module) where T : nn.Module
+    {
+        register_module(name, module);
+        return module;
+    }
+
+    protected Tensor Downsample(Tensor x) => Primitives.MaxPool2x(x, Architecture.Dims);
+
+    /// <summary>Skip connection: the encoder feature first, the up-sampled one second (the reference's order).</summary>
+    protected static Tensor Concat(Tensor skip, Tensor up) => torch.cat(new[] { skip, up }, 1);
+
+    /// <summary>Switches to eval mode and rewrites every block into its inference form (BatchNorm
+    /// folded into convolutions, LMS kernels merged). Irreversible: training afterwards is refused.</summary>
+    public void FuseForInference()
+    {
+        if (IsFusedForInference) return;
+        eval();
+        foreach (var module in modules())
+            if (module is IFusable fusable) fusable.FuseForInference();
+        IsFusedForInference = true;
+    }
+
+    public override void train(bool train = true)
+    {
+        if (train && IsFusedForInference)
+            throw new InvalidOperationException($"{Architecture.Name} was fused for inference and can no longer be trained; build a fresh module");
+        base.train(train);
+    }
+
+    private void CheckInput(Tensor input)
+    {
+        if (input.dim() != Architecture.Dims + 2)
+            throw new ArgumentException($"{Architecture.Name} expects a {Architecture.Dims + 2}-D tensor [batch, channels, " +
+                (Architecture.Dims == 2 ? "height, width" : "depth, height, width") + $"], got shape [{string.Join(", ", input.shape)}]");
+        if (input.shape[1] != Architecture.InChannels)
+            throw new ArgumentException($"{Architecture.Name} expects {Architecture.InChannels} input channel(s), got {input.shape[1]}");
+        string? problem = Architecture.CheckInputSize(input.shape.Skip(2).ToArray());
+        if (problem != null) throw new ArgumentException(problem);
+    }
+}
