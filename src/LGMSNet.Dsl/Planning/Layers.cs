@@ -51,6 +51,17 @@ public static class Layers
         }
     }
 
+    /// <summary>The layers of one block on its own, with our names under <paramref name="prefix"/> and the
+    /// reference's under <paramref name="referencePrefix"/>. An LMS unit is lowered as the bare LMS
+    /// block (the authors' CMUNeXtBlock_MK_resiual2), without its 1x1 projection.</summary>
+    public static IEnumerable<Layer> OfBlock(int dims, NormKind norm, BlockPlan block, string prefix, string referencePrefix)
+    {
+        var lowering = new Lowering(dims, norm);
+        return block is LmsUnitPlan lms
+            ? lowering.Lms(lms, prefix, referencePrefix, 1)
+            : lowering.Block(block, prefix, () => referencePrefix, 1);
+    }
+
     /// <summary>Channel counts normalised by the network-wide norm inside one block (for norm: group checks).</summary>
     public static IEnumerable<int> NormalizedChannels(BlockPlan block)
     {
@@ -129,7 +140,7 @@ public static class Layers
             yield return Norm(normName ?? o + ".norm", refNorm, level, cout);
         }
 
-        private IEnumerable<Layer> Lms(LmsUnitPlan lms, string o, string r, int level)
+        public IEnumerable<Layer> Lms(LmsUnitPlan lms, string o, string r, int level)
         {
             int c = lms.InChannels, n = lms.Kernels.Count, slice = c / n, bottleneck = c / lms.Reduction;
             for (int i = 0; i < n; i++)
