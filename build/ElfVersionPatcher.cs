@@ -29,15 +29,19 @@ namespace LGMSNet.Build
 
         /// <summary>Sets VER_FLG_WEAK on every need whose version name is in <paramref name="versions"/>.
         /// Returns the names that were changed (already-weak needs are left alone).</summary>
-        public static List<string> MakeWeak(byte[] elf, ICollection<string> versions)
+        public static List<string> MakeWeak(byte[] elf, ICollection<string> versions) => SetWeak(elf, versions, true);
+
+        /// <summary>Sets or clears VER_FLG_WEAK on the listed version needs; returns those changed.</summary>
+        public static List<string> SetWeak(byte[] elf, ICollection<string> versions, bool weak)
         {
             var changed = new List<string>();
             Walk(elf, (name, file, flagsOffset) =>
             {
                 if (!versions.Contains(name)) return;
                 ushort flags = ReadU16(elf, flagsOffset);
-                if ((flags & VerFlagWeak) != 0) return;
-                WriteU16(elf, flagsOffset, (ushort)(flags | VerFlagWeak));
+                ushort updated = weak ? (ushort)(flags | VerFlagWeak) : (ushort)(flags & ~VerFlagWeak);
+                if (updated == flags) return;
+                WriteU16(elf, flagsOffset, updated);
                 changed.Add(name);
             });
             return changed;

@@ -1,0 +1,206 @@
+using System.Collections;
+using System.Reflection;
+using LGMSNet.Compiler.Tests.Support;
+using LGMSNet.Generator;
+using LGMSNet.Runtime.Network;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using TorchSharp;
+using Xunit;
+
+namespace LGMSNet.Compiler.Tests;
+
+public sealed class GeneratorTests
+{
+    private static InMemoryText Shipped(string stem) =>
+        new(Repo.Path("architectures", stem + ".yaml"), File.ReadAllText(Repo.Path("architectures", stem + ".yaml")));
+
+    private const string Tiny3D = """
+        name: Tiny3D
+        dims: 3
+        in_channels: 2
+        classes: 3
+        widths: [8, 16, 32]
+        encoder: [lms, lms, { gms: { split: [24, 8] } }]
+        decoder: [{ gms: { ratio: 0.5 } }, [fusion, conv]]
+        """;
+
+    private const string UnetLike = """
+        name: UnetLike
+        dims: 2
+        in_channels: 1
+        classes: 2
+        widths: [8, 16, 32]
+        norm: group
+        norm_groups: 4
+        upsample: nearest
+        encoder: [conv, conv, { lms: { kernels: [3, 3, 3, 3], depth: 2 } }]
+        decoder: [{ gms: { split: [16, 0], depth: 2 } }, { gms: { split: [0, 8] } }]
+        """;
+
+    [Fact]
+    public void Shipped_reference_architecture_matches_its_approved_snapshot()
+    {
+        var (_, output, diagnostics) = GeneratorHarness.Run(Shipped("lgmsnet"));
+        Assert.Empty(diagnostics);
+        Snapshot.Match("LgmsNet.g", Generated(output, "LgmsNet.g.cs"));
+    }
+
+    [Fact]
+    public void Variant_and_registry_match_their_approved_snapshots()
+    {
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
+            new InMemoryText("models/tiny3d.yaml", Tiny3D));
+        Assert.Empty(diagnostics);
+        Snapshot.Match("UnetLike.g", Generated(output, "UnetLike.g.cs"));
+        Snapshot.Match("CompiledArchitectures.g", Generated(output, "CompiledArchitectures.g.cs"));
+    }
+
+    [Fact]
+    public void Generated_modules_compile_warning_free_and_run_in_2d_and_3d()
+    {
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
+            new InMemoryText("models/tiny3d.yaml", Tiny3D), Shipped("lgmsnet"));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        var all = (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
+            .GetProperty("All")!.GetValue(null)!;
+        Assert.Equal(new[] { "lgmsnet", "tiny3d", "unet-like" }, all.Select(a => a.Info.FileStem));
+
+        foreach (var descriptor in all)
+        {
+            using var network = descriptor.Create();
+            network.eval();
+            Assert.Equal(descriptor.Info.Parameters, network.parameters().Sum(p => p.numel()));
+            var size = descriptor.Info.InputMultiple.Select(m => (long)m).ToArray();
+            using var input = torch.randn(new long[] { 2, descriptor.Info.InChannels }.Concat(size).ToArray());
+            using var _ = torch.no_grad();
+            using var logits = network.forward(input);
+            Assert.Equal(new long[] { 2, descriptor.Info.Classes }.Concat(size), logits.shape);
+        }
+
+        // Typed stage properties with the runtime block types.
+        var unet = assembly.GetType($"{GeneratorHarness.Namespace}.UnetLike")!;
+        Assert.Equal("DoubleConv", unet.GetProperty("Encoder1")!.PropertyType.Name);
+        Assert.Equal("LmsUnit", unet.GetProperty("Encoder3")!.PropertyType.Name);
+        Assert.Equal("GmsBlock", unet.GetProperty("Decoder2")!.PropertyType.Name);
+        Assert.True(unet.IsSealed);
+        var tiny = assembly.GetType($"{GeneratorHarness.Namespace}.Tiny3D")!;
+        Assert.Equal("BlockSequence", tiny.GetProperty("Decoder1")!.PropertyType.Name);
+    }
+
+    [Fact]
+    public void A_broken_file_reports_located_errors_without_stopping_the_others()
+    {
+        string broken = UnetLike.Replace("name: UnetLike", "name: Broken").Replace("[16, 0]", "[16, 4]");
+        var (driver, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/broken.yaml", broken),
+            new InMemoryText("models/tiny3d.yaml", Tiny3D));
+        var result = driver.GetRunResult().Results.Single();
+        Assert.Null(result.Exception);
+        var error = Assert.Single(diagnostics);
+        Assert.Equal("LGMS009", error.Id);
+        Assert.Equal("models/broken.yaml", error.Location.GetLineSpan().Path);
+        Assert.Equal(new Microsoft.CodeAnalysis.Text.LinePosition(9, 26), error.Location.GetLineSpan().StartLinePosition); // (10,27) as MSBuild prints it
+        Assert.Contains("Tiny3D.g.cs", result.GeneratedSources.Select(s => s.HintName));
+        Assert.DoesNotContain("Broken.g.cs", result.GeneratedSources.Select(s => s.HintName));
+        Assert.Contains("Tiny3D", Generated(output, "CompiledArchitectures.g.cs"));
+        Assert.DoesNotContain("Broken", Generated(output, "CompiledArchitectures.g.cs"));
+        GeneratorHarness.CompileAndLoad(output);
+    }
+
+    [Fact]
+    public void Duplicate_names_are_errors_in_both_files_and_neither_is_emitted()
+    {
+        var (driver, _, diagnostics) = GeneratorHarness.Run(new InMemoryText("m/a.yaml", Tiny3D), new InMemoryText("m/b.yaml", Tiny3D));
+        Assert.Equal(2, diagnostics.Count(d => d.Id == "LGMS014"));
+        Assert.Equal(new[] { "m/a.yaml", "m/b.yaml" }, diagnostics.Select(d => d.Location.GetLineSpan().Path).OrderBy(p => p));
+        Assert.Equal(new[] { "CompiledArchitectures.g.cs" }, driver.GetRunResult().Results.Single().GeneratedSources.Select(s => s.HintName));
+    }
+
+    [Fact]
+    public void Non_yaml_additional_files_are_ignored()
+    {
+        var (driver, _, diagnostics) = GeneratorHarness.Run(new InMemoryText("notes/readme.txt", "name: nothing"));
+        Assert.Empty(diagnostics);
+        Assert.Single(driver.GetRunResult().Results.Single().GeneratedSources);
+    }
+
+    [Fact]
+    public void An_unrelated_csharp_edit_leaves_every_step_cached()
+    {
+        var files = new AdditionalText[] { new InMemoryText("m/tiny3d.yaml", Tiny3D), new InMemoryText("m/unet-like.yaml", UnetLike) };
+        var compilation = GeneratorHarness.Compilation();
+        var driver = GeneratorHarness.Driver(files).RunGenerators(compilation);
+        var edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText("class Unrelated { }", GeneratorHarness.ParseOptions));
+        var rerun = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        foreach (var step in TrackedSteps())
+            foreach (var run in rerun.TrackedSteps[step])
+                foreach (var (_, reason) in run.Outputs)
+                    Assert.True(reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"step {step} was {reason}");
+        Assert.All(rerun.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void Editing_one_yaml_recompiles_and_re_emits_only_that_file()
+    {
+        var tiny = new InMemoryText("m/tiny3d.yaml", Tiny3D);
+        var unet = new InMemoryText("m/unet-like.yaml", UnetLike);
+        var compilation = GeneratorHarness.Compilation();
+        var driver = GeneratorHarness.Driver(new AdditionalText[] { tiny, unet }).RunGenerators(compilation);
+        var editedUnet = new InMemoryText("m/unet-like.yaml", UnetLike.Replace("classes: 2", "classes: 5"));
+        var rerun = driver.ReplaceAdditionalText(unet, editedUnet).RunGenerators(compilation).GetRunResult().Results.Single();
+
+        var compileReasons = rerun.TrackedSteps[ArchitectureGenerator.Steps.Compile].SelectMany(r => r.Outputs).Select(o => o.Reason).ToList();
+        Assert.Equal(1, compileReasons.Count(r => r == IncrementalStepRunReason.Modified));
+        Assert.Equal(1, compileReasons.Count(r => r == IncrementalStepRunReason.Cached));
+
+        var fileReasons = rerun.TrackedSteps[ArchitectureGenerator.Steps.File].SelectMany(r => r.Outputs).Select(o => o.Reason).ToList();
+        Assert.Equal(1, fileReasons.Count(r => r == IncrementalStepRunReason.Modified));
+        Assert.Equal(1, fileReasons.Count(r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
+
+        // The per-file source output re-runs for the edited file only; the registry (names unchanged) stays cached.
+        var outputs = rerun.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(r => r.Outputs).Select(o => o.Reason).ToList();
+        Assert.Equal(1, outputs.Count(r => r == IncrementalStepRunReason.Modified));
+        Assert.Contains("classes: 5", rerun.GeneratedSources.Single(s => s.HintName == "UnetLike.g.cs").SourceText.ToString());
+        Assert.Contains(rerun.TrackedSteps[ArchitectureGenerator.Steps.Registry].Single().Outputs.Single().Reason,
+            new[] { IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged });
+    }
+
+    [Fact]
+    public void Pipeline_state_holds_no_compilation_symbols_or_syntax()
+    {
+        var driver = GeneratorHarness.Driver(new AdditionalText[] { new InMemoryText("m/tiny3d.yaml", Tiny3D) })
+            .RunGenerators(GeneratorHarness.Compilation());
+        var result = driver.GetRunResult().Results.Single();
+        foreach (var step in TrackedSteps())
+            foreach (var run in result.TrackedSteps[step])
+                foreach (var (value, _) in run.Outputs)
+                    AssertNoRoslynObjects(value, step, new HashSet<object>(ReferenceEqualityComparer.Instance), 0);
+    }
+
+    private static IEnumerable<string> TrackedSteps() => new[]
+    {
+        ArchitectureGenerator.Steps.Compile, ArchitectureGenerator.Steps.Names, ArchitectureGenerator.Steps.File,
+        ArchitectureGenerator.Steps.Registry,
+    };
+
+    private static void AssertNoRoslynObjects(object? value, string step, HashSet<object> seen, int depth)
+    {
+        if (value is null || depth > 12 || value is string || value.GetType().IsPrimitive || value.GetType().IsEnum || !seen.Add(value)) return;
+        var type = value.GetType();
+        Assert.False(value is Compilation or ISymbol or SyntaxNode or SemanticModel or SyntaxTree,
+            $"step {step} caches a {type.Name}, which holds the whole compilation alive and breaks caching");
+        if (value is IEnumerable items)
+        {
+            foreach (var item in items) AssertNoRoslynObjects(item, step, seen, depth + 1);
+            return;
+        }
+        foreach (var field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
+            AssertNoRoslynObjects(field.GetValue(value), step, seen, depth + 1);
+    }
+
+    private static string Generated(Compilation output, string hintName) =>
+        output.SyntaxTrees.Single(t => t.FilePath.EndsWith(hintName, StringComparison.Ordinal)).ToString();
+}
