@@ -1,20 +1,56 @@
+using System.CommandLine;
+using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 
 namespace LGMSNet.Runtime.Cli;
 
+/// <summary>The command line of the generated trainer (<c>dotnet run --project architectures -- ...</c>).</summary>
 public static class LgmsCli
 {
-    public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures)
+    public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures, TextWriter? output = null, TextWriter? error = null)
     {
-        foreach (var a in architectures)
+        var context = new CliContext(output ?? Console.Out, error ?? Console.Error, architectures);
+        var root = new RootCommand("LGMSNet.Dsl: train, evaluate and run segmentation networks compiled from YAML.")
         {
-            using var net = a.Create();
-            long counted = net.parameters().Sum(p => p.numel());
-            Console.WriteLine($"{a.Info.FileStem} {a.Info.Name} params {a.Info.Parameters} counted {counted} macs {a.Info.MultiplyAdds}");
-            using var x = TorchSharp.torch.randn(2, a.Info.InChannels, 64, 64);
-            using var y = net.forward(x);
-            Console.WriteLine(string.Join(",", y.shape));
+            ModelCommands.List(context),
+            ModelCommands.Summary(context),
+            WeightCommands.Import(context),
+            WeightCommands.Export(context),
+            WeightCommands.CheckReference(context),
+            TrainCommand.Create(context),
+            InferenceCommands.Eval(context),
+            InferenceCommands.Predict(context),
+        };
+        // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
+        if (args.Length == 0) args = TrainCommand.MainJobArguments;
+        try
+        {
+            TorchRuntime.EnsureLoaded();
+            var parse = root.Parse(args);
+            return parse.Invoke(new InvocationConfiguration { Output = context.Out, Error = context.Error, EnableDefaultExceptionHandler = false });
         }
-        return 0;
+        catch (Exception e) when (UserFacing(e) is { } message)
+        {
+            context.Error.WriteLine("error: " + message);
+            return e is CliException cli ? cli.ExitCode : 1;
+        }
+        catch (Exception e)
+        {
+            context.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
+            if (Environment.GetEnvironmentVariable("LGMSNET_DEBUG") == "1") context.Error.WriteLine(e);
+            else context.Error.WriteLine("(set LGMSNET_DEBUG=1 for the stack trace, and please report it)");
+            return 70;
+        }
     }
+
+    /// <summary>The message to show for an expected failure (bad input, missing file), or null for a bug.</summary>
+    private static string? UserFacing(Exception e) => e switch
+    {
+        CliException or WeightMismatchException or SafeTensorsException or TorchRuntimeException or Data.DataException
+            or Training.TrainingDivergedException => e.Message,
+        FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
+        DirectoryNotFoundException or UnauthorizedAccessException or IOException => e.Message,
+        InvalidDataException => e.Message,
+        _ => null,
+    };
 }

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LGMSNet.Dsl.Parsing;
+using LGMSNet.Runtime.Network;
+
+namespace LGMSNet.Runtime.Cli;
+
+/// <summary>A user mistake or an expected failure: printed as "error: message", no stack trace.</summary>
+public sealed class CliException(string message, int exitCode = 1) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>What every command needs: where to write, and the compiled architectures.</summary>
+public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyList<ArchitectureDescriptor> architectures)
+{
+    public TextWriter Out { get; } = output;
+
+    public TextWriter Error { get; } = error;
+
+    public IReadOnlyList<ArchitectureDescriptor> Architectures { get; } = architectures;
+
+    /// <summary>Progress bars only when a person watches a terminal.</summary>
+    public bool Interactive => ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected;
+
+    public static JsonSerializerOptions Json { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DictionaryKeyPolicy = null,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public void WriteJson(object value) => Out.WriteLine(JsonSerializer.Serialize(value, Json));
+
+    /// <summary>Finds an architecture by file stem or name, case-insensitively.</summary>
+    public ArchitectureDescriptor Resolve(string query)
+    {
+        var match = Architectures.FirstOrDefault(a => a.Info.Matches(query));
+        if (match != null) return match;
+        var names = Architectures.Select(a => a.Info.FileStem).ToList();
+        string? closest = Suggestions.Closest(query, names.Concat(Architectures.Select(a => a.Info.Name)));
+        throw new CliException($"unknown architecture '{query}'" + (closest != null ? $"; did you mean '{closest}'?" : "") +
+                               $" (compiled: {string.Join(", ", names)}; see 'list')", 2);
+    }
+}

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using LGMSNet.Dsl.Planning;
+
+namespace LGMSNet.Runtime.Cli;
+
+/// <summary><c>list</c> and <c>summary</c>: what the compiler built.</summary>
+internal static class ModelCommands
+{
+    public static Command List(CliContext context)
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("list", "List the compiled architectures.") { json };
+        command.SetAction(result =>
+        {
+            var rows = context.Architectures.Select(a => new
+            {
+                a.Info.FileStem,
+                a.Info.Name,
+                a.Info.Dims,
+                a.Info.InChannels,
+                a.Info.Classes,
+                a.Info.Parameters,
+                Macs = a.Info.MultiplyAdds,
+                MacsInputSize = a.Info.MultiplyAddsInputSize,
+                InputMultiple = a.Info.InputMultiple,
+            }).ToList();
+            if (result.GetValue(json))
+            {
+                context.WriteJson(rows);
+                return 0;
+            }
+            var table = new TextTable("architecture", "name", "dims", "in", "classes", "parameters", "MACs", "at", "multiple").AlignRight(2, 3, 4, 5, 6);
+            foreach (var r in rows)
+                table.Add(r.FileStem, r.Name, r.Dims + "D", r.InChannels, r.Classes, Format.Count(r.Parameters), Format.Giga(r.Macs),
+                    string.Join("x", r.MacsInputSize), string.Join("x", r.InputMultiple));
+            context.Out.WriteLine(table);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Summary(CliContext context)
+    {
+        var arch = new Argument<string>("arch") { Description = "Architecture: YAML file stem or name (case-insensitive)." };
+        var size = new Option<string?>("--size") { Description = "Input size: N, HxW or DxHxW (default: the YAML's input_size)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("summary", "Per-stage channels, parameters and multiply-adds.") { arch, size, json };
+        command.SetAction(result =>
+        {
+            var descriptor = context.Resolve(result.GetValue(arch)!);
+            var plan = descriptor.Info.Plan;
+            int[] input = result.GetValue(size) is { } text ? Format.ParseSize(text, plan.Dims) : plan.DefaultInputSize.ToArray();
+            if (Costs.CheckInputSize(plan, input) is { } problem) throw new CliException($"--size: {problem}", 2);
+            var stages = Costs.PerStage(plan, input);
+            long counted;
+            using (var network = descriptor.Create()) counted = network.parameters().Sum(p => p.numel());
+            var macs = stages.Aggregate(default(MacCount), (sum, s) => sum + s.Macs);
+            long parameters = stages.Sum(s => s.Parameters);
+            if (counted != parameters)
+                throw new InvalidOperationException($"internal inconsistency: plan says {parameters} parameters, TorchSharp counts {counted}");
+
+            if (result.GetValue(json))
+            {
+                bool uniform = plan.InputMultiple.Distinct().Count() == 1;
+                context.WriteJson(new Dictionary<string, object>
+                {
+                    ["name"] = plan.Name,
+                    ["file"] = descriptor.Info.FileStem + ".yaml",
+                    ["dims"] = plan.Dims,
+                    ["in_channels"] = plan.InChannels,
+                    ["classes"] = plan.Classes,
+                    ["input_size"] = input,
+                    ["input_multiple"] = uniform ? plan.InputMultiple[0] : plan.InputMultiple.ToArray(),
+                    ["parameters"] = parameters,
+                    ["parameters_counted"] = counted,
+                    ["macs"] = macs.Total,
+                    ["macs_breakdown"] = new { conv = macs.Convolution, linear = macs.Linear, attention = macs.Attention },
+                    ["stages"] = stages.Select(s => new
+                    {
+                        name = s.Stage.Name,
+                        reference = s.Stage.ReferenceName,
+                        block = string.Join(", then ", s.Stage.Blocks.Select(b => b.Describe())),
+                        in_channels = s.Stage.InChannels,
+                        out_channels = s.Stage.OutChannels,
+                        output_shape = s.OutputShape,
+                        parameters = s.Parameters,
+                        macs = s.Macs.Total,
+                        macs_conv = s.Macs.Convolution,
+                        macs_linear = s.Macs.Linear,
+                        macs_attention = s.Macs.Attention,
+                    }).ToList(),
+                });
+                return 0;
+            }
+
+            context.Out.WriteLine($"{plan.Name} ({descriptor.Info.FileStem}.yaml): {plan.Dims}D, {plan.InChannels} → {plan.Classes}, " +
+                                  $"input {string.Join("x", input)} (sizes must be multiples of {string.Join("x", plan.InputMultiple)})");
+            var table = new TextTable("stage", "reference", "block", "in→out", "output", "parameters", "MMACs").AlignRight(5, 6);
+            foreach (var s in stages)
+                table.Add(s.Stage.Name, s.Stage.ReferenceName, string.Join(", then ", s.Stage.Blocks.Select(b => b.Describe())),
+                    $"{s.Stage.InChannels}→{s.Stage.OutChannels}", Format.Size(s.OutputShape), Format.Count(s.Parameters), Format.Mega(s.Macs.Total));
+            table.Separator();
+            table.Add("total", "", "", "", "", Format.Count(parameters), Format.Mega(macs.Total));
+            context.Out.WriteLine(table);
+            context.Out.WriteLine($"parameters: {Format.Count(parameters)} (TorchSharp counts {Format.Count(counted)})");
+            context.Out.WriteLine($"multiply-adds: {Format.Giga(macs.Total)} = conv {Format.Giga(macs.Convolution)} + linear {Format.Giga(macs.Linear)} " +
+                                  $"+ attention {Format.Giga(macs.Attention)} (bias adds, norms, activations, pooling and resampling not counted)");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,250 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Training;
+using Spectre.Console;
+
+namespace LGMSNet.Runtime.Cli;
+
+/// <summary><c>train</c>, and the main job (no arguments): a short run on synthetic data.</summary>
+internal static class TrainCommand
+{
+    /// <summary>The main job's schedule: small images and a few hundred synthetic cases so a 2-core CPU
+    /// finishes in a few minutes while the network visibly learns (README: "Main job").</summary>
+    public static readonly string[] MainJobArguments =
+    {
+        "train", "lgmsnet", "--data", "synthetic", "--epochs", "20", "--batch", "8", "--size", "64",
+        "--synthetic-train", "320", "--synthetic-val", "80", "--out", Path.Combine("runs", "main"),
+    };
+
+    public static Command Create(CliContext context)
+    {
+        var arch = new Argument<string?>("arch") { Description = "Architecture (file stem or name). Omit with --resume.", Arity = ArgumentArity.ZeroOrOne };
+        var data = new Option<string>("--data") { Description = "Dataset folder (2D: images/ + masks/; 3D: Decathlon dataset.json) or 'synthetic'.", DefaultValueFactory = _ => "synthetic" };
+        var trainSplit = new Option<string?>("--train-split") { Description = "File listing training cases, one per line." };
+        var valSplit = new Option<string?>("--val-split") { Description = "File listing validation cases (model selection)." };
+        var testSplit = new Option<string?>("--test-split") { Description = "File listing held-out test cases, reported with the best checkpoint." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 500, the reference recipe)." };
+        var batch = new Option<int?>("--batch") { Description = "Batch size (default 16 in 2D, 2 in 3D)." };
+        var size = new Option<string?>("--size") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default 256 / 96)." };
+        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 0.02 SGD, 1e-4 AdamW)." };
+        var optimizer = new Option<string?>("--optimizer") { Description = "sgd (reference, 2D default) or adamw (3D default)." };
+        optimizer.AcceptOnlyFromAmong("sgd", "adamw");
+        var weightDecay = new Option<double?>("--weight-decay") { Description = "Weight decay (default 1e-4 SGD, 1e-5 AdamW)." };
+        var seed = new Option<long>("--seed") { Description = "Seed for initialisation, data order, augmentation and splits.", DefaultValueFactory = _ => 42 };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
+        var output = new Option<string?>("--out") { Description = "Run folder (default runs/<arch>-<time>)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable or inconsistent cases with a warning instead of stopping." };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
+        var bgr = new Option<bool>("--bgr") { Description = "Feed images in BGR order, as the authors' OpenCV loader does (for their weights)." };
+        var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
+        var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
+        var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
+        var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
+        {
+            arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
+            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json,
+        };
+        command.SetAction(result =>
+        {
+            TrainOptions options;
+            ArchitectureDescriptor descriptor;
+            string? resumeDir = result.GetValue(resume);
+            if (resumeDir != null)
+            {
+                string runFile = Path.Combine(resumeDir, "run.json");
+                if (!File.Exists(runFile)) throw new CliException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
+                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), CliContext.Json)!;
+                descriptor = context.Resolve(options.Architecture);
+                if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
+                    throw new CliException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
+                if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
+                    throw new CliException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
+                options = options with
+                {
+                    OutputDir = resumeDir,
+                    Epochs = result.GetValue(epochs) ?? options.Epochs,
+                    Threads = result.GetValue(threads) > 0 ? result.GetValue(threads) : options.Threads,
+                    Device = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : options.Device,
+                };
+            }
+            else
+            {
+                descriptor = context.Resolve(result.GetValue(arch) ?? throw new CliException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
+                bool volumes = descriptor.Info.Dims == 3;
+                var kind = (result.GetValue(optimizer) ?? (volumes ? "adamw" : "sgd")) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
+                var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims)
+                    : Enumerable.Repeat(volumes ? 96 : 256, descriptor.Info.Dims).ToArray();
+                if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                options = new TrainOptions
+                {
+                    Architecture = descriptor.Info.FileStem,
+                    Data = result.GetValue(data)!,
+                    TrainSplit = result.GetValue(trainSplit),
+                    ValSplit = result.GetValue(valSplit),
+                    TestSplit = result.GetValue(testSplit),
+                    Epochs = result.GetValue(epochs) ?? 500,
+                    BatchSize = result.GetValue(batch) ?? (volumes ? 2 : 16),
+                    Size = trainSize,
+                    LearningRate = result.GetValue(lr) ?? (kind == OptimizerKind.AdamW ? 1e-4 : 0.02),
+                    Optimizer = kind,
+                    WeightDecay = result.GetValue(weightDecay) ?? (kind == OptimizerKind.AdamW ? 1e-5 : 1e-4),
+                    Seed = result.GetValue(seed),
+                    Device = result.GetValue(device)!,
+                    Threads = result.GetValue(threads),
+                    OutputDir = result.GetValue(output) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
+                    SkipBad = result.GetValue(skipBad),
+                    ValEvery = Math.Max(1, result.GetValue(valEvery)),
+                    Bgr = result.GetValue(bgr),
+                    SyntheticTrain = result.GetValue(syntheticTrain),
+                    SyntheticVal = result.GetValue(syntheticVal),
+                    CommandLine = CommandLine(),
+                };
+                if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1)
+                    throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive", 2);
+                WriteRunFiles(options, descriptor);
+            }
+            return Run(context, descriptor, options, resumeDir, result.GetValue(json));
+        });
+        return command;
+    }
+
+    private static int Run(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json)
+    {
+        var log = json ? context.Error : context.Out;
+        log.WriteLine($"training {descriptor.Info.Name} ({Format.Count(descriptor.Info.Parameters)} parameters) on {options.Data}, " +
+                      $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
+                      $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
+                      $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
+        JsonDocument report;
+        if (context.Interactive && !json)
+        {
+            report = null!;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                .Start(progress => report = new Trainer(descriptor, options, new ProgressObserver(progress)).Run(resumeDir));
+        }
+        else
+        {
+            report = new Trainer(descriptor, options, new LineObserver(log)).Run(resumeDir);
+        }
+        using (report)
+        {
+            if (json) context.Out.WriteLine(JsonSerializer.Serialize(report.RootElement, CliContext.Json));
+            else PrintSummary(log, report.RootElement, options.OutputDir);
+        }
+        return 0;
+    }
+
+    private static void PrintSummary(TextWriter log, JsonElement report, string outDir)
+    {
+        string Metric(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble().ToString(key == "epoch" ? "0" : "0.0000", CultureInfo.InvariantCulture) : "-";
+        var table = new TextTable("", "epoch", "IoU", "F1", "Dice", "SE", "PC", "ACC").AlignRight(1, 2, 3, 4, 5, 6, 7);
+        foreach (var (label, key) in new[] { ("best (validation)", "best"), ("final: best checkpoint on validation", "final"), ("test", "test") })
+        {
+            if (!report.TryGetProperty(key, out var row) || row.ValueKind != JsonValueKind.Object) continue;
+            table.Add(label, Metric(row, "epoch"), Metric(row, "iou"), Metric(row, "f1"), Metric(row, "dice"), Metric(row, "se"), Metric(row, "pc"), Metric(row, "acc"));
+        }
+        if (report.TryGetProperty("baselines", out var baselines) && baselines.ValueKind == JsonValueKind.Object)
+            foreach (var (label, key) in new[] { ("baseline: predict nothing", "empty"), ("baseline: predict everything", "all_foreground") })
+                if (baselines.TryGetProperty(key, out var b))
+                    table.Add(label, "", Metric(b, "iou"), Metric(b, "f1"), Metric(b, "dice"), Metric(b, "sensitivity"), Metric(b, "precision"), Metric(b, "accuracy"));
+        log.WriteLine(table);
+        log.WriteLine($"{Metric(report, "seconds_per_epoch")} s per epoch; peak memory {Format.Bytes(report.GetProperty("peak_memory_bytes").GetInt64())}");
+        log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
+    }
+
+    private static void WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
+    {
+        string outDir = options.OutputDir;
+        try
+        {
+            Directory.CreateDirectory(outDir);
+            if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
+                throw new CliException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --out", 2);
+            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, CliContext.Json));
+            AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
+            AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+        }
+    }
+
+    private static string CommandLine() =>
+        string.Join(" ", Environment.GetCommandLineArgs().Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
+
+    /// <summary>One line per epoch (logs, CI, redirected output).</summary>
+    private sealed class LineObserver(TextWriter log) : ITrainingObserver
+    {
+        public void Message(string text) => log.WriteLine(text);
+
+        public void LoadingProgress(string what, int done, int total)
+        {
+            if (done == total) log.WriteLine($"loaded {total} {what} case(s)");
+        }
+
+        public void EpochStarted(int epoch, int epochs, int batches) { }
+
+        public void StepFinished(int epoch, int step, int batches, double loss) { }
+
+        public void EpochFinished(EpochRecord r, bool isBest) => log.WriteLine(EpochLine(r, isBest));
+    }
+
+    /// <summary>Progress bars with ETA and the running loss, plus a line per epoch.</summary>
+    private sealed class ProgressObserver(ProgressContext progress) : ITrainingObserver
+    {
+        private ProgressTask? _loading;
+        private ProgressTask? _epoch;
+        private double _lossSum;
+
+        public void Message(string text) => AnsiConsole.MarkupLine(Markup.Escape(text));
+
+        public void LoadingProgress(string what, int done, int total)
+        {
+            lock (this)
+            {
+                _loading ??= progress.AddTask($"loading {what} cases", maxValue: total);
+                _loading.Value = done;
+                if (done == total) { _loading.StopTask(); _loading = null; }
+            }
+        }
+
+        public void EpochStarted(int epoch, int epochs, int batches)
+        {
+            _lossSum = 0;
+            _epoch = progress.AddTask($"epoch {epoch}/{epochs}", maxValue: batches);
+        }
+
+        public void StepFinished(int epoch, int step, int batches, double loss)
+        {
+            _lossSum += loss;
+            _epoch!.Description = $"epoch {epoch}  loss {(_lossSum / step).ToString("0.0000", CultureInfo.InvariantCulture)}";
+            _epoch.Value = step;
+        }
+
+        public void EpochFinished(EpochRecord r, bool isBest)
+        {
+            _epoch?.StopTask();
+            AnsiConsole.MarkupLine(Markup.Escape(EpochLine(r, isBest)));
+        }
+    }
+
+    private static string EpochLine(EpochRecord r, bool isBest)
+    {
+        string F(double v) => double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
+        string line = $"epoch {r.Epoch,3}  train loss {F(r.TrainLoss)}";
+        if (r.Validation is { } v)
+            line += v.PerClassDice is null
+                ? $"  val loss {F(v.Loss)}  IoU {F(v.Iou)}  F1 {F(v.F1)}  SE {F(v.Sensitivity)}  PC {F(v.Precision)}"
+                : $"  val loss {F(v.Loss)}  mean Dice {F(v.Dice)}  per class {string.Join("/", v.PerClassDice.Select(F))}";
+        return line + $"  ({r.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s){(isBest ? "  *best" : "")}";
+    }
+}

@@ -1,0 +1,99 @@
+using System.Text.Json;
+
+namespace LGMSNet.Runtime.Data;
+
+/// <summary>3D NIfTI data in the Medical Segmentation Decathlon layout: <c>dataset.json</c> with
+/// <c>training</c> entries (<c>image</c>, <c>label</c>) and <c>labels</c>, volumes in imagesTr/ and
+/// labelsTr/. Images are standardised per channel (see <see cref="Intensity.Standardise"/>); labels
+/// must be integer class indices below the number of classes.</summary>
+public sealed class DecathlonDataset : ISegmentationDataset
+{
+    private readonly string _root;
+    private readonly List<(string Id, string Image, string Label)> _cases;
+
+    public DecathlonDataset(string root, int channels, int classes, IReadOnlyList<string>? caseIds = null)
+    {
+        _root = Path.GetFullPath(root);
+        Channels = channels;
+        Classes = classes;
+        string manifest = Path.Combine(_root, "dataset.json");
+        if (!File.Exists(manifest)) throw new DataException($"{root}: no dataset.json (Medical Segmentation Decathlon layout)");
+        JsonDocument json;
+        try
+        {
+            json = JsonDocument.Parse(File.ReadAllText(manifest), new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"{manifest}: not valid JSON ({e.Message})");
+        }
+        using (json)
+        {
+            if (json.RootElement.TryGetProperty("labels", out var labels) && labels.ValueKind == JsonValueKind.Object)
+            {
+                int count = labels.EnumerateObject().Count();
+                if (count != classes)
+                    throw new DataException($"{manifest}: lists {count} labels ({string.Join(", ", labels.EnumerateObject().Select(p => p.Name + "=" + p.Value))}) " +
+                                            $"but the architecture has {classes} classes");
+            }
+            if (!json.RootElement.TryGetProperty("training", out var training) || training.ValueKind != JsonValueKind.Array)
+                throw new DataException($"{manifest}: no 'training' list");
+            var all = new List<(string, string, string)>();
+            foreach (var entry in training.EnumerateArray())
+            {
+                string image = Inside(entry, "image", manifest), label = Inside(entry, "label", manifest);
+                string id = Path.GetFileName(image);
+                foreach (var ext in new[] { ".gz", ".nii" })
+                    if (id.EndsWith(ext, StringComparison.OrdinalIgnoreCase)) id = id[..^ext.Length];
+                all.Add((id, image, label));
+            }
+            var byId = all.GroupBy(c => c.Item1).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+            _cases = caseIds == null
+                ? all
+                : caseIds.Select(id => byId.TryGetValue(id, out var c) ? c : throw new DataException($"{root}: split names case '{id}', which dataset.json does not list")).ToList();
+        }
+        if (_cases.Count == 0) throw new DataException($"{root}: no training cases");
+    }
+
+    public string Description => $"{_root} ({_cases.Count} volumes)";
+
+    public int Dims => 3;
+
+    public int Channels { get; }
+
+    public int Classes { get; }
+
+    public IReadOnlyList<string> CaseIds => _cases.Select(c => c.Id).ToList();
+
+    public CaseData Load(int index)
+    {
+        var (id, imagePath, labelPath) = _cases[index];
+        var (header, image) = Nifti.Read(imagePath);
+        if (image.Channels != Channels)
+            throw new DataException($"case '{id}': {imagePath} has {image.Channels} channel(s); the architecture wants {Channels}");
+        Intensity.Standardise(image.Data, image.Channels);
+        var (_, labelVolume) = Nifti.Read(labelPath);
+        if (!labelVolume.Size.SequenceEqual(image.Size) || labelVolume.Channels != 1)
+            throw new DataException($"case '{id}': label size {string.Join("x", labelVolume.Size)} does not match image size {string.Join("x", image.Size)}");
+        var labels = new byte[labelVolume.Data.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            float v = labelVolume.Data[i];
+            if (v < 0 || v >= Classes || v != MathF.Floor(v))
+                throw new DataException($"case '{id}': label value {v} in {labelPath} is not a class index below {Classes}");
+            labels[i] = (byte)v;
+        }
+        return new CaseData(id, image, new LabelMap(labels, image.Size), new CaseSource(imagePath, "nifti", image.Size, header));
+    }
+
+    private string Inside(JsonElement entry, string key, string manifest)
+    {
+        if (!entry.TryGetProperty(key, out var value) || value.ValueKind != JsonValueKind.String)
+            throw new DataException($"{manifest}: a training entry has no '{key}' path");
+        string full = Path.GetFullPath(Path.Combine(_root, value.GetString()!));
+        if (!full.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new DataException($"{manifest}: '{value.GetString()}' points outside the dataset folder");
+        if (!File.Exists(full)) throw new DataException($"{manifest}: '{value.GetString()}' does not exist");
+        return full;
+    }
+}

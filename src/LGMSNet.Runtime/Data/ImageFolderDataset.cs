@@ -1,0 +1,152 @@
+namespace LGMSNet.Runtime.Data;
+
+/// <summary>How to read a folder dataset.</summary>
+public sealed record ImageFolderOptions(int[] Size, int Channels, int Classes, bool Bgr = false);
+
+/// <summary>2D image folders: <c>images/&lt;case&gt;.png|jpg</c> with masks at <c>masks/&lt;case&gt;.*</c> or
+/// <c>masks/0/&lt;case&gt;.*</c> (the reference's layout). Masks are converted to one channel and
+/// binarised at 128 (binary tasks; JPEG masks are not clean 0/255) or read as class indices.
+/// Images are resized to the training size when loaded.</summary>
+public sealed class ImageFolderDataset : ISegmentationDataset
+{
+    private readonly string _root;
+    private readonly ImageFolderOptions _options;
+    private readonly List<(string Id, string Image, string? Mask)> _cases;
+
+    public ImageFolderDataset(string root, ImageFolderOptions options, IReadOnlyList<string>? caseIds = null, bool requireMasks = true)
+    {
+        _root = Path.GetFullPath(root);
+        _options = options;
+        string images = Path.Combine(_root, "images");
+        if (!Directory.Exists(images))
+            throw new DataException($"{root}: no 'images' folder (expected images/<case>.png|jpg and masks/<case>.* or masks/0/<case>.*)");
+        var available = Directory.EnumerateFiles(images)
+            .Where(f => ImageCodec.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderBy(f => f, StringComparer.Ordinal).First(), StringComparer.Ordinal);
+        var ids = caseIds ?? available.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+        if (ids.Count == 0) throw new DataException($"{root}: no cases (images/ is empty or the split lists no case)");
+        _cases = new List<(string, string, string?)>(ids.Count);
+        foreach (var id in ids)
+        {
+            ValidateCaseName(id, root);
+            if (!available.TryGetValue(id, out var image))
+                throw new DataException($"{root}: case '{id}' has no image in images/ (looked for {id}.png/.jpg/.jpeg/.bmp)");
+            string? mask = FindMask(id);
+            if (mask == null && requireMasks)
+                throw new DataException($"{root}: case '{id}' has no mask (looked in masks/{id}.* and masks/0/{id}.*)");
+            _cases.Add((id, image, mask));
+        }
+    }
+
+    public string Description => $"{_root} ({_cases.Count} cases)";
+
+    public int Dims => 2;
+
+    public int Channels => _options.Channels;
+
+    public int Classes => _options.Classes;
+
+    public IReadOnlyList<string> CaseIds => _cases.Select(c => c.Id).ToList();
+
+    public CaseData Load(int index)
+    {
+        var (id, imagePath, maskPath) = _cases[index];
+        var image = ImageCodec.Read(imagePath);
+        int height = _options.Size[0], width = _options.Size[1];
+        LabelMap? label = null;
+        if (maskPath != null)
+        {
+            var mask = ImageCodec.Read(maskPath);
+            if (mask.Width != image.Width || mask.Height != image.Height)
+                throw new DataException($"case '{id}': mask {mask.Width}x{mask.Height} does not match image {image.Width}x{image.Height} ({maskPath})");
+            var gray = ImageCodec.Gray(mask);
+            if (_options.Classes == 1)
+            {
+                for (int i = 0; i < gray.Length; i++) gray[i] = gray[i] >= 128 ? (byte)1 : (byte)0;
+            }
+            else
+            {
+                int max = gray.Max();
+                if (max >= _options.Classes)
+                    throw new DataException($"case '{id}': mask holds class {max}, but the architecture has {_options.Classes} classes ({maskPath})");
+            }
+            label = new LabelMap(ImageCodec.ResizeNearest(gray, image.Width, image.Height, width, height), new[] { height, width });
+        }
+        var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, width, height);
+        var volume = ToChannels(resized, width * height, _options.Channels, _options.Bgr, id);
+        string format = Path.GetExtension(imagePath).ToLowerInvariant() is ".jpg" or ".jpeg" ? "jpeg" : "png";
+        return new CaseData(id, new Volume(volume, _options.Channels, new[] { height, width }), label,
+            new CaseSource(imagePath, format, new[] { image.Height, image.Width }));
+    }
+
+    /// <summary>RGB (or grayscale stored as RGB) → the architecture's channels, normalised.</summary>
+    internal static float[] ToChannels(byte[] rgb, int pixels, int channels, bool bgr, string id)
+    {
+        var data = new float[channels * pixels];
+        switch (channels)
+        {
+            case 3:
+                for (int c = 0; c < 3; c++)
+                {
+                    int source = bgr ? 2 - c : c;
+                    for (int i = 0; i < pixels; i++) data[c * pixels + i] = Intensity.FromByte(rgb[i * 3 + source], c, 3);
+                }
+                break;
+            case 1:
+                for (int i = 0; i < pixels; i++)
+                {
+                    byte gray = (byte)((rgb[i * 3] * 299 + rgb[i * 3 + 1] * 587 + rgb[i * 3 + 2] * 114 + 500) / 1000);
+                    data[i] = Intensity.FromByte(gray, 0, 1);
+                }
+                break;
+            default:
+                throw new DataException($"case '{id}': a PNG/JPEG image gives 1 (gray) or 3 (RGB) channels; the architecture wants {channels}");
+        }
+        return data;
+    }
+
+    private string? FindMask(string id)
+    {
+        foreach (var folder in new[] { Path.Combine(_root, "masks"), Path.Combine(_root, "masks", "0") })
+        {
+            if (!Directory.Exists(folder)) continue;
+            foreach (var extension in ImageCodec.Extensions)
+            {
+                string candidate = Path.Combine(folder, id + extension);
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Case names come from split files: they must name a file inside the dataset, never a path.</summary>
+    internal static void ValidateCaseName(string id, string root)
+    {
+        if (id.Length == 0 || id.Contains('/') || id.Contains('\\') || id == "." || id == ".." || id.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new DataException($"{root}: case name '{id}' is not a plain file name (split files list case names, not paths)");
+    }
+
+    /// <summary>Reads a split file: one case per line, LF or CRLF, blank lines and surrounding spaces ignored,
+    /// a trailing image extension tolerated.</summary>
+    public static List<string> ReadSplit(string path)
+    {
+        if (!File.Exists(path)) throw new DataException($"split file {path} not found");
+        var ids = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int lineNumber = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            lineNumber++;
+            string line = raw.Trim().TrimStart('\uFEFF');
+            if (line.Length == 0) continue;
+            string extension = Path.GetExtension(line).ToLowerInvariant();
+            if (ImageCodec.Extensions.Contains(extension)) line = line[..^extension.Length];
+            if (line.Contains('/') || line.Contains('\\') || line == ".." || line == ".")
+                throw new DataException($"{path}:{lineNumber}: '{raw.Trim()}' is a path; split files list case names only");
+            if (seen.Add(line)) ids.Add(line);
+        }
+        if (ids.Count == 0) throw new DataException($"split file {path} lists no cases");
+        return ids;
+    }
+}

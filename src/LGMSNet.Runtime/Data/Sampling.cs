@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+
+namespace LGMSNet.Runtime.Data;
+
+/// <summary>One training or validation sample: image [C × spatial] and labels [spatial].</summary>
+public sealed record Sample(string Id, float[] Image, byte[] Label);
+
+/// <summary>A batch laid out as the network wants it: [B, C, spatial...] floats and [B, spatial...] labels.</summary>
+public sealed record Batch(string[] Ids, float[] Images, byte[] Labels, int Count, int Channels, int[] Size);
+
+/// <summary>Augmentation of the reference recipe: a random 90° rotation (p = 0.5) and a random flip
+/// (p = 0.5: horizontal, vertical or both) in the image plane; for volumes, random patches (one in
+/// three centred on foreground), flips along every axis and in-plane 90° rotations.</summary>
+public static class Augment
+{
+    public static Sample Image(CaseData data, Rng rng, bool augment)
+    {
+        var size = data.Image.Size;
+        int height = size[0], width = size[1];
+        int rotation = 0;
+        bool flipH = false, flipV = false;
+        if (augment)
+        {
+            if (rng.Chance(0.5)) rotation = height == width ? rng.Next(4) : 2 * rng.Next(2);
+            if (rng.Chance(0.5))
+            {
+                int kind = rng.Next(3);
+                flipH = kind != 1;
+                flipV = kind != 0;
+            }
+        }
+        return Transform2D(data, rotation, flipH, flipV);
+    }
+
+    /// <summary>out[y, x] = in[source(y, x)] for a rotation by <paramref name="quarterTurns"/> × 90° then flips.</summary>
+    public static Sample Transform2D(CaseData data, int quarterTurns, bool flipH, bool flipV)
+    {
+        int height = data.Image.Size[0], width = data.Image.Size[1], channels = data.Image.Channels, pixels = height * width;
+        var image = new float[data.Image.Data.Length];
+        var label = new byte[pixels];
+        var source = new int[pixels];
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                int yy = flipV ? height - 1 - y : y, xx = flipH ? width - 1 - x : x;
+                (int sy, int sx) = (quarterTurns & 3) switch
+                {
+                    1 => (width - 1 - xx, yy),
+                    2 => (height - 1 - yy, width - 1 - xx),
+                    3 => (xx, height - 1 - yy),
+                    _ => (yy, xx),
+                };
+                source[y * width + x] = sy * width + sx;
+            }
+        }
+        for (int c = 0; c < channels; c++)
+        {
+            var input = data.Image.Data.AsSpan(c * pixels, pixels);
+            var output = image.AsSpan(c * pixels, pixels);
+            for (int i = 0; i < pixels; i++) output[i] = input[source[i]];
+        }
+        if (data.Label is { } labels)
+            for (int i = 0; i < pixels; i++) label[i] = labels.Data[source[i]];
+        return new Sample(data.Id, image, label);
+    }
+
+    /// <summary>A random patch of a volume (zero-padded where the volume is smaller), flipped and rotated.</summary>
+    public static Sample Patch(CaseData data, Rng rng, int[] patch, bool augment)
+    {
+        var size = data.Image.Size;
+        int dims = size.Length;
+        var start = new int[dims];
+        int? foreground = null;
+        if (data.Label is { } labels && rng.Chance(1.0 / 3))
+        {
+            // Pick a random foreground voxel by scanning from a random offset (no index list kept).
+            int total = labels.Data.Length, offset = rng.Next(total);
+            for (int k = 0; k < total; k++)
+            {
+                int i = (offset + k) % total;
+                if (labels.Data[i] == 0) continue;
+                foreground = i;
+                break;
+            }
+        }
+        for (int axis = dims - 1, rest = foreground ?? 0; axis >= 0; axis--)
+        {
+            int extent = size[axis] - patch[axis];
+            if (foreground != null)
+            {
+                int coordinate = rest % size[axis];
+                start[axis] = Math.Clamp(coordinate - patch[axis] / 2 + rng.Next(Math.Max(1, patch[axis] / 4)) - patch[axis] / 8,
+                    Math.Min(0, extent), Math.Max(0, extent));
+                rest /= size[axis];
+            }
+            else
+            {
+                start[axis] = extent >= 0 ? rng.Next(extent + 1) : extent / 2;
+            }
+        }
+        var flips = Enumerable.Range(0, dims).Select(_ => augment && rng.Chance(0.5)).ToArray();
+        int turns = augment && patch[dims - 1] == patch[dims - 2] ? rng.Next(4) : 0;
+        return Crop(data, start, patch, flips, turns);
+    }
+
+    /// <summary>Copies the window at <paramref name="start"/> (may extend past the volume: zeros), with
+    /// optional flips per axis and in-plane quarter turns of the last two axes.</summary>
+    public static Sample Crop(CaseData data, int[] start, int[] patch, bool[]? flips = null, int turns = 0)
+    {
+        var size = data.Image.Size;
+        int dims = size.Length, channels = data.Image.Channels;
+        int patchVoxels = patch.Aggregate(1, (a, b) => a * b), voxels = data.Image.Voxels;
+        var image = new float[channels * patchVoxels];
+        var label = new byte[patchVoxels];
+        var coordinate = new int[dims];
+        for (int p = 0; p < patchVoxels; p++)
+        {
+            int rest = p;
+            for (int axis = dims - 1; axis >= 0; axis--)
+            {
+                coordinate[axis] = rest % patch[axis];
+                rest /= patch[axis];
+            }
+            if (turns != 0)
+            {
+                int h = dims - 2, w = dims - 1, n = patch[w];
+                (coordinate[h], coordinate[w]) = (turns & 3) switch
+                {
+                    1 => (n - 1 - coordinate[w], coordinate[h]),
+                    2 => (n - 1 - coordinate[h], n - 1 - coordinate[w]),
+                    _ => (coordinate[w], n - 1 - coordinate[h]),
+                };
+            }
+            int index = 0;
+            bool inside = true;
+            for (int axis = 0; axis < dims; axis++)
+            {
+                int c = (flips != null && flips[axis] ? patch[axis] - 1 - coordinate[axis] : coordinate[axis]) + start[axis];
+                if (c < 0 || c >= size[axis]) { inside = false; break; }
+                index = index * size[axis] + c;
+            }
+            if (!inside) continue;
+            for (int ch = 0; ch < channels; ch++) image[ch * patchVoxels + p] = data.Image.Data[ch * voxels + index];
+            if (data.Label is { } labels) label[p] = labels.Data[index];
+        }
+        return new Sample(data.Id, image, label);
+    }
+
+    public static Batch Collate(IReadOnlyList<Sample> samples, int channels, int[] size)
+    {
+        int voxels = size.Aggregate(1, (a, b) => a * b);
+        var images = new float[samples.Count * channels * voxels];
+        var labels = new byte[samples.Count * voxels];
+        for (int i = 0; i < samples.Count; i++)
+        {
+            samples[i].Image.CopyTo(images, i * channels * voxels);
+            samples[i].Label.CopyTo(labels, i * voxels);
+        }
+        return new Batch(samples.Select(s => s.Id).ToArray(), images, labels, samples.Count, channels, size);
+    }
+}
+
+/// <summary>Produces the batches of one epoch on a background thread (augmentation and collation
+/// happen off the training thread), a few batches ahead, in a seeded order.</summary>
+public sealed class BatchLoader : IDisposable
+{
+    private readonly BlockingCollection<Batch> _queue;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly Task _producer;
+    private Exception? _error;
+
+    public BatchLoader(IReadOnlyList<CaseData> cases, int batchSize, int[] sampleSize, int channels, long seed, int epoch, bool training,
+        int samplesPerCase = 1, int prefetch = 3)
+    {
+        _queue = new BlockingCollection<Batch>(prefetch);
+        var order = training
+            ? Enumerable.Range(0, samplesPerCase).SelectMany(r => Rng.For(seed, "order", epoch, r).Permutation(cases.Count)).ToArray()
+            : Enumerable.Range(0, cases.Count).ToArray();
+        bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
+        var batches = new List<int[]>();
+        for (int i = 0; i < order.Length; i += batchSize)
+            batches.Add(order.Skip(i).Take(batchSize).ToArray());
+        // A trailing batch of one sample gives a BatchNorm nothing to average over; drop it in training.
+        if (training && batches.Count > 1 && batches[^1].Length == 1) batches.RemoveAt(batches.Count - 1);
+        BatchCount = batches.Count;
+        SampleCount = batches.Sum(b => b.Length);
+        _producer = Task.Run(() =>
+        {
+            try
+            {
+                for (int b = 0; b < batches.Count && !_cancel.IsCancellationRequested; b++)
+                {
+                    var samples = batches[b].Select((caseIndex, slot) =>
+                    {
+                        var rng = Rng.For(seed, "augment", epoch, (long)b * batchSize + slot);
+                        var data = cases[caseIndex];
+                        return volumes ? Augment.Patch(data, rng, sampleSize, training) : Augment.Image(data, rng, training);
+                    }).ToList();
+                    _queue.Add(Augment.Collate(samples, channels, sampleSize), _cancel.Token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception e)
+            {
+                _error = e;
+            }
+            finally
+            {
+                _queue.CompleteAdding();
+            }
+        });
+    }
+
+    public int BatchCount { get; }
+
+    public int SampleCount { get; }
+
+    public IEnumerable<Batch> Batches()
+    {
+        foreach (var batch in _queue.GetConsumingEnumerable()) yield return batch;
+        if (_error != null) throw _error is DataException ? _error : new DataException("preparing a batch failed: " + _error.Message);
+    }
+
+    public void Dispose()
+    {
+        _cancel.Cancel();
+        try
+        {
+            _producer.Wait();
+        }
+        catch (AggregateException)
+        {
+        }
+        _queue.Dispose();
+        _cancel.Dispose();
+    }
+}

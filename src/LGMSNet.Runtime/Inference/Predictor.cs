@@ -1,0 +1,105 @@
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Network;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Inference;
+
+/// <summary>Runs a network (eval mode, no gradients) on whole cases: 2D images directly, volumes by
+/// sliding windows. Produces per-voxel probabilities and label maps.</summary>
+public sealed class Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = 2)
+{
+    public SegmentationNetwork Network { get; } = network;
+
+    /// <summary>Logits [B, K, spatial...] for a batch of equally sized samples.</summary>
+    public Tensor Logits(float[] images, int count, int channels, int[] size)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var shape = new long[] { count, channels }.Concat(size.Select(s => (long)s)).ToArray();
+        var input = tensor(images, shape).to(device);
+        return scope.MoveToOuter(Network.forward(input).cpu());
+    }
+
+    /// <summary>Class indices from logits [K, ...] (K = 1: logit &gt; 0, i.e. probability &gt; 0.5).</summary>
+    public static byte[] Labels(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var labels = logits.shape[0] == 1 ? logits[0].gt(0) : logits.argmax(0);
+        return labels.to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
+    }
+
+    /// <summary>Logits [K, spatial...] of a whole volume: windows of <c>windowSize</c> with the given
+    /// overlap, blended with a Gaussian importance map (centre voxels count most), as nnU-Net and MONAI do.</summary>
+    public Tensor SlidingWindow(Volume volume)
+    {
+        int dims = volume.Size.Length;
+        var size = volume.Size;
+        var window = windowSize;
+        var starts = Enumerable.Range(0, dims).Select(axis => Starts(size[axis], window[axis], overlap)).ToArray();
+        using var scope = NewDisposeScope();
+        var importance = Gaussian(window);
+        var padded = size.Select((s, axis) => Math.Max(s, window[axis])).ToArray();
+        Tensor? sum = null;
+        var weight = zeros(padded.Select(s => (long)s).ToArray());
+        var positions = Cartesian(starts).ToList();
+        var data = new CaseData("window", volume, null, null);
+        for (int first = 0; first < positions.Count; first += windowBatch)
+        {
+            var group = positions.Skip(first).Take(windowBatch).ToList();
+            var samples = group.Select(start => Augment.Crop(data, start, window)).ToList();
+            var batch = Augment.Collate(samples, volume.Channels, window);
+            using var logits = Logits(batch.Images, batch.Count, volume.Channels, window);
+            sum ??= zeros(new long[] { logits.shape[1] }.Concat(padded.Select(s => (long)s)).ToArray());
+            for (int i = 0; i < group.Count; i++)
+            {
+                var region = sum;
+                var regionWeight = weight;
+                for (int axis = 0; axis < dims; axis++)
+                {
+                    region = region.narrow(axis + 1, group[i][axis], window[axis]);
+                    regionWeight = regionWeight.narrow(axis, group[i][axis], window[axis]);
+                }
+                region.add_(logits[i] * importance);
+                regionWeight.add_(importance);
+            }
+        }
+        var blended = sum! / weight.clamp_min(1e-8);
+        for (int axis = 0; axis < dims; axis++) blended = blended.narrow(axis + 1, 0, size[axis]);
+        return scope.MoveToOuter(blended.contiguous());
+    }
+
+    /// <summary>Window origins covering [0, size) with the given overlap; the last window ends at the edge.</summary>
+    public static int[] Starts(int size, int window, double overlap)
+    {
+        if (size <= window) return new[] { 0 };
+        int step = Math.Max(1, (int)Math.Round(window * (1 - overlap)));
+        var starts = new List<int>();
+        for (int s = 0; s + window < size; s += step) starts.Add(s);
+        starts.Add(size - window);
+        return starts.Distinct().ToArray();
+    }
+
+    private static Tensor Gaussian(int[] window)
+    {
+        Tensor? map = null;
+        for (int axis = 0; axis < window.Length; axis++)
+        {
+            double sigma = window[axis] / 8.0, centre = (window[axis] - 1) / 2.0;
+            var values = Enumerable.Range(0, window[axis]).Select(i => (float)Math.Exp(-Math.Pow(i - centre, 2) / (2 * sigma * sigma))).ToArray();
+            var shape = Enumerable.Repeat(1L, window.Length).ToArray();
+            shape[axis] = window[axis];
+            var factor = tensor(values).reshape(shape);
+            map = map is null ? factor : map * factor;
+        }
+        return map! / map!.max() + 1e-3f; // never zero, so every voxel gets a defined average
+    }
+
+    private static IEnumerable<int[]> Cartesian(int[][] axes)
+    {
+        IEnumerable<int[]> result = new[] { Array.Empty<int>() };
+        foreach (var values in axes)
+            result = result.SelectMany(prefix => values.Select(v => prefix.Append(v).ToArray()));
+        return result;
+    }
+}

@@ -1,0 +1,102 @@
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Inference;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Training;
+
+/// <summary>Mean metrics over a set of cases (each case scored on its own, then averaged, as the
+/// reference's validation loop with batch size 1 does).</summary>
+public sealed record EvaluationResult(
+    int Cases, double Loss, double Iou, double Dice, double F1, double Sensitivity, double Precision, double Specificity, double Accuracy,
+    double[]? PerClassDice, double[]? PerClassIou)
+{
+    /// <summary>The number model selection maximises: IoU for binary tasks, mean foreground Dice otherwise.</summary>
+    public double Score => PerClassDice is null ? Iou : Dice;
+}
+
+/// <summary>Scores predictions against labels; also the trivial baselines (predict nothing / everything).</summary>
+public static class Evaluation
+{
+    public static EvaluationResult Evaluate(Predictor predictor, IReadOnlyList<CaseData> cases, int classes, int batchSize,
+        Action<int>? progress = null, Action<CaseData, byte[]>? onPrediction = null)
+    {
+        var binary = new List<BinaryMetrics>();
+        var perClass = new List<ClassMetrics>();
+        double lossSum = 0;
+        int done = 0;
+        bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
+        for (int first = 0; first < cases.Count; first += volumes ? 1 : batchSize)
+        {
+            var group = cases.Skip(first).Take(volumes ? 1 : batchSize).ToList();
+            using var scope = NewDisposeScope();
+            Tensor logits;
+            if (volumes)
+            {
+                logits = predictor.SlidingWindow(group[0].Image).unsqueeze(0);
+            }
+            else
+            {
+                var batch = Augment.Collate(group.Select(c => Augment.Transform2D(c, 0, false, false)).ToList(), group[0].Image.Channels, group[0].Image.Size);
+                logits = predictor.Logits(batch.Images, batch.Count, batch.Channels, batch.Size);
+            }
+            for (int i = 0; i < group.Count; i++)
+            {
+                var label = group[i].Label ?? throw new DataException($"case '{group[i].Id}' has no label to evaluate against");
+                var caseLogits = logits[i];
+                var predicted = Predictor.Labels(caseLogits);
+                onPrediction?.Invoke(group[i], predicted);
+                using (var target = LabelTensor(label, classes))
+                using (var loss = Losses.ForClasses(classes, caseLogits.unsqueeze(0), target.unsqueeze(0)))
+                    lossSum += loss.item<float>();
+                if (classes == 1) binary.Add(BinaryMetrics.Of(predicted, label.Data));
+                else perClass.Add(ClassMetrics.Of(predicted, label.Data, classes));
+                done++;
+            }
+            progress?.Invoke(done);
+        }
+        return Summarise(done, lossSum / Math.Max(1, done), binary, perClass);
+    }
+
+    /// <summary>Metrics of constant predictions: all background and all foreground (class 1).</summary>
+    public static (EvaluationResult Empty, EvaluationResult Full) Baselines(IReadOnlyList<CaseData> cases, int classes)
+    {
+        EvaluationResult Constant(byte value)
+        {
+            var binary = new List<BinaryMetrics>();
+            var perClass = new List<ClassMetrics>();
+            foreach (var c in cases)
+            {
+                var label = c.Label!.Data;
+                var predicted = new byte[label.Length];
+                Array.Fill(predicted, value);
+                if (classes == 1) binary.Add(BinaryMetrics.Of(predicted, label));
+                else perClass.Add(ClassMetrics.Of(predicted, label, classes));
+            }
+            return Summarise(cases.Count, double.NaN, binary, perClass);
+        }
+        return (Constant(0), Constant(1));
+    }
+
+    public static Tensor LabelTensor(LabelMap label, int classes)
+    {
+        var shape = new long[] { 1 }.Concat(label.Size.Select(s => (long)s)).ToArray();
+        return classes == 1
+            ? tensor(label.Data.Select(v => (float)v).ToArray(), shape)
+            : tensor(label.Data.Select(v => (long)v).ToArray(), shape);
+    }
+
+    private static EvaluationResult Summarise(int cases, double loss, List<BinaryMetrics> binary, List<ClassMetrics> perClass)
+    {
+        if (binary.Count > 0 || perClass.Count == 0)
+        {
+            var m = BinaryMetrics.Mean(binary);
+            return new EvaluationResult(cases, loss, m.Iou, m.Dice, m.F1, m.Sensitivity, m.Precision, m.Specificity, m.Accuracy, null, null);
+        }
+        var dice = ClassMetrics.MeanPerClass(perClass, m => m.Dice);
+        var iou = ClassMetrics.MeanPerClass(perClass, m => m.Iou);
+        double meanDice = ClassMetrics.NanMean(perClass.Select(m => m.MeanDice));
+        return new EvaluationResult(cases, loss, ClassMetrics.NanMean(perClass.Select(m => m.MeanIou)), meanDice, meanDice,
+            double.NaN, double.NaN, double.NaN, double.NaN, dice, iou);
+    }
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LGMSNet.Runtime.Cli;
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Inference;
+using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Reports;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Training;
+
+/// <summary>The data of a run: train, validation and optional test cases, decoded.</summary>
+public sealed record RunData(IReadOnlyList<CaseData> Train, IReadOnlyList<CaseData> Validation, IReadOnlyList<CaseData>? Test,
+    IReadOnlyList<string> Skipped, string Description, Dictionary<string, List<string>> Splits);
+
+/// <summary>State carried in checkpoints so that --resume continues the same run.</summary>
+public sealed record RunState(List<EpochRecord> History, int BestEpoch, double BestScore, double ElapsedSeconds);
+
+/// <summary>Trains one architecture: reference recipe, per-epoch validation, best-on-validation
+/// model selection, atomic checkpoints (last, best), metrics.json, curves.png and overlays.png.</summary>
+public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions options, ITrainingObserver observer)
+{
+    public const string LastCheckpoint = "last.safetensors";
+    public const string BestCheckpoint = "best.safetensors";
+
+    private readonly int _classes = architecture.Info.Classes;
+
+    public JsonDocument Run(string? resumeFrom = null)
+    {
+        var device = TorchRuntime.Device(options.Device);
+        if (options.Threads > 0) torch.set_num_threads(options.Threads);
+        string outDir = Path.GetFullPath(options.OutputDir);
+        PrepareOutput(outDir);
+
+        var data = LoadData(outDir, resumeFrom != null);
+        if (data.Train.Count == 0) throw new DataException("no training cases left");
+        if (data.Validation.Count == 0) throw new DataException("no validation cases (give --val-split, or more cases for the automatic split)");
+
+        torch.manual_seed(options.Seed);
+        using var network = architecture.Create();
+        network.to(device);
+        var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new Optimizer(options.Optimizer, parameters, options.LearningRate, options.Momentum, options.WeightDecay);
+        int samplesPerEpoch = Volumetric ? data.Train.Count * options.SamplesPerVolume : data.Train.Count;
+        int batchesPerEpoch = Math.Max(1, samplesPerEpoch / options.BatchSize + (samplesPerEpoch % options.BatchSize > 1 ? 1 : 0));
+        var schedule = new PolySchedule(options.LearningRate, (long)batchesPerEpoch * options.Epochs);
+
+        var state = new RunState(new List<EpochRecord>(), 0, double.NegativeInfinity, 0);
+        int firstEpoch = 1;
+        if (resumeFrom != null)
+        {
+            var (file, _) = Checkpoint.LoadWeights(network, Path.Combine(resumeFrom, LastCheckpoint));
+            var progress = Checkpoint.ReadProgress(file) ?? throw new CliException($"{resumeFrom}/{LastCheckpoint} holds no training progress", 2);
+            optimizer.LoadState(Checkpoint.ReadOptimizerState(file), progress.OptimizerSteps);
+            optimizer.LearningRate = schedule.RateAfter(progress.OptimizerSteps);
+            state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, CliContext.Json)!;
+            firstEpoch = progress.EpochsDone + 1;
+            observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
+        }
+        else
+        {
+            var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
+            File.WriteAllText(Path.Combine(outDir, "baselines.json"), JsonSerializer.Serialize(new { empty, all_foreground = full }, CliContext.Json));
+        }
+
+        var predictor = new Predictor(network, device, options.Size);
+        var clock = Stopwatch.StartNew();
+        double elapsedBefore = state.ElapsedSeconds;
+        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);
+            EvaluationResult? validation = null;
+            if (epoch % options.ValEvery == 0 || epoch == options.Epochs)
+            {
+                network.eval();
+                validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
+            }
+            bool isBest = validation != null && validation.Score > state.BestScore;
+            var record = new EpochRecord(epoch, trainLoss, optimizer.LearningRate, epochClock.Elapsed.TotalSeconds,
+                Process.GetCurrentProcess().WorkingSet64, validation);
+            state.History.Add(record);
+            state = state with
+            {
+                BestEpoch = isBest ? epoch : state.BestEpoch,
+                BestScore = isBest ? validation!.Score : state.BestScore,
+                ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+            };
+            var progressRecord = new TrainingProgress(epoch, optimizer.Steps, optimizer.LearningRate,
+                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, CliContext.Json), options.Size);
+            // Best first: if the process dies between the two writes, last still points at the previous epoch.
+            if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
+            Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
+            RunReport.WriteMetrics(outDir, architecture, options, data, state, final: null, test: null);
+            observer.EpochFinished(record, isBest);
+        }
+
+        // Final report: the best checkpoint (chosen on validation) on validation, and on the test split if given.
+        using var best = architecture.Create();
+        Checkpoint.LoadWeights(best, Path.Combine(outDir, File.Exists(Path.Combine(outDir, BestCheckpoint)) ? BestCheckpoint : LastCheckpoint));
+        best.to(device);
+        best.eval();
+        var bestPredictor = new Predictor(best, device, options.Size);
+        var overlays = new List<(CaseData Case, byte[] Prediction)>();
+        var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
+            onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); });
+        EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize)) : null;
+        var report = RunReport.WriteMetrics(outDir, architecture, options, data, state, final, test);
+        Charts.Curves(Path.Combine(outDir, "curves.png"), state.History, architecture.Info.Name);
+        Charts.Overlays(Path.Combine(outDir, "overlays.png"), overlays);
+        return report;
+    }
+
+    private bool Volumetric => architecture.Info.Dims == 3;
+
+    private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, PolySchedule schedule, IReadOnlyList<CaseData> train,
+        Device device, int epoch)
+    {
+        network.train();
+        using var loader = new BatchLoader(train, options.BatchSize, options.Size, architecture.Info.InChannels, options.Seed, epoch, training: true,
+            samplesPerCase: Volumetric ? options.SamplesPerVolume : 1);
+        observer.EpochStarted(epoch, options.Epochs, loader.BatchCount);
+        double lossSum = 0;
+        int step = 0;
+        foreach (var batch in loader.Batches())
+        {
+            step++;
+            using var scope = NewDisposeScope();
+            var shape = new long[] { batch.Count, batch.Channels }.Concat(batch.Size.Select(s => (long)s)).ToArray();
+            var labelShape = new long[] { batch.Count, 1 }.Concat(batch.Size.Select(s => (long)s)).ToArray();
+            var input = tensor(batch.Images, shape).to(device);
+            var target = (_classes == 1
+                ? tensor(Array.ConvertAll(batch.Labels, v => (float)v), labelShape)
+                : tensor(Array.ConvertAll(batch.Labels, v => (long)v), labelShape)).to(device);
+            var loss = Losses.ForClasses(_classes, network.forward(input), target);
+            double value = loss.item<float>();
+            if (!double.IsFinite(value) || FaultInjection.NanAtStep == optimizer.Steps + 1)
+                throw new TrainingDivergedException(
+                    $"training diverged: the loss is {(double.IsFinite(value) ? "NaN (injected)" : value.ToString(CultureInfo.InvariantCulture))} " +
+                    $"at epoch {epoch}, step {step} (optimizer step {optimizer.Steps + 1}); the last good checkpoint is " +
+                    $"{Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data.");
+            optimizer.ZeroGrad();
+            loss.backward();
+            optimizer.Step();
+            optimizer.LearningRate = schedule.RateAfter(optimizer.Steps);
+            lossSum += value;
+            observer.StepFinished(epoch, step, loader.BatchCount, value);
+        }
+        return lossSum / Math.Max(1, step);
+    }
+
+    private void PrepareOutput(string outDir)
+    {
+        try
+        {
+            Directory.CreateDirectory(outDir);
+            AtomicFile.WriteAllText(Path.Combine(outDir, ".write-test"), "ok");
+            File.Delete(Path.Combine(outDir, ".write-test"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write to the output folder {outDir}: {e.Message}");
+        }
+        // Two checkpoints (weights + optimizer state) plus reports must fit before we spend hours training.
+        long needed = architecture.Info.Parameters * 4 * 5 + (64L << 20);
+        long free = new DriveInfo(outDir).AvailableFreeSpace;
+        if (free < needed)
+            throw new CliException($"only {Format.Bytes(free)} free in {outDir}; a run of {architecture.Info.Name} needs about {Format.Bytes(needed)}");
+    }
+
+    private RunData LoadData(string outDir, bool resuming)
+    {
+        var splits = new Dictionary<string, List<string>>();
+        string splitFile = Path.Combine(outDir, "split.json");
+        if (resuming && File.Exists(splitFile))
+            splits = JsonSerializer.Deserialize<Dictionary<string, List<string>>>(File.ReadAllText(splitFile))!;
+
+        ISegmentationDataset train, validation;
+        ISegmentationDataset? test = null;
+        int dims = architecture.Info.Dims, channels = architecture.Info.InChannels;
+        if (options.IsSynthetic)
+        {
+            train = new SyntheticDataset(dims, channels, _classes, options.Size, options.SyntheticTrain, options.Seed, 0);
+            validation = new SyntheticDataset(dims, channels, _classes, options.Size, options.SyntheticVal, options.Seed, 1_000_000);
+        }
+        else
+        {
+            if (!Directory.Exists(options.Data)) throw new DataException($"--data {options.Data}: no such folder (or use --data synthetic)");
+            bool decathlon = File.Exists(Path.Combine(options.Data, "dataset.json"));
+            if (decathlon != (dims == 3))
+                throw new DataException(dims == 3
+                    ? $"{options.Data}: a 3D architecture needs a Medical Segmentation Decathlon folder (dataset.json, imagesTr/, labelsTr/)"
+                    : $"{options.Data}: a 2D architecture needs an image folder (images/, masks/); this looks like a 3D Decathlon dataset");
+            Func<IReadOnlyList<string>?, ISegmentationDataset> open = decathlon
+                ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
+                : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.Bgr), ids);
+            if (!splits.ContainsKey("train"))
+            {
+                if (options.TrainSplit != null) splits["train"] = ImageFolderDataset.ReadSplit(options.TrainSplit);
+                if (options.ValSplit != null) splits["val"] = ImageFolderDataset.ReadSplit(options.ValSplit);
+                if (options.TestSplit != null) splits["test"] = ImageFolderDataset.ReadSplit(options.TestSplit);
+                if (!splits.ContainsKey("train") || !splits.ContainsKey("val"))
+                {
+                    // No split files: a seeded split of what is not otherwise assigned, recorded in split.json.
+                    var all = open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).ToList();
+                    var order = Rng.For(options.Seed, "split").Permutation(all.Count).Select(i => all[i]).ToList();
+                    int validationCount = splits.ContainsKey("val") ? 0 : Math.Max(1, (int)Math.Round(order.Count * options.ValFraction));
+                    if (!splits.ContainsKey("val")) splits["val"] = order.Take(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                    if (!splits.ContainsKey("train")) splits["train"] = order.Skip(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                }
+                var overlap = splits["train"].Intersect(splits["val"]).ToList();
+                if (overlap.Count > 0)
+                    observer.Message($"warning: {overlap.Count} case(s) are in both the training and validation splits (e.g. '{overlap[0]}')");
+            }
+            train = open(splits["train"]);
+            validation = open(splits["val"]);
+            if (splits.TryGetValue("test", out var testIds)) test = open(testIds);
+        }
+        if (!options.IsSynthetic) AtomicFile.WriteAllText(splitFile, JsonSerializer.Serialize(splits, CliContext.Json));
+
+        var skipped = new List<string>();
+        var trainCases = Decode(train, "training", skipped);
+        var validationCases = Decode(validation, "validation", skipped);
+        var testCases = test == null ? null : Decode(test, "test", skipped);
+        return new RunData(trainCases, validationCases, testCases, skipped, train.Description, splits);
+    }
+
+    /// <summary>Decodes every case once, in parallel, before training (images are cached at training size).</summary>
+    private List<CaseData> Decode(ISegmentationDataset dataset, string what, List<string> skipped)
+    {
+        var results = new CaseData?[dataset.CaseIds.Count];
+        var errors = new string?[results.Length];
+        int done = 0;
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        {
+            try
+            {
+                results[i] = dataset.Load(i);
+            }
+            catch (DataException e)
+            {
+                errors[i] = e.Message;
+            }
+            observer.LoadingProgress(what, Interlocked.Increment(ref done), results.Length);
+        });
+        var failures = errors.Where(e => e != null).Cast<string>().ToList();
+        if (failures.Count > 0 && !options.SkipBad)
+            throw new DataException(failures[0] + (failures.Count > 1 ? $" (and {failures.Count - 1} more bad case(s); --skip-bad skips them)" : ""));
+        foreach (var failure in failures) observer.Message("warning: skipped " + failure);
+        skipped.AddRange(failures);
+        return results.Where(r => r != null).Cast<CaseData>().ToList();
+    }
+}
+
+/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md).</summary>
+public static class FaultInjection
+{
+    /// <summary>LGMSNET_FAULT_NAN_STEP=N makes optimizer step N see a NaN loss.</summary>
+    public static long? NanAtStep { get; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_NAN_STEP"), out long step) ? step : null;
+}
