@@ -25,7 +25,7 @@ public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
         _kernels = kernels.ToArray();
         int slice = channels / _kernels.Length;
         dwconv = new ModuleList<Convolution>(_kernels.Select(k => Primitives.Conv(dims, slice, slice, k, groups: slice, bias: true)).ToArray());
-        this.norm = nn.GroupNorm(groups, channels);
+        this.norm = Primitives.GroupNorm(groups, channels);
         reduce = new ConvNormAct(dims, channels, channels / reduction, 1, bias: false, norm, Activation.SiLU);
         expand = new ConvNormAct(dims, channels / reduction, channels, 3, bias: false, norm, Activation.SiLU);
         RegisterComponents();

@@ -33,9 +33,20 @@ public static class Primitives
     {
         NormKind.Batch => BatchNorm(dims, channels),
         NormKind.Instance => dims == 2 ? nn.InstanceNorm2d(channels) : nn.InstanceNorm3d(channels),
-        NormKind.Group => nn.GroupNorm(norm.Groups, channels),
+        NormKind.Group => GroupNorm(norm.Groups, channels),
         _ => throw new ArgumentOutOfRangeException(nameof(norm)),
     };
+
+    /// <summary>GroupNorm with PyTorch's initialisation (weight 1, bias 0). TorchSharp 0.107's
+    /// nn.GroupNorm leaves both uninitialised, which silently wrecks training from scratch.</summary>
+    public static GroupNorm GroupNorm(long groups, long channels)
+    {
+        var norm = nn.GroupNorm(groups, channels);
+        using var _ = no_grad();
+        norm.weight!.fill_(1);
+        norm.bias!.zero_();
+        return norm;
+    }
 
     public static Tensor Activate(Tensor x, Activation activation) => activation switch
     {
