@@ -45,10 +45,11 @@ internal static class TrainCommand
         var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
         var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
+        var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
-            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json,
+            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json, stopAfter,
         };
         command.SetAction(result =>
         {
@@ -109,6 +110,7 @@ internal static class TrainCommand
                     throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive", 2);
                 WriteRunFiles(options, descriptor);
             }
+            options = options with { StopAfter = result.GetValue(stopAfter) };
             return Run(context, descriptor, options, resumeDir, result.GetValue(json));
         });
         return command;

@@ -23,7 +23,7 @@ internal static class WeightCommands
             var descriptor = context.Resolve(result.GetValue(arch)!);
             var file = SafeTensorFile.Read(result.GetValue(from)!);
             using var network = descriptor.Create();
-            WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file));
+            WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file, network));
             Checkpoint.Save(result.GetValue(output)!, network);
             context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {result.GetValue(output)} ({descriptor.Info.Name})");
             return 0;
@@ -148,11 +148,12 @@ internal static class WeightCommands
         return new CheckRow(name, maxDiff, maxRef, relative, relL2, tolerance, relative <= tolerance);
     }
 
-    internal static string DetectPrefix(SafeTensorFile file) =>
-        file.Names.Any() && file.Names.All(n => n.StartsWith("weights.", StringComparison.Ordinal) || !n.Contains('.'))
-            && file.Names.Any(n => n.StartsWith("weights.", StringComparison.Ordinal))
-            ? "weights."
-            : "";
+    /// <summary>"" or "weights." (the single-file golden layout), whichever names more of the architecture's reference keys.</summary>
+    internal static string DetectPrefix(SafeTensorFile file, SegmentationNetwork network)
+    {
+        var keys = WeightLayout.KeyMap(network.Architecture).Select(t => t.ReferenceName).ToList();
+        return keys.Count(k => file.Contains("weights." + k)) > keys.Count(file.Contains) ? "weights." : "";
+    }
 }
 
 /// <summary>The two fixture layouts of shared/reference: a folder (weights/input/expected

@@ -1,3 +1,5 @@
+using LGMSNet.Runtime.Training;
+
 namespace LGMSNet.Runtime.Interop;
 
 /// <summary>Writes a file so that readers see either the old content or the complete new one:
@@ -13,10 +15,11 @@ public static class AtomicFile
         string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
+                using var stream = FaultInjection.Wrap(file);
                 write(stream);
-                stream.Flush(flushToDisk: true);
+                file.Flush(flushToDisk: true);
             }
             File.Move(temporary, full, overwrite: true);
         }

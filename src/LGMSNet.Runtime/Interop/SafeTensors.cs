@@ -151,6 +151,9 @@ public sealed class SafeTensorFile
 
     private ReadOnlySpan<byte> Bytes(SafeTensorEntry e) => _bytes.AsSpan((int)(_dataStart + e.Begin), (int)(e.End - e.Begin));
 
+    /// <summary>The tensor's stored bytes, exactly as in the file.</summary>
+    public byte[] ReadRaw(string name) => Bytes(this[name]).ToArray();
+
     /// <summary>The tensor as float32 values (F16, BF16 and F64 converted).</summary>
     public float[] ReadFloats(string name)
     {

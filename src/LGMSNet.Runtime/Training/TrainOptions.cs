@@ -33,6 +33,10 @@ public sealed record TrainOptions
     public int SamplesPerVolume { get; init; } = 2;
     public string CommandLine { get; init; } = "";
 
+    /// <summary>End this session after this epoch (the schedule still runs to <see cref="Epochs"/>); continue with --resume.</summary>
+    [JsonIgnore]
+    public int? StopAfter { get; init; }
+
     [JsonIgnore]
     public bool IsSynthetic => string.Equals(Data, "synthetic", StringComparison.OrdinalIgnoreCase);
 }

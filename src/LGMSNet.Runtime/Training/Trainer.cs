@@ -69,12 +69,13 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var predictor = new Predictor(network, device, options.Size);
         var clock = Stopwatch.StartNew();
         double elapsedBefore = state.ElapsedSeconds;
-        for (int epoch = firstEpoch; epoch <= options.Epochs; epoch++)
+        int lastEpoch = Math.Min(options.Epochs, options.StopAfter ?? options.Epochs);
+        for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
             double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);
             EvaluationResult? validation = null;
-            if (epoch % options.ValEvery == 0 || epoch == options.Epochs)
+            if (epoch % options.ValEvery == 0 || epoch == options.Epochs || epoch == lastEpoch)
             {
                 network.eval();
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
@@ -183,8 +184,10 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         int dims = architecture.Info.Dims, channels = architecture.Info.InChannels;
         if (options.IsSynthetic)
         {
-            train = new SyntheticDataset(dims, channels, _classes, options.Size, options.SyntheticTrain, options.Seed, 0);
-            validation = new SyntheticDataset(dims, channels, _classes, options.Size, options.SyntheticVal, options.Seed, 1_000_000);
+            // Synthetic volumes are half again as large as the patch, so patch sampling and sliding windows are exercised.
+            var caseSize = dims == 3 ? options.Size.Select(s => s + s / 2).ToArray() : options.Size;
+            train = new SyntheticDataset(dims, channels, _classes, caseSize, options.SyntheticTrain, options.Seed, 0);
+            validation = new SyntheticDataset(dims, channels, _classes, caseSize, options.SyntheticVal, options.Seed, 1_000_000);
         }
         else
         {
@@ -255,10 +258,53 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     }
 }
 
-/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md).</summary>
+/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Both are
+/// off unless their environment variable is set.</summary>
 public static class FaultInjection
 {
     /// <summary>LGMSNET_FAULT_NAN_STEP=N makes optimizer step N see a NaN loss.</summary>
-    public static long? NanAtStep { get; } =
+    public static long? NanAtStep { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_NAN_STEP"), out long step) ? step : null;
+
+    /// <summary>LGMSNET_FAULT_WRITE_PAUSE_MS=N pauses every atomic file write for N ms halfway through
+    /// its bytes, so a test can kill the process in the middle of writing a checkpoint.</summary>
+    public static int? WritePauseMilliseconds { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_WRITE_PAUSE_MS"), out int ms) ? ms : null;
+
+    internal static Stream Wrap(Stream stream) => WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
+
+    /// <summary>Passes writes through; sleeps once after the first megabyte (mid-checkpoint).</summary>
+    private sealed class PausingStream(Stream inner, int pause) : NonClosing(inner)
+    {
+        private long _written;
+        private bool _paused;
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            base.Write(buffer);
+            _written += buffer.Length;
+            if (_paused || _written < 1 << 20) return;
+            _paused = true;
+            Inner.Flush();
+            Thread.Sleep(pause);
+        }
+    }
+
+    private class NonClosing(Stream inner) : Stream
+    {
+        protected Stream Inner { get; } = inner;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Inner.Length;
+        public override long Position { get => Inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => Inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => Inner.Write(buffer);
+    }
 }
