@@ -20,6 +20,7 @@ public static class LgmsCli
             TrainCommand.Create(context),
             InferenceCommands.Eval(context),
             InferenceCommands.Predict(context),
+            BenchCommand.Create(context),
         };
         // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
         if (args.Length == 0) args = TrainCommand.MainJobArguments;

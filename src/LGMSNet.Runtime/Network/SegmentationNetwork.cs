@@ -18,23 +18,51 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     /// <summary>True after <see cref="FuseForInference"/>: faster, equal in eval mode, not trainable.</summary>
     public bool IsFusedForInference { get; private set; }
 
-    public override Tensor forward(Tensor input)
-    {
-        CheckInput(input);
-        using var scope = NewDisposeScope();
-        return scope.MoveToOuter(Forward(input, null));
-    }
+    public override Tensor forward(Tensor input) => Run(input, null);
+
+    /// <summary>Runs the network, calling <paramref name="observe"/> after each stage (stage outputs are
+    /// released when this returns; only the logits are kept).</summary>
+    public Tensor ForwardObserved(Tensor input, StageObserver observe) => Run(input, observe);
 
     /// <summary>Runs the network and returns every stage's output (stem, encoder1.., up.., decoder.., head).</summary>
     public Dictionary<string, Tensor> ForwardStages(Tensor input)
     {
-        CheckInput(input);
         var outputs = new Dictionary<string, Tensor>();
         using var scope = NewDisposeScope();
-        Forward(input, (stage, output) => outputs[stage] = output);
+        using (Run(input, (stage, output) => outputs[stage] = IsFusedForInference ? output.contiguous() : output))
+        {
+        }
         scope.MoveToOuter(outputs.Values.ToArray());
         return outputs;
     }
+
+    private Tensor Run(Tensor input, StageObserver? observe)
+    {
+        CheckInput(input);
+        using var scope = NewDisposeScope();
+        if (!IsFusedForInference) return scope.MoveToOuter(Forward(input, observe));
+        // Inference form: no autograd bookkeeping at all, and channels-last activations (the weights
+        // were converted when fusing), which oneDNN's convolutions run fastest on.
+        using var mode = inference_mode(true);
+        return scope.MoveToOuter(Forward(ChannelsLast(input), observe).contiguous());
+    }
+
+    /// <summary>Stores every convolution weight channels-last; inputs should then be channels-last too
+    /// (<see cref="ChannelsLast"/>). Values and state_dict are unchanged; oneDNN runs faster on it.</summary>
+    public void UseChannelsLast()
+    {
+        using var _ = no_grad();
+        foreach (var (_, parameter) in named_parameters())
+            if (parameter.dim() >= 4) parameter.set_(ChannelsLast(parameter));
+    }
+
+    /// <summary>The same tensor with channels-last strides (NHWC / NDHWC memory, NCHW shape).</summary>
+    public static Tensor ChannelsLast(Tensor t) => t.dim() switch
+    {
+        4 => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
+        5 => t.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3),
+        _ => t,
+    };
 
     /// <summary>The generated forward pass; <paramref name="observe"/> sees each stage output.</summary>
     protected abstract Tensor Forward(Tensor input, StageObserver? observe);
@@ -51,13 +79,15 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     protected static Tensor Concat(Tensor skip, Tensor up) => torch.cat(new[] { skip, up }, 1);
 
     /// <summary>Switches to eval mode and rewrites every block into its inference form (BatchNorm
-    /// folded into convolutions, LMS kernels merged). Irreversible: training afterwards is refused.</summary>
+    /// folded into convolutions, LMS kernels merged, weights in channels-last layout); forward passes
+    /// then run in inference mode. Irreversible: training afterwards is refused.</summary>
     public void FuseForInference()
     {
         if (IsFusedForInference) return;
         eval();
         foreach (var module in modules())
             if (module is IFusable fusable) fusable.FuseForInference();
+        UseChannelsLast();
         IsFusedForInference = true;
     }
 

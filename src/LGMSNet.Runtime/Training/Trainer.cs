@@ -42,6 +42,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         torch.manual_seed(options.Seed);
         using var network = architecture.Create();
         network.to(device);
+        network.UseChannelsLast();
         var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new Optimizer(options.Optimizer, parameters, options.LearningRate, options.Momentum, options.WeightDecay);
         int samplesPerEpoch = Volumetric ? data.Train.Count * options.SamplesPerVolume : data.Train.Count;
@@ -136,16 +137,11 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             var target = (_classes == 1
                 ? tensor(Array.ConvertAll(batch.Labels, v => (float)v), labelShape)
                 : tensor(Array.ConvertAll(batch.Labels, v => (long)v), labelShape)).to(device);
-            var loss = Losses.ForClasses(_classes, network.forward(input), target);
-            double value = loss.item<float>();
-            if (!double.IsFinite(value) || FaultInjection.NanAtStep == optimizer.Steps + 1)
-                throw new TrainingDivergedException(
-                    $"training diverged: the loss is {(double.IsFinite(value) ? "NaN (injected)" : value.ToString(CultureInfo.InvariantCulture))} " +
-                    $"at epoch {epoch}, step {step} (optimizer step {optimizer.Steps + 1}); the last good checkpoint is " +
-                    $"{Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data.");
-            optimizer.ZeroGrad();
-            loss.backward();
-            optimizer.Step();
+            double value = TrainingStep.Run(network, optimizer, input, target, _classes, step =>
+                new TrainingDivergedException(
+                    $"training diverged: the loss is {step.Describe} at epoch {epoch}, step {step.Index} (optimizer step {optimizer.Steps + 1}); " +
+                    $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data."),
+                step);
             optimizer.LearningRate = schedule.RateAfter(optimizer.Steps);
             lossSum += value;
             observer.StepFinished(epoch, step, loader.BatchCount, value);
@@ -255,6 +251,31 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         foreach (var failure in failures) observer.Message("warning: skipped " + failure);
         skipped.AddRange(failures);
         return results.Where(r => r != null).Cast<CaseData>().ToList();
+    }
+}
+
+/// <summary>One optimisation step, shared by the trainer and the benchmark so both measure the same thing:
+/// forward (channels-last input), the recipe's loss, a finite-loss check before any weight changes,
+/// backward and the optimizer step.</summary>
+public static class TrainingStep
+{
+    public readonly record struct Failure(int Index, double Loss)
+    {
+        public string Describe => double.IsFinite(Loss) ? "NaN (injected)" : Loss.ToString(CultureInfo.InvariantCulture);
+    }
+
+    public static double Run(SegmentationNetwork network, Optimizer optimizer, Tensor input, Tensor target, int classes,
+        Func<Failure, Exception>? onDiverged = null, int index = 0)
+    {
+        using var scope = NewDisposeScope();
+        var loss = Losses.ForClasses(classes, network.forward(SegmentationNetwork.ChannelsLast(input)), target);
+        double value = loss.item<float>();
+        if (!double.IsFinite(value) || FaultInjection.NanAtStep == optimizer.Steps + 1)
+            throw onDiverged?.Invoke(new Failure(index, value)) ?? new TrainingDivergedException($"training diverged: the loss is {value}");
+        optimizer.ZeroGrad();
+        loss.backward();
+        optimizer.Step();
+        return value;
     }
 }
 

@@ -1,0 +1,221 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Cli;
+
+/// <summary><c>bench</c>: the measuring instrument for speed and memory (never a unit test).</summary>
+internal static class BenchCommand
+{
+    public sealed record Timing(double Median, double Min, double Max, double P10, double P90, int Samples)
+    {
+        public static Timing Of(IReadOnlyList<double> seconds)
+        {
+            var sorted = seconds.OrderBy(s => s).ToArray();
+            double At(double q) => sorted[(int)Math.Round(q * (sorted.Length - 1))];
+            return new Timing(At(0.5), sorted[0], sorted[^1], At(0.1), At(0.9), sorted.Length);
+        }
+    }
+
+    public static Command Create(CliContext context)
+    {
+        var arch = new Argument<string>("arch") { Description = "Architecture to measure." };
+        var batch = new Option<int>("--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 1 };
+        var size = new Option<string?>("--size") { Description = "Inference input size (default: the YAML's input_size, 256 for lgmsnet)." };
+        var trainBatch = new Option<int>("--train-batch") { Description = "Training-step batch size.", DefaultValueFactory = _ => 8 };
+        var trainSize = new Option<string?>("--train-size") { Description = "Training-step input size (default 128 in 2D, 64 in 3D)." };
+        var threads = new Option<int>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
+        var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement.", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up iterations.", DefaultValueFactory = _ => 3 };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var perStage = new Option<bool>("--per-stage") { Description = "Also time every stage of the fused inference pass." };
+        var skipTrain = new Option<bool>("--no-train") { Description = "Measure inference only." };
+        var memorySteps = new Option<int>("--memory-steps") { Description = "Run N training steps and compare the working set at step N with step N/10 (steady-state check)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var command = new Command("bench", "Measure inference (fused and unfused) and training-step throughput, spread and memory.")
+            { arch, batch, size, trainBatch, trainSize, threads, iterations, warmup, device, perStage, skipTrain, memorySteps, json };
+        command.SetAction(result =>
+        {
+            var descriptor = context.Resolve(result.GetValue(arch)!);
+            var info = descriptor.Info;
+            var dev = TorchRuntime.Device(result.GetValue(device)!);
+            if (result.GetValue(threads) > 0) torch.set_num_threads(result.GetValue(threads));
+            int[] inferSize = result.GetValue(size) is { } s ? Format.ParseSize(s, info.Dims) : info.MultiplyAddsInputSize.ToArray();
+            int[] stepSize = result.GetValue(trainSize) is { } t ? Format.ParseSize(t, info.Dims) : Enumerable.Repeat(info.Dims == 2 ? 128 : 64, info.Dims).ToArray();
+            foreach (var candidate in new[] { inferSize, stepSize })
+                if (info.CheckInputSize(candidate.Select(v => (long)v).ToArray()) is { } problem) throw new CliException(problem, 2);
+            int n = Math.Max(1, result.GetValue(iterations)), w = Math.Max(0, result.GetValue(warmup));
+            int b = Math.Max(1, result.GetValue(batch)), tb = Math.Max(1, result.GetValue(trainBatch));
+            var log = result.GetValue(json) ? context.Error : context.Out;
+
+            // Two copies with identical weights: the training form and the fused inference form.
+            torch.manual_seed(0);
+            using var unfused = descriptor.Create();
+            unfused.to(dev);
+            unfused.eval();
+            torch.manual_seed(0);
+            using var fused = descriptor.Create();
+            fused.to(dev);
+            fused.FuseForInference();
+
+            using var input = randn(Shape(b, info.InChannels, inferSize), device: dev);
+            // Interleave fused and unfused so both see the same machine noise.
+            var fusedTimes = new List<double>();
+            var unfusedTimes = new List<double>();
+            for (int i = 0; i < w + n; i++)
+            {
+                double f = TimeInference(fused, input, dev), u = TimeInference(unfused, input, dev);
+                if (i < w) continue;
+                fusedTimes.Add(f);
+                unfusedTimes.Add(u);
+            }
+            var fusedTiming = Timing.Of(fusedTimes);
+            var unfusedTiming = Timing.Of(unfusedTimes);
+            log.WriteLine($"{info.Name} on {Describe(dev)}, {torch.get_num_threads()} threads");
+            log.WriteLine($"inference {Format.Size(inferSize.Select(v => (long)v))} batch {b}: fused {Ips(b, fusedTiming)} images/s " +
+                          $"(median {Ms(fusedTiming.Median)}, p10–p90 {Ms(fusedTiming.P10)}–{Ms(fusedTiming.P90)}); " +
+                          $"unfused {Ips(b, unfusedTiming)} images/s (median {Ms(unfusedTiming.Median)})");
+
+            List<(string Stage, double Seconds)>? stages = null;
+            if (result.GetValue(perStage)) stages = StageTimes(fused, input, dev, n, w);
+
+            Timing? trainTiming = null;
+            if (!result.GetValue(skipTrain))
+            {
+                trainTiming = TrainSteps(descriptor, dev, tb, stepSize, w, n, out _);
+                log.WriteLine($"training step {Format.Size(stepSize.Select(v => (long)v))} batch {tb} (forward, {(info.Classes == 1 ? "BCE+Dice" : "CE+Dice")}, backward, SGD): " +
+                              $"{Ips(tb, trainTiming)} images/s (median {Ms(trainTiming.Median)}, p10–p90 {Ms(trainTiming.P10)}–{Ms(trainTiming.P90)})");
+            }
+
+            (long Early, long Late, double Growth)? memory = null;
+            if (result.GetValue(memorySteps) is int steps and > 0)
+            {
+                TrainSteps(descriptor, dev, tb, stepSize, 0, steps, out var workingSets);
+                long early = workingSets[Math.Max(0, steps / 10 - 1)], late = workingSets[^1];
+                memory = (early, late, (double)late / early - 1);
+                log.WriteLine($"memory over {steps} training steps: working set {Format.Bytes(early)} at step {steps / 10}, " +
+                              $"{Format.Bytes(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%)");
+            }
+            long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+            log.WriteLine($"peak working set {Format.Bytes(peak)}");
+
+            if (stages != null)
+            {
+                double total = stages.Sum(x => x.Seconds);
+                var table = new TextTable("stage", "ms", "share").AlignRight(1, 2);
+                foreach (var (stage, seconds) in stages)
+                    table.Add(stage, (seconds * 1000).ToString("0.00", CultureInfo.InvariantCulture), (seconds / total).ToString("0.0%", CultureInfo.InvariantCulture));
+                log.WriteLine(table);
+            }
+
+            if (result.GetValue(json))
+            {
+                context.WriteJson(new Dictionary<string, object?>
+                {
+                    ["architecture"] = info.Name,
+                    ["device"] = Describe(dev),
+                    ["threads"] = torch.get_num_threads(),
+                    ["batch"] = b,
+                    ["size"] = inferSize,
+                    ["inference_images_per_second"] = b / fusedTiming.Median,
+                    ["inference_seconds"] = fusedTiming,
+                    ["unfused_inference_images_per_second"] = b / unfusedTiming.Median,
+                    ["unfused_inference_seconds"] = unfusedTiming,
+                    ["train_batch"] = tb,
+                    ["train_size"] = stepSize,
+                    ["train_images_per_second"] = trainTiming == null ? null : tb / trainTiming.Median,
+                    ["train_step_seconds"] = trainTiming,
+                    ["peak_memory_bytes"] = peak,
+                    ["memory_steady_state"] = memory == null ? null : new { early_bytes = memory.Value.Early, late_bytes = memory.Value.Late, growth = memory.Value.Growth },
+                    ["stages"] = stages?.Select(x => new { stage = x.Stage, seconds = x.Seconds }).ToList(),
+                });
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static long[] Shape(int batch, int channels, int[] size) => new long[] { batch, channels }.Concat(size.Select(s => (long)s)).ToArray();
+
+    private static string Describe(Device device) => device.type == DeviceType.CUDA ? "cuda" : "cpu";
+
+    private static string Ips(int batch, Timing timing) => (batch / timing.Median).ToString("0.00", CultureInfo.InvariantCulture);
+
+    private static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
+    }
+
+    private static double TimeInference(SegmentationNetwork network, Tensor input, Device device)
+    {
+        using var _ = no_grad();
+        Synchronize(device);
+        var clock = Stopwatch.StartNew();
+        using (var output = network.forward(input)) Synchronize(device);
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Median time of each stage (stages run one after another, so the observer's timestamps separate them).</summary>
+    private static List<(string, double)> StageTimes(SegmentationNetwork network, Tensor input, Device device, int iterations, int warmup)
+    {
+        var samples = new Dictionary<string, List<double>>();
+        var order = new List<string>();
+        for (int i = 0; i < warmup + iterations; i++)
+        {
+            using var _ = no_grad();
+            Synchronize(device);
+            var clock = Stopwatch.StartNew();
+            double previous = 0;
+            using var output = network.ForwardObserved(input, (stage, _) =>
+            {
+                Synchronize(device);
+                double now = clock.Elapsed.TotalSeconds;
+                if (i >= warmup)
+                {
+                    if (!samples.ContainsKey(stage)) { samples[stage] = new List<double>(); order.Add(stage); }
+                    samples[stage].Add(now - previous);
+                }
+                previous = now;
+            });
+        }
+        return order.Select(stage => (stage, Timing.Of(samples[stage]).Median)).ToList();
+    }
+
+    /// <summary>Full training steps: forward, loss, backward, optimizer step (all tensors disposed each step).</summary>
+    private static Timing TrainSteps(ArchitectureDescriptor descriptor, Device device, int batch, int[] size, int warmup, int iterations,
+        out List<long> workingSets)
+    {
+        var info = descriptor.Info;
+        torch.manual_seed(0);
+        using var network = descriptor.Create();
+        network.to(device);
+        network.UseChannelsLast(); // as the trainer does
+        network.train();
+        using var optimizer = new Optimizer(OptimizerKind.Sgd, network.named_parameters().Select(p => (p.name, p.parameter)), 0.01);
+        using var input = randn(Shape(batch, info.InChannels, size), device: device);
+        using var target = info.Classes == 1
+            ? (rand(Shape(batch, 1, size), device: device) > 0.7).to_type(ScalarType.Float32)
+            : randint(0, info.Classes, Shape(batch, 1, size), device: device);
+        var times = new List<double>();
+        workingSets = new List<long>();
+        using var process = Process.GetCurrentProcess();
+        for (int i = 0; i < warmup + iterations; i++)
+        {
+            Synchronize(device);
+            var clock = Stopwatch.StartNew();
+            TrainingStep.Run(network, optimizer, input, target, info.Classes);
+            Synchronize(device);
+            if (i >= warmup) times.Add(clock.Elapsed.TotalSeconds);
+            process.Refresh();
+            workingSets.Add(process.WorkingSet64);
+        }
+        return Timing.Of(times);
+    }
+}
