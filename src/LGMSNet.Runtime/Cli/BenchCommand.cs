@@ -92,14 +92,16 @@ internal static class BenchCommand
                               $"{Ips(tb, trainTiming)} images/s (median {Ms(trainTiming.Median)}, p10–p90 {Ms(trainTiming.P10)}–{Ms(trainTiming.P90)})");
             }
 
-            (long Early, long Late, double Growth)? memory = null;
+            (long Early, long Late, double Growth, long[] Trajectory)? memory = null;
             if (result.GetValue(memorySteps) is int steps and > 0)
             {
                 TrainSteps(descriptor, dev, tb, stepSize, 0, steps, out var workingSets);
                 long early = workingSets[Math.Max(0, steps / 10 - 1)], late = workingSets[^1];
-                memory = (early, late, (double)late / early - 1);
+                var trajectory = Enumerable.Range(1, 10).Select(k => workingSets[Math.Max(0, k * steps / 10 - 1)]).ToArray();
+                memory = (early, late, (double)late / early - 1, trajectory);
                 log.WriteLine($"memory over {steps} training steps: working set {Format.Bytes(early)} at step {steps / 10}, " +
-                              $"{Format.Bytes(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%)");
+                              $"{Format.Bytes(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%); " +
+                              $"every {steps / 10} steps: {string.Join(", ", trajectory.Select(b => (b >> 20) + " MiB"))}");
             }
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
             log.WriteLine($"peak working set {Format.Bytes(peak)}");
@@ -131,7 +133,10 @@ internal static class BenchCommand
                     ["train_images_per_second"] = trainTiming == null ? null : tb / trainTiming.Median,
                     ["train_step_seconds"] = trainTiming,
                     ["peak_memory_bytes"] = peak,
-                    ["memory_steady_state"] = memory == null ? null : new { early_bytes = memory.Value.Early, late_bytes = memory.Value.Late, growth = memory.Value.Growth },
+                    ["memory_steady_state"] = memory == null ? null : new
+                    {
+                        early_bytes = memory.Value.Early, late_bytes = memory.Value.Late, growth = memory.Value.Growth, working_set_every_tenth = memory.Value.Trajectory,
+                    },
                     ["stages"] = stages?.Select(x => new { stage = x.Stage, seconds = x.Seconds }).ToList(),
                 });
             }

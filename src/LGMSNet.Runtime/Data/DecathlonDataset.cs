@@ -71,7 +71,14 @@ public sealed class DecathlonDataset : ISegmentationDataset
         var (header, image) = Nifti.Read(imagePath);
         if (image.Channels != Channels)
             throw new DataException($"case '{id}': {imagePath} has {image.Channels} channel(s); the architecture wants {Channels}");
-        Intensity.Standardise(image.Data, image.Channels);
+        try
+        {
+            Intensity.Standardise(image.Data, image.Channels);
+        }
+        catch (DataException e)
+        {
+            throw new DataException($"case '{id}': {imagePath}: {e.Message}");
+        }
         var (_, labelVolume) = Nifti.Read(labelPath);
         if (!labelVolume.Size.SequenceEqual(image.Size) || labelVolume.Channels != 1)
             throw new DataException($"case '{id}': label size {string.Join("x", labelVolume.Size)} does not match image size {string.Join("x", image.Size)}");

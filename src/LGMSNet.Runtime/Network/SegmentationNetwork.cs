@@ -18,33 +18,39 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     /// <summary>True after <see cref="FuseForInference"/>: faster, equal in eval mode, not trainable.</summary>
     public bool IsFusedForInference { get; private set; }
 
-    public override Tensor forward(Tensor input) => Run(input, null);
+    public override Tensor forward(Tensor input) => Run(input, null, null);
 
     /// <summary>Runs the network, calling <paramref name="observe"/> after each stage (stage outputs are
     /// released when this returns; only the logits are kept).</summary>
-    public Tensor ForwardObserved(Tensor input, StageObserver observe) => Run(input, observe);
+    public Tensor ForwardObserved(Tensor input, StageObserver observe) => Run(input, observe, null);
 
     /// <summary>Runs the network and returns every stage's output (stem, encoder1.., up.., decoder.., head).</summary>
     public Dictionary<string, Tensor> ForwardStages(Tensor input)
     {
-        var outputs = new Dictionary<string, Tensor>();
-        using var scope = NewDisposeScope();
-        using (Run(input, (stage, output) => outputs[stage] = IsFusedForInference ? output.contiguous() : output))
-        {
-        }
-        scope.MoveToOuter(outputs.Values.ToArray());
-        return outputs;
+        var stages = new Dictionary<string, Tensor>();
+        var logits = Run(input, null, stages);
+        if (!stages.Values.Any(s => ReferenceEquals(s, logits))) logits.Dispose();
+        return stages;
     }
 
-    private Tensor Run(Tensor input, StageObserver? observe)
+    /// <summary>The one forward path: input checks, a dispose scope (intermediates are freed), and for a
+    /// fused network inference mode with channels-last activations (its weights were converted when
+    /// fusing), which oneDNN's convolutions run fastest on. Stage outputs named in <paramref name="keep"/>
+    /// survive the scope.</summary>
+    private Tensor Run(Tensor input, StageObserver? observe, Dictionary<string, Tensor>? keep)
     {
         CheckInput(input);
         using var scope = NewDisposeScope();
-        if (!IsFusedForInference) return scope.MoveToOuter(Forward(input, observe));
-        // Inference form: no autograd bookkeeping at all, and channels-last activations (the weights
-        // were converted when fusing), which oneDNN's convolutions run fastest on.
-        using var mode = inference_mode(true);
-        return scope.MoveToOuter(Forward(ChannelsLast(input), observe).contiguous());
+        using var mode = IsFusedForInference ? inference_mode(true) : null;
+        var observer = keep == null ? observe : (stage, output) =>
+        {
+            keep[stage] = IsFusedForInference ? output.contiguous() : output;
+            observe?.Invoke(stage, output);
+        };
+        var logits = Forward(IsFusedForInference ? ChannelsLast(input) : input, observer);
+        if (IsFusedForInference) logits = logits.contiguous();
+        if (keep != null) scope.MoveToOuter(keep.Values.Where(t => !ReferenceEquals(t, logits)).ToArray());
+        return scope.MoveToOuter(logits);
     }
 
     /// <summary>Stores every convolution weight channels-last; inputs should then be channels-last too
