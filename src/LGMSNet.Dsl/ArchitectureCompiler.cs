@@ -33,12 +33,14 @@ public static class ArchitectureCompiler
         var diagnostics = new List<DslDiagnostic>();
         string stem = FileStem(filePath);
         text ??= "";
+        // Hosts differ in whether they strip a UTF-8 byte-order mark; it is never part of the YAML.
+        string yaml = text.Length > 0 && text[0] == '\uFEFF' ? text.Substring(1) : text;
         NetworkPlan? plan = null;
         string? name = null;
         SourceSpan nameSpan = default;
         try
         {
-            var root = YamlDocumentReader.Read(text, filePath, diagnostics);
+            var root = YamlDocumentReader.Read(yaml, filePath, diagnostics);
             var spec = root == null ? null : ArchitectureParser.Parse(root, filePath, diagnostics);
             if (spec != null)
             {
@@ -54,7 +56,7 @@ public static class ArchitectureCompiler
                 $"internal error while compiling this architecture ({e.GetType().Name}: {e.Message}); please report it"));
         }
         bool failed = diagnostics.Exists(d => d.Severity == DslSeverity.Error);
-        return new CompiledArchitecture(filePath, stem, text, failed ? null : plan, name, nameSpan, diagnostics.ToEquatableArray());
+        return new CompiledArchitecture(filePath, stem, yaml, failed ? null : plan, name, nameSpan, diagnostics.ToEquatableArray());
     }
 
     /// <summary>"architectures/lgmsnet-3d.yaml" → "lgmsnet-3d".</summary>

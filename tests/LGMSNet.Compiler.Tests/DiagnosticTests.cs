@@ -204,6 +204,10 @@ public sealed class DiagnosticTests
         Expect(Valid.Replace("name: Tiny", "name: 3d-net"), "LGMS015", "3d-net", 1, "not a valid C# class name");
 
     [Fact]
+    public void LGMS015_all_lower_case_names_are_refused_because_csharp_reserves_them() =>
+        Expect(Valid.Replace("name: Tiny", "name: lsm"), "LGMS015", "lsm", 1, "all lower-case", "'Lsm'");
+
+    [Fact]
     public void LGMS015_reserved_member_names_are_refused() =>
         Expect(Valid.Replace("name: Tiny", "name: Encoder1"), "LGMS015", "Encoder1", 1, "reserved");
 

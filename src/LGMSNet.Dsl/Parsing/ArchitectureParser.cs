@@ -276,6 +276,13 @@ public sealed class ArchitectureParser
             Report(DiagnosticKinds.InvalidName, node.Span, $"name '{name}' is reserved; choose another class name");
             return null;
         }
+        if (name.All(c => c is >= 'a' and <= 'z'))
+        {
+            // C# warns on such type names (CS8981: they may become keywords), which breaks warning-free builds.
+            Report(DiagnosticKinds.InvalidName, node.Span,
+                $"name '{name}' is all lower-case letters, which C# reserves for future keywords; capitalise it (e.g. '{char.ToUpperInvariant(name[0]) + name.Substring(1)}')");
+            return null;
+        }
         return text;
     }
 
