@@ -13,10 +13,10 @@ internal static class TrainCommand
 {
     /// <summary>The main job's schedule: small images and a few hundred synthetic cases so a 2-core CPU
     /// finishes in a few minutes while the network visibly learns (README: "Main job").</summary>
-    public static readonly string[] MainJobArguments =
+    public static string[] MainJobArguments => new[]
     {
         "train", "lgmsnet", "--data", "synthetic", "--epochs", "20", "--batch", "8", "--size", "64",
-        "--synthetic-train", "320", "--synthetic-val", "80", "--out", Path.Combine("runs", "main"),
+        "--synthetic-train", "320", "--synthetic-val", "80", "--out", Path.Combine("runs", $"main-{DateTime.Now:yyyyMMdd-HHmmss}"),
     };
 
     public static Command Create(CliContext context)
@@ -45,11 +45,12 @@ internal static class TrainCommand
         var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
         var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => 0.2 };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
-            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json, stopAfter,
+            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json, stopAfter, valFraction,
         };
         command.SetAction(result =>
         {
@@ -104,10 +105,12 @@ internal static class TrainCommand
                     Bgr = result.GetValue(bgr),
                     SyntheticTrain = result.GetValue(syntheticTrain),
                     SyntheticVal = result.GetValue(syntheticVal),
+                    ValFraction = result.GetValue(valFraction),
                     CommandLine = CommandLine(),
                 };
-                if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1)
-                    throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive", 2);
+                if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
+                    || options.ValFraction is <= 0 or >= 1)
+                    throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
                 WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };

@@ -201,14 +201,21 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 if (options.TrainSplit != null) splits["train"] = ImageFolderDataset.ReadSplit(options.TrainSplit);
                 if (options.ValSplit != null) splits["val"] = ImageFolderDataset.ReadSplit(options.ValSplit);
                 if (options.TestSplit != null) splits["test"] = ImageFolderDataset.ReadSplit(options.TestSplit);
-                if (!splits.ContainsKey("train") || !splits.ContainsKey("val"))
+                if (!splits.ContainsKey("val"))
                 {
-                    // No split files: a seeded split of what is not otherwise assigned, recorded in split.json.
-                    var all = open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).ToList();
-                    var order = Rng.For(options.Seed, "split").Permutation(all.Count).Select(i => all[i]).ToList();
-                    int validationCount = splits.ContainsKey("val") ? 0 : Math.Max(1, (int)Math.Round(order.Count * options.ValFraction));
-                    if (!splits.ContainsKey("val")) splits["val"] = order.Take(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
-                    if (!splits.ContainsKey("train")) splits["train"] = order.Skip(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                    // No validation split: a seeded fraction of the training split (or, without one, of every
+                    // case not otherwise assigned) is held out for model selection; recorded in split.json.
+                    var pool = splits.TryGetValue("train", out var given)
+                        ? given
+                        : open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).ToList();
+                    var order = Rng.For(options.Seed, "split").Permutation(pool.Count).Select(i => pool[i]).ToList();
+                    int validationCount = Math.Clamp((int)Math.Round(order.Count * options.ValFraction), 1, Math.Max(1, order.Count - 1));
+                    splits["val"] = order.Take(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                    splits["train"] = order.Skip(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                }
+                else if (!splits.ContainsKey("train"))
+                {
+                    splits["train"] = open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).OrderBy(x => x, StringComparer.Ordinal).ToList();
                 }
                 var overlap = splits["train"].Intersect(splits["val"]).ToList();
                 if (overlap.Count > 0)

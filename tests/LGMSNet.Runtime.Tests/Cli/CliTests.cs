@@ -133,6 +133,16 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, metrics.GetProperty("test").GetProperty("cases").GetInt32());
         Assert.Equal(8, metrics.GetProperty("cases").GetProperty("train").GetInt32());
 
+        // Without --val-split, validation is carved (seeded) out of the training split and recorded.
+        string carved = Temp("carved-run");
+        (code, output, error) = CliRunner.Run("train", "lgmsnet", "--data", data, "--train-split", train, "--test-split", test,
+            "--val-fraction", "0.25", "--epochs", "1", "--batch", "4", "--size", "32", "--out", carved);
+        Assert.True(code == 0, output + error);
+        var split = CliRunner.ReadJson(Path.Combine(carved, "split.json"));
+        Assert.Equal(6, split.GetProperty("train").GetArrayLength());
+        Assert.Equal(2, split.GetProperty("val").GetArrayLength());
+        Assert.Empty(split.GetProperty("train").EnumerateArray().Select(e => e.GetString()).Intersect(split.GetProperty("val").EnumerateArray().Select(e => e.GetString())));
+
         (code, output, error) = CliRunner.Run("eval", "lgmsnet", "--weights", Path.Combine(run, "best.safetensors"), "--data", data, "--split", test, "--json");
         Assert.True(code == 0, error);
         var evaluation = CliRunner.Json(output);
