@@ -151,9 +151,10 @@ public sealed class Planner
                         transformer = (int)Math.Round(ratio * outChannels, MidpointRounding.AwayFromZero);
                         conv = outChannels - transformer;
                     }
-                    // Each spatial size at this level must cut into whole patches.
-                    for (int axis = 0; axis < _multiple.Length && axis < gms.Patch.Value.Count; axis++)
-                        Require((1L << (level - 1)) * gms.Patch.Value[axis], axis);
+                    // Each spatial size at this level must cut into whole patches (only the transformer branch unfolds).
+                    if (transformer > 0)
+                        for (int axis = 0; axis < _multiple.Length && axis < gms.Patch.Value.Count; axis++)
+                            Require((1L << (level - 1)) * gms.Patch.Value[axis], axis);
                     int mlp = gms.Mlp?.Value ?? 2 * outChannels;
                     return new GmsPlan(inChannels, outChannels, transformer, conv, gms.Patch.Value, gms.Heads.Value,
                         gms.HeadDim.Value, mlp, gms.Depth.Value);

@@ -38,11 +38,11 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
     /// <summary>Folds an eval-mode BatchNorm into the convolution: w' = w·s, b' = (b − μ)·s + β.</summary>
     public void FuseForInference()
     {
-        if (_normFolded || norm is not BatchNorm batchNorm) return;
+        if (_normFolded || norm is not BatchNormLayer batchNorm) return;
         using var _ = no_grad();
         var (scale, shift) = Primitives.BatchNormAffine(batchNorm);
         var weight = conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!);
-        var bias = conv.bias is null ? shift : conv.bias * scale + shift;
+        var bias = conv.bias is null ? shift : (conv.bias * scale).Plus(shift);
         Primitives.SetConvParameters(conv, weight, bias);
         _normFolded = true;
     }

@@ -78,7 +78,7 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
         if (conv_branch is not null)
         {
             var local = x.narrow(1, a, b);
-            parts.Add(conv_branch.call(local) + local);
+            parts.Add(conv_branch.call(local).Plus(local));
         }
         var fused = conv3.call(parts.Count == 1 ? parts[0] : torch.cat(parts.ToArray(), 1));
         return scope.MoveToOuter(conv4.call(torch.cat(new[] { fused, input }, 1)));
@@ -133,9 +133,9 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
 public sealed class ConvBranch : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Convolution depthwise;
-    private readonly BatchNorm norm1;
+    private readonly BatchNormLayer norm1;
     private readonly Convolution pointwise;
-    private readonly BatchNorm norm2;
+    private readonly BatchNormLayer norm2;
     private bool _fused;
 
     public ConvBranch(int dims, int channels) : base(nameof(ConvBranch))
@@ -205,8 +205,8 @@ public sealed class TransformerLayer : nn.Module<Tensor, Tensor>
         var qkvHeads = qkv.call(attn_norm.call(x)).reshape(b * p, n, 3, _heads, _headDim).permute(2, 0, 3, 1, 4);
         var attended = nn.functional.scaled_dot_product_attention(qkvHeads[0], qkvHeads[1], qkvHeads[2]);
         var merged = attended.permute(0, 2, 1, 3).reshape(b, p, n, (long)_heads * _headDim);
-        x = x + proj.call(merged);
-        x = x + ffn2.call(nn.functional.silu(ffn1.call(ffn_norm.call(x))));
+        x = x.Plus(proj.call(merged));
+        x = x.Plus(ffn2.call(nn.functional.silu(ffn1.call(ffn_norm.call(x)))));
         return scope.MoveToOuter(x);
     }
 }

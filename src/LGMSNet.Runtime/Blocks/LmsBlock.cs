@@ -43,11 +43,11 @@ public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
         {
             var slices = x.chunk(_kernels.Length, 1);
             var mixed = torch.cat(slices.Select((s, i) => dwconv[i].call(s)).ToArray(), 1);
-            y = mixed + x;
+            y = mixed.Plus(x);
         }
         y = nn.functional.gelu(norm.call(y));
         y = expand.call(reduce.call(y));
-        return scope.MoveToOuter(y + x);
+        return scope.MoveToOuter(y.Plus(x));
     }
 
     /// <summary>Merges the per-slice depthwise convolutions into one depthwise convolution whose
@@ -75,7 +75,7 @@ public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
         }
         var centre = weight;
         for (int axis = 0; axis < _dims; axis++) centre = centre.narrow(2 + axis, largest / 2, 1);
-        centre.add_(1.0);
+        centre.add_(SafeOps.One, SafeOps.One);
         Primitives.SetConvParameters(merged, weight, torch.cat(biases.ToArray(), 0));
         register_module("merged", merged);
         _merged = merged;

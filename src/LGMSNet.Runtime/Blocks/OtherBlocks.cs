@@ -45,14 +45,14 @@ public sealed class FusionBlock : nn.Module<Tensor, Tensor>, IFusable
     /// W·(s⊙z + t) + b = (W·diag(s))·z + (W·t + b). norm3 stays (it is the block output).</summary>
     public void FuseForInference()
     {
-        if (_fused || norm1 is not BatchNorm first || norm2 is not BatchNorm second) return;
+        if (_fused || norm1 is not BatchNormLayer first || norm2 is not BatchNormLayer second) return;
         using var _ = no_grad();
         FoldIntoNext(first, conv2);
         FoldIntoNext(second, conv3);
         _fused = true;
     }
 
-    private static void FoldIntoNext(BatchNorm norm, Convolution next)
+    private static void FoldIntoNext(BatchNormLayer norm, Convolution next)
     {
         var (scale, shift) = Primitives.BatchNormAffine(norm);
         var w = next.weight!; // [out, in, 1, 1(, 1)]
@@ -60,7 +60,7 @@ public sealed class FusionBlock : nn.Module<Tensor, Tensor>, IFusable
         Array.Fill(inputShape, 1L);
         inputShape[1] = -1;
         var weight = w * scale.reshape(inputShape);
-        var bias = next.bias! + (w.flatten(1) * shift.reshape(1, -1)).sum(1);
+        var bias = next.bias!.Plus((w.flatten(1) * shift.reshape(1, -1)).sum(1));
         Primitives.SetConvParameters(next, weight, bias);
     }
 }
@@ -96,12 +96,12 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>, IFusable
 
     public void FuseForInference()
     {
-        if (_fused || norm1 is not BatchNorm first || norm2 is not BatchNorm second) return;
+        if (_fused || norm1 is not BatchNormLayer first || norm2 is not BatchNormLayer second) return;
         using var _ = no_grad();
         foreach (var (conv, norm) in new[] { (conv1, first), (conv2, second) })
         {
             var (scale, shift) = Primitives.BatchNormAffine(norm);
-            Primitives.SetConvParameters(conv, conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!), conv.bias! * scale + shift);
+            Primitives.SetConvParameters(conv, conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!), (conv.bias! * scale).Plus(shift));
         }
         _fused = true;
     }
@@ -136,10 +136,10 @@ public sealed class UpConv : nn.Module<Tensor, Tensor>, IFusable
 
     public void FuseForInference()
     {
-        if (_fused || norm is not BatchNorm batchNorm) return;
+        if (_fused || norm is not BatchNormLayer batchNorm) return;
         using var _ = no_grad();
         var (scale, shift) = Primitives.BatchNormAffine(batchNorm);
-        Primitives.SetConvParameters(conv, conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!), conv.bias! * scale + shift);
+        Primitives.SetConvParameters(conv, conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!), (conv.bias! * scale).Plus(shift));
         _fused = true;
     }
 }

@@ -20,12 +20,10 @@ public static class Primitives
         _ => throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
     };
 
-    public static BatchNorm BatchNorm(int dims, long channels) => dims switch
-    {
-        2 => nn.BatchNorm2d(channels),
-        3 => nn.BatchNorm3d(channels),
-        _ => throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
-    };
+    /// <summary>BatchNorm for 2D or 3D maps (the functional batch_norm serves both).</summary>
+    public static BatchNormLayer BatchNorm(int dims, long channels) => dims is 2 or 3
+        ? new BatchNormLayer(channels)
+        : throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3");
 
     /// <summary>BatchNorm (affine, running stats), InstanceNorm (no affine, no stats: the
     /// reference's 3D choice) or GroupNorm.</summary>
@@ -72,11 +70,11 @@ public static class Primitives
     }
 
     /// <summary>Per-channel scale and shift equal to an eval-mode BatchNorm.</summary>
-    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm norm)
+    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNormLayer norm)
     {
         using var _ = no_grad();
-        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
-        var shift = norm.bias! - norm.running_mean! * scale;
+        var scale = norm.Weight / norm.RunningVar.Plus(norm.Eps).sqrt();
+        var shift = norm.Bias.Minus(norm.RunningMean * scale);
         return (scale, shift);
     }
 

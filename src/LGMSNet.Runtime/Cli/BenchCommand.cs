@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
+using LGMSNet.Runtime.Blocks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -206,7 +207,7 @@ internal static class BenchCommand
         using var optimizer = new Optimizer(OptimizerKind.Sgd, network.named_parameters().Select(p => (p.name, p.parameter)), 0.01);
         using var input = randn(Shape(batch, info.InChannels, size), device: device);
         using var target = info.Classes == 1
-            ? (rand(Shape(batch, 1, size), device: device) > 0.7).to_type(ScalarType.Float32)
+            ? rand(Shape(batch, 1, size), device: device).Greater(0.7).to_type(ScalarType.Float32)
             : randint(0, info.Classes, Shape(batch, 1, size), device: device);
         var times = new List<double>();
         workingSets = new List<long>();

@@ -30,12 +30,12 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            var (network, trainedSize, device) = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
                 if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
-                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, common.Bgr(result));
+                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs);
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
                 for (int i = 0; i < dataset.CaseIds.Count; i++)
@@ -99,7 +99,7 @@ internal static class InferenceCommands
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
             if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
-            var (network, trainedSize, device) = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
@@ -109,7 +109,7 @@ internal static class InferenceCommands
                 foreach (var file in files)
                 {
                     string destination = Path.Combine(target, Path.GetFileName(file));
-                    if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, common.Bgr(result));
+                    if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, inputs);
                     else Predict3D(predictor, descriptor, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");
                 }
@@ -119,11 +119,11 @@ internal static class InferenceCommands
         return command;
     }
 
-    private static void Predict2D(Predictor predictor, ArchitectureDescriptor descriptor, string file, string destination, int[] size, bool bgr)
+    private static void Predict2D(Predictor predictor, ArchitectureDescriptor descriptor, string file, string destination, int[] size, InputConvention inputs)
     {
         var image = ImageCodec.Read(file);
         var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, size[1], size[0]);
-        var data = ImageFolderDataset.ToChannels(resized, size[0] * size[1], descriptor.Info.InChannels, bgr, Path.GetFileName(file));
+        var data = ImageFolderDataset.ToChannels(resized, size[0] * size[1], descriptor.Info.InChannels, inputs, Path.GetFileName(file));
         using var scope = NewDisposeScope();
         var logits = predictor.Logits(data, 1, descriptor.Info.InChannels, size);
         // Back to the input's size on the logits (bilinear), then threshold or argmax.
@@ -144,7 +144,7 @@ internal static class InferenceCommands
         Nifti.WriteLabels(destination, new LabelMap(Predictor.Labels(logits), volume.Size), header);
     }
 
-    internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, bool bgr)
+    internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention inputs)
     {
         var info = descriptor.Info;
         if (string.Equals(data, "synthetic", StringComparison.OrdinalIgnoreCase))
@@ -153,7 +153,7 @@ internal static class InferenceCommands
         var ids = split != null ? ImageFolderDataset.ReadSplit(split) : null;
         return info.Dims == 3
             ? new DecathlonDataset(data, info.InChannels, info.Classes, ids)
-            : new ImageFolderDataset(data, new ImageFolderOptions(size, info.InChannels, info.Classes, bgr), ids);
+            : new ImageFolderDataset(data, new ImageFolderOptions(size, info.InChannels, info.Classes, inputs), ids);
     }
 
     private static bool IsInput(string file, int dims) => dims == 2
@@ -167,7 +167,7 @@ internal static class InferenceCommands
     {
         private readonly Option<string> _device = new("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         private readonly Option<int> _threads = new("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
-        private readonly Option<bool> _bgr = new("--bgr") { Description = "Feed images in BGR order (weights trained by the authors' OpenCV loader)." };
+        private readonly Option<string?> _convention = new("--input-convention") { Description = "standard or authors (default: what the weights file records; imported reference weights record authors)." };
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
 
         public void AddTo(Command command)
@@ -175,14 +175,13 @@ internal static class InferenceCommands
             _device.AcceptOnlyFromAmong("cpu", "cuda");
             command.Add(_device);
             command.Add(_threads);
-            command.Add(_bgr);
+            _convention.AcceptOnlyFromAmong("standard", "authors");
+            command.Add(_convention);
             command.Add(_unfused);
         }
 
-        public bool Bgr(ParseResult result) => result.GetValue(_bgr);
-
-        public (SegmentationNetwork Network, int[] TrainedSize, Device Device) Load(CliContext context, ArchitectureDescriptor descriptor,
-            string weights, ParseResult result)
+        public (SegmentationNetwork Network, int[] TrainedSize, Device Device, InputConvention Inputs) Load(CliContext context,
+            ArchitectureDescriptor descriptor, string weights, ParseResult result)
         {
             var device = TorchRuntime.Device(result.GetValue(_device)!);
             if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
@@ -193,7 +192,10 @@ internal static class InferenceCommands
             network.eval();
             if (!result.GetValue(_unfused)) network.FuseForInference();
             var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();
-            return (network, trained, device);
+            var inputs = result.GetValue(_convention) is { } given
+                ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
+                : Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
+            return (network, trained, device, inputs);
         }
     }
 }

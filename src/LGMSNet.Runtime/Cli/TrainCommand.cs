@@ -27,7 +27,7 @@ internal static class TrainCommand
         var valSplit = new Option<string?>("--val-split") { Description = "File listing validation cases (model selection)." };
         var testSplit = new Option<string?>("--test-split") { Description = "File listing held-out test cases, reported with the best checkpoint." };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 500, the reference recipe)." };
-        var batch = new Option<int?>("--batch") { Description = "Batch size (default 16 in 2D, 2 in 3D)." };
+        var batch = new Option<int?>("--batch") { Description = "Batch size (default 16 in 2D, 1 in 3D)." };
         var size = new Option<string?>("--size") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default 256 / 96)." };
         var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 0.02 SGD, 1e-4 AdamW)." };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd (reference, 2D default) or adamw (3D default)." };
@@ -41,7 +41,11 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable or inconsistent cases with a warning instead of stopping." };
         var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
-        var bgr = new Option<bool>("--bgr") { Description = "Feed images in BGR order, as the authors' OpenCV loader does (for their weights)." };
+        var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => "standard" };
+        convention.AcceptOnlyFromAmong("standard", "authors");
+        var schedule = new Option<string?>("--schedule") { Description = "poly (2D default, main.py) or warmup-cosine (3D default, main3d.py)." };
+        schedule.AcceptOnlyFromAmong("poly", "warmup-cosine");
+        var warmup = new Option<int?>("--warmup-epochs") { Description = "Warm-up epochs of warmup-cosine (default: 50, at most a tenth of --epochs)." };
         var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
         var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
@@ -50,7 +54,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
-            skipBad, valEvery, bgr, syntheticTrain, syntheticVal, json, stopAfter, valFraction,
+            skipBad, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
         };
         command.SetAction(result =>
         {
@@ -91,7 +95,7 @@ internal static class TrainCommand
                     ValSplit = result.GetValue(valSplit),
                     TestSplit = result.GetValue(testSplit),
                     Epochs = result.GetValue(epochs) ?? 500,
-                    BatchSize = result.GetValue(batch) ?? (volumes ? 2 : 16),
+                    BatchSize = result.GetValue(batch) ?? (volumes ? 1 : 16),
                     Size = trainSize,
                     LearningRate = result.GetValue(lr) ?? (kind == OptimizerKind.AdamW ? 1e-4 : 0.02),
                     Optimizer = kind,
@@ -102,7 +106,9 @@ internal static class TrainCommand
                     OutputDir = result.GetValue(output) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
                     SkipBad = result.GetValue(skipBad),
                     ValEvery = Math.Max(1, result.GetValue(valEvery)),
-                    Bgr = result.GetValue(bgr),
+                    InputConvention = result.GetValue(convention) == "authors" ? Data.InputConvention.Authors : Data.InputConvention.Standard,
+                    Schedule = (result.GetValue(schedule) ?? (volumes ? "warmup-cosine" : "poly")) == "poly" ? ScheduleKind.Poly : ScheduleKind.WarmupCosine,
+                    WarmupEpochs = result.GetValue(warmup) ?? Math.Min(50, (result.GetValue(epochs) ?? 500) / 10),
                     SyntheticTrain = result.GetValue(syntheticTrain),
                     SyntheticVal = result.GetValue(syntheticVal),
                     ValFraction = result.GetValue(valFraction),

@@ -24,7 +24,8 @@ internal static class WeightCommands
             var file = SafeTensorFile.Read(result.GetValue(from)!);
             using var network = descriptor.Create();
             WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file, network));
-            Checkpoint.Save(result.GetValue(output)!, network);
+            // Weights from the authors' code expect their loader's inputs (BGR, normalised then /255 again).
+            Checkpoint.Save(result.GetValue(output)!, network, convention: Data.InputConvention.Authors);
             context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {result.GetValue(output)} ({descriptor.Info.Name})");
             return 0;
         });

@@ -39,7 +39,8 @@ public interface ISegmentationDataset
 
 /// <summary>Intensity normalisation, stated once so training, eval and predict agree. The reference
 /// divides by 255 twice (albumentations Normalize, then /255 in its loader), which leaves inputs near
-/// zero; we apply the ImageNet statistics once to 0–1 data instead.</summary>
+/// zero; we apply the ImageNet statistics once to 0–1 data instead (see <see cref="InputConvention"/>
+/// for reproducing the reference's inputs).</summary>
 public static class Intensity
 {
     public static readonly float[] ImageNetMean = { 0.485f, 0.456f, 0.406f };

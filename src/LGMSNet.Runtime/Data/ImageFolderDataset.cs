@@ -1,7 +1,13 @@
 namespace LGMSNet.Runtime.Data;
 
+/// <summary>How images become network inputs. <see cref="Standard"/>: RGB scaled to 0–1 and normalised
+/// with the ImageNet mean/std. <see cref="Authors"/>: exactly what the authors' loader feeds — OpenCV's
+/// BGR order, albumentations' Normalize() on 0–255 data, then divided by 255 again — for weights trained
+/// with their code (imported weights are marked with it).</summary>
+public enum InputConvention { Standard, Authors }
+
 /// <summary>How to read a folder dataset.</summary>
-public sealed record ImageFolderOptions(int[] Size, int Channels, int Classes, bool Bgr = false);
+public sealed record ImageFolderOptions(int[] Size, int Channels, int Classes, InputConvention Convention = InputConvention.Standard);
 
 /// <summary>2D image folders: <c>images/&lt;case&gt;.png|jpg</c> with masks at <c>masks/&lt;case&gt;.*</c> or
 /// <c>masks/0/&lt;case&gt;.*</c> (the reference's layout). Masks are converted to one channel and
@@ -74,15 +80,17 @@ public sealed class ImageFolderDataset : ISegmentationDataset
             label = new LabelMap(ImageCodec.ResizeNearest(gray, image.Width, image.Height, width, height), new[] { height, width });
         }
         var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, width, height);
-        var volume = ToChannels(resized, width * height, _options.Channels, _options.Bgr, id);
+        var volume = ToChannels(resized, width * height, _options.Channels, _options.Convention, id);
         string format = Path.GetExtension(imagePath).ToLowerInvariant() is ".jpg" or ".jpeg" ? "jpeg" : "png";
         return new CaseData(id, new Volume(volume, _options.Channels, new[] { height, width }), label,
             new CaseSource(imagePath, format, new[] { image.Height, image.Width }));
     }
 
     /// <summary>RGB (or grayscale stored as RGB) → the architecture's channels, normalised.</summary>
-    internal static float[] ToChannels(byte[] rgb, int pixels, int channels, bool bgr, string id)
+    internal static float[] ToChannels(byte[] rgb, int pixels, int channels, InputConvention convention, string id)
     {
+        bool bgr = convention == InputConvention.Authors;
+        float extra = convention == InputConvention.Authors ? 1 / 255f : 1f; // the reference's second division by 255
         var data = new float[channels * pixels];
         switch (channels)
         {
@@ -90,14 +98,14 @@ public sealed class ImageFolderDataset : ISegmentationDataset
                 for (int c = 0; c < 3; c++)
                 {
                     int source = bgr ? 2 - c : c;
-                    for (int i = 0; i < pixels; i++) data[c * pixels + i] = Intensity.FromByte(rgb[i * 3 + source], c, 3);
+                    for (int i = 0; i < pixels; i++) data[c * pixels + i] = Intensity.FromByte(rgb[i * 3 + source], c, 3) * extra;
                 }
                 break;
             case 1:
                 for (int i = 0; i < pixels; i++)
                 {
                     byte gray = (byte)((rgb[i * 3] * 299 + rgb[i * 3 + 1] * 587 + rgb[i * 3 + 2] * 114 + 500) / 1000);
-                    data[i] = Intensity.FromByte(gray, 0, 1);
+                    data[i] = Intensity.FromByte(gray, 0, 1) * extra;
                 }
                 break;
             default:

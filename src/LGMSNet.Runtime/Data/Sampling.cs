@@ -8,12 +8,21 @@ public sealed record Sample(string Id, float[] Image, byte[] Label);
 /// <summary>A batch laid out as the network wants it: [B, C, spatial...] floats and [B, spatial...] labels.</summary>
 public sealed record Batch(string[] Ids, float[] Images, byte[] Labels, int Count, int Channels, int[] Size);
 
-/// <summary>Augmentation of the reference recipe: a random 90° rotation (p = 0.5) and a random flip
-/// (p = 0.5: horizontal, vertical or both) in the image plane; for volumes, random patches (one in
-/// three centred on foreground), flips along every axis and in-plane 90° rotations.</summary>
+/// <summary>Augmentation of the reference recipes: in 2D a random 90° rotation (p = 0.5) and a random
+/// flip (p = 0.5: horizontal, vertical or both); for volumes random patches (one in three centred on
+/// foreground), a flip along each axis (p = 0.2 each) and an in-plane 90° rotation (p = 0.2), as main3d.py.</summary>
 public static class Augment
 {
     public static Sample Image(CaseData data, Rng rng, bool augment)
+    {
+        var image = new float[data.Image.Data.Length];
+        var label = new byte[data.Image.Voxels];
+        Image(data, rng, augment, image, label);
+        return new Sample(data.Id, image, label);
+    }
+
+    /// <summary>Writes one augmented sample into <paramref name="image"/> and <paramref name="label"/>.</summary>
+    public static void Image(CaseData data, Rng rng, bool augment, Span<float> image, Span<byte> label)
     {
         var size = data.Image.Size;
         int height = size[0], width = size[1];
@@ -29,16 +38,22 @@ public static class Augment
                 flipV = kind != 0;
             }
         }
-        return Transform2D(data, rotation, flipH, flipV);
+        Transform2D(data, rotation, flipH, flipV, image, label);
+    }
+
+    public static Sample Transform2D(CaseData data, int quarterTurns, bool flipH, bool flipV)
+    {
+        var image = new float[data.Image.Data.Length];
+        var label = new byte[data.Image.Voxels];
+        Transform2D(data, quarterTurns, flipH, flipV, image, label);
+        return new Sample(data.Id, image, label);
     }
 
     /// <summary>out[y, x] = in[source(y, x)] for a rotation by <paramref name="quarterTurns"/> × 90° then flips.</summary>
-    public static Sample Transform2D(CaseData data, int quarterTurns, bool flipH, bool flipV)
+    public static void Transform2D(CaseData data, int quarterTurns, bool flipH, bool flipV, Span<float> image, Span<byte> label)
     {
         int height = data.Image.Size[0], width = data.Image.Size[1], channels = data.Image.Channels, pixels = height * width;
-        var image = new float[data.Image.Data.Length];
-        var label = new byte[pixels];
-        var source = new int[pixels];
+        var source = System.Buffers.ArrayPool<int>.Shared.Rent(pixels);
         for (int y = 0; y < height; y++)
         {
             for (int x = 0; x < width; x++)
@@ -57,16 +72,18 @@ public static class Augment
         for (int c = 0; c < channels; c++)
         {
             var input = data.Image.Data.AsSpan(c * pixels, pixels);
-            var output = image.AsSpan(c * pixels, pixels);
+            var output = image.Slice(c * pixels, pixels);
             for (int i = 0; i < pixels; i++) output[i] = input[source[i]];
         }
         if (data.Label is { } labels)
             for (int i = 0; i < pixels; i++) label[i] = labels.Data[source[i]];
-        return new Sample(data.Id, image, label);
+        else
+            label.Slice(0, pixels).Clear();
+        System.Buffers.ArrayPool<int>.Shared.Return(source);
     }
 
     /// <summary>A random patch of a volume (zero-padded where the volume is smaller), flipped and rotated.</summary>
-    public static Sample Patch(CaseData data, Rng rng, int[] patch, bool augment)
+    public static void Patch(CaseData data, Rng rng, int[] patch, bool augment, Span<float> image, Span<byte> label)
     {
         var size = data.Image.Size;
         int dims = size.Length;
@@ -99,20 +116,29 @@ public static class Augment
                 start[axis] = extent >= 0 ? rng.Next(extent + 1) : extent / 2;
             }
         }
-        var flips = Enumerable.Range(0, dims).Select(_ => augment && rng.Chance(0.5)).ToArray();
-        int turns = augment && patch[dims - 1] == patch[dims - 2] ? rng.Next(4) : 0;
-        return Crop(data, start, patch, flips, turns);
+        var flips = Enumerable.Range(0, dims).Select(_ => augment && rng.Chance(0.2)).ToArray();
+        int turns = augment && patch[dims - 1] == patch[dims - 2] && rng.Chance(0.2) ? 1 + rng.Next(3) : 0;
+        Crop(data, start, patch, image, label, flips, turns);
     }
 
     /// <summary>Copies the window at <paramref name="start"/> (may extend past the volume: zeros), with
     /// optional flips per axis and in-plane quarter turns of the last two axes.</summary>
-    public static Sample Crop(CaseData data, int[] start, int[] patch, bool[]? flips = null, int turns = 0)
+    public static Sample Crop(CaseData data, int[] start, int[] patch)
+    {
+        int patchVoxels = patch.Aggregate(1, (a, b) => a * b);
+        var image = new float[data.Image.Channels * patchVoxels];
+        var label = new byte[patchVoxels];
+        Crop(data, start, patch, image, label);
+        return new Sample(data.Id, image, label);
+    }
+
+    public static void Crop(CaseData data, int[] start, int[] patch, Span<float> image, Span<byte> label, bool[]? flips = null, int turns = 0)
     {
         var size = data.Image.Size;
         int dims = size.Length, channels = data.Image.Channels;
         int patchVoxels = patch.Aggregate(1, (a, b) => a * b), voxels = data.Image.Voxels;
-        var image = new float[channels * patchVoxels];
-        var label = new byte[patchVoxels];
+        image.Slice(0, channels * patchVoxels).Clear(); // outside the volume stays zero
+        label.Slice(0, patchVoxels).Clear();
         var coordinate = new int[dims];
         for (int p = 0; p < patchVoxels; p++)
         {
@@ -144,7 +170,6 @@ public static class Augment
             for (int ch = 0; ch < channels; ch++) image[ch * patchVoxels + p] = data.Image.Data[ch * voxels + index];
             if (data.Label is { } labels) label[p] = labels.Data[index];
         }
-        return new Sample(data.Id, image, label);
     }
 
     public static Batch Collate(IReadOnlyList<Sample> samples, int channels, int[] size)
@@ -168,6 +193,8 @@ public sealed class BatchLoader : IDisposable
     private readonly BlockingCollection<Batch> _queue;
     private readonly CancellationTokenSource _cancel = new();
     private readonly Task _producer;
+    private readonly ConcurrentBag<float[]> _images = new();
+    private readonly ConcurrentBag<byte[]> _labels = new();
     private Exception? _error;
 
     public BatchLoader(IReadOnlyList<CaseData> cases, int batchSize, int[] sampleSize, int channels, long seed, int epoch, bool training,
@@ -181,23 +208,30 @@ public sealed class BatchLoader : IDisposable
         var batches = new List<int[]>();
         for (int i = 0; i < order.Length; i += batchSize)
             batches.Add(order.Skip(i).Take(batchSize).ToArray());
-        // A trailing batch of one sample gives a BatchNorm nothing to average over; drop it in training.
-        if (training && batches.Count > 1 && batches[^1].Length == 1) batches.RemoveAt(batches.Count - 1);
+        // The last batch is kept even when smaller (as the reference's DataLoader, drop_last=False).
         BatchCount = batches.Count;
         SampleCount = batches.Sum(b => b.Length);
         _producer = Task.Run(() =>
         {
             try
             {
+                int voxels = sampleSize.Aggregate(1, (a, c) => a * c);
                 for (int b = 0; b < batches.Count && !_cancel.IsCancellationRequested; b++)
                 {
-                    var samples = batches[b].Select((caseIndex, slot) =>
+                    int count = batches[b].Length;
+                    var images = Rent(_images, count * channels * voxels);
+                    var labels = Rent(_labels, count * voxels);
+                    for (int slot = 0; slot < count; slot++)
                     {
                         var rng = Rng.For(seed, "augment", epoch, (long)b * batchSize + slot);
-                        var data = cases[caseIndex];
-                        return volumes ? Augment.Patch(data, rng, sampleSize, training) : Augment.Image(data, rng, training);
-                    }).ToList();
-                    _queue.Add(Augment.Collate(samples, channels, sampleSize), _cancel.Token);
+                        var data = cases[batches[b][slot]];
+                        var image = images.AsSpan(slot * channels * voxels, channels * voxels);
+                        var label = labels.AsSpan(slot * voxels, voxels);
+                        if (volumes) Augment.Patch(data, rng, sampleSize, training, image, label);
+                        else Augment.Image(data, rng, training, image, label);
+                    }
+                    var ids = batches[b].Select(i => cases[i].Id).ToArray();
+                    _queue.Add(new Batch(ids, images, labels, count, channels, sampleSize), _cancel.Token);
                 }
             }
             catch (OperationCanceledException)
@@ -215,6 +249,30 @@ public sealed class BatchLoader : IDisposable
     }
 
     public int BatchCount { get; }
+
+    /// <summary>Gives a consumed batch's buffers back for reuse (large arrays are never re-allocated per
+    /// batch, which keeps garbage collections, and their interference with native calls, rare).</summary>
+    public void Return(Batch batch)
+    {
+        _images.Add(batch.Images);
+        _labels.Add(batch.Labels);
+    }
+
+    private static T[] Rent<T>(ConcurrentBag<T[]> pool, int length)
+    {
+        var spare = new List<T[]>();
+        T[]? found = null;
+        while (pool.TryTake(out var candidate))
+        {
+            if (candidate.Length == length) { found = candidate; break; }
+            spare.Add(candidate);
+        }
+        foreach (var s in spare) pool.Add(s);
+        return found ?? new T[length];
+    }
+
+    /// <summary>Batches an epoch of <paramref name="samples"/> samples takes.</summary>
+    public static int Count(int samples, int batchSize) => (samples + batchSize - 1) / batchSize;
 
     public int SampleCount { get; }
 

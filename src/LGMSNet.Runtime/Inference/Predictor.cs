@@ -1,5 +1,6 @@
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Blocks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +18,7 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var shape = new long[] { count, channels }.Concat(size.Select(s => (long)s)).ToArray();
-        var input = tensor(images, shape).to(device);
+        var input = Tensors.FromFloats(images, shape).to(device);
         return scope.MoveToOuter(Network.forward(input).cpu());
     }
 
@@ -25,7 +26,7 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
     public static byte[] Labels(Tensor logits)
     {
         using var scope = NewDisposeScope();
-        var labels = logits.shape[0] == 1 ? logits[0].gt(0) : logits.argmax(0);
+        var labels = logits.shape[0] == 1 ? logits[0].Greater(0) : logits.argmax(0);
         return labels.to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();
     }
 
@@ -60,11 +61,11 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
                     region = region.narrow(axis + 1, group[i][axis], window[axis]);
                     regionWeight = regionWeight.narrow(axis, group[i][axis], window[axis]);
                 }
-                region.add_(logits[i] * importance);
-                regionWeight.add_(importance);
+                region.PlusInPlace(logits[i] * importance);
+                regionWeight.PlusInPlace(importance);
             }
         }
-        var blended = sum! / weight.clamp_min(1e-8);
+        var blended = sum! / weight.AtLeast(1e-8);
         for (int axis = 0; axis < dims; axis++) blended = blended.narrow(axis + 1, 0, size[axis]);
         return scope.MoveToOuter(blended.contiguous());
     }
@@ -92,7 +93,7 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
             var factor = tensor(values).reshape(shape);
             map = map is null ? factor : map * factor;
         }
-        return map! / map!.max() + 1e-3f; // never zero, so every voxel gets a defined average
+        return (map! / map!.max()).Plus(1e-3); // never zero, so every voxel gets a defined average
     }
 
     private static IEnumerable<int[]> Cartesian(int[][] axes)

@@ -8,7 +8,7 @@ namespace LGMSNet.Runtime.Interop;
 
 /// <summary>Training progress stored with a checkpoint so that <c>train --resume</c> continues exactly.</summary>
 public sealed record TrainingProgress(int EpochsDone, long OptimizerSteps, double LearningRate, string OptimizerKind, string RunStateJson,
-    int[]? InputSize = null);
+    int[]? InputSize = null, Data.InputConvention? Convention = null);
 
 /// <summary>Our weight and checkpoint files: safetensors with the module's state under "model.",
 /// optional optimizer state under "optimizer.", and metadata naming the architecture and the hash of
@@ -19,7 +19,8 @@ public static class Checkpoint
     private const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
 
-    public static void Save(string path, SegmentationNetwork network, Optimizer? optimizer = null, TrainingProgress? progress = null)
+    public static void Save(string path, SegmentationNetwork network, Optimizer? optimizer = null, TrainingProgress? progress = null,
+        Data.InputConvention? convention = null)
     {
         if (network.IsFusedForInference)
             throw new InvalidOperationException("a network fused for inference cannot be saved as a checkpoint");
@@ -45,6 +46,7 @@ public static class Checkpoint
             metadata["run_state"] = progress.RunStateJson;
             if (progress.InputSize != null) metadata["input_size"] = string.Join("x", progress.InputSize);
         }
+        if ((convention ?? progress?.Convention) is { } inputs) metadata["input_convention"] = inputs.ToString().ToLowerInvariant();
         SafeTensorWriter.Write(path, tensors, metadata);
     }
 
@@ -93,6 +95,12 @@ public static class Checkpoint
             m.GetValueOrDefault("run_state") ?? "{}",
             m.TryGetValue("input_size", out var size) ? size.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : null);
     }
+
+    /// <summary>How the weights expect their inputs (null when the file does not say).</summary>
+    public static Data.InputConvention? ReadInputConvention(SafeTensorFile file) =>
+        file.Metadata.TryGetValue("input_convention", out var value) && Enum.TryParse<Data.InputConvention>(value, ignoreCase: true, out var convention)
+            ? convention
+            : null;
 
     public static Dictionary<string, Tensor> ReadOptimizerState(SafeTensorFile file) =>
         file.Names.Where(n => n.StartsWith(OptimizerPrefix, StringComparison.Ordinal))

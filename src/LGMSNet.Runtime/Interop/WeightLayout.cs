@@ -69,6 +69,9 @@ public static class WeightLayout
     /// <summary>The module's tensors keyed in <paramref name="layout"/> (references to the live tensors).</summary>
     public static Dictionary<string, Tensor> Export(SegmentationNetwork network, KeyLayout layout)
     {
+        // A fused network's convolutions already contain its BatchNorms: exporting both would apply them twice.
+        if (network.IsFusedForInference)
+            throw new InvalidOperationException($"{network.Architecture.Name} was fused for inference; export the weights of an unfused module");
         var state = network.state_dict();
         return KeyMap(network.Architecture).ToDictionary(
             spec => layout == KeyLayout.Ours ? spec.Name : spec.ReferenceName,

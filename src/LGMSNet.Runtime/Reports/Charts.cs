@@ -50,8 +50,8 @@ public static class Charts
         Save(path, surface);
     }
 
-    /// <summary>A grid of validation cases: the image (first channel; middle slice for volumes) with the
-    /// ground-truth outline in green and the prediction outline in red.</summary>
+    /// <summary>A grid of validation cases: the image (first channel; for volumes the slice with the most
+    /// foreground) with the ground-truth outline in green, the prediction's in red, shared boundary in yellow.</summary>
     public static void Overlays(string path, IReadOnlyList<(CaseData Case, byte[] Prediction)> cases)
     {
         const int tile = 256, columns = 4;
@@ -61,7 +61,7 @@ public static class Charts
         canvas.Clear(SKColors.Black);
         using var font = new SKFont(SKTypeface.Default, 14);
         using var textPaint = new SKPaint { Color = SKColors.White, IsAntialias = true };
-        canvas.DrawText("green: ground truth   red: prediction", 6, tile * rows + 17, font, textPaint);
+        canvas.DrawText("green: ground truth   red: prediction   yellow: both", 6, tile * rows + 17, font, textPaint);
         for (int i = 0; i < cases.Count; i++)
         {
             var (data, prediction) = cases[i];
@@ -71,8 +71,10 @@ public static class Charts
             for (int p = 0; p < w * h; p++)
             {
                 byte g = gray[p];
-                (byte r, byte gg, byte b) = Edge(truth, p, w, h) ? ((byte)40, (byte)230, (byte)40)
-                    : Edge(predicted, p, w, h) ? ((byte)240, (byte)40, (byte)40) : (g, g, g);
+                bool truthEdge = Edge(truth, p, w, h), predictedEdge = Edge(predicted, p, w, h);
+                (byte r, byte gg, byte b) = truthEdge && predictedEdge ? ((byte)250, (byte)220, (byte)30)
+                    : truthEdge ? ((byte)40, (byte)230, (byte)40)
+                    : predictedEdge ? ((byte)240, (byte)40, (byte)40) : (g, g, g);
                 pixels[p * 4] = r;
                 pixels[p * 4 + 1] = gg;
                 pixels[p * 4 + 2] = b;

@@ -1,3 +1,4 @@
+using LGMSNet.Runtime.Blocks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,8 +18,8 @@ public static class Losses
         var probabilities = logits.sigmoid().reshape(batch, -1);
         var flat = t.reshape(batch, -1);
         const double smooth = 1e-5;
-        var dice = (2 * (probabilities * flat).sum(1) + smooth) / (probabilities.sum(1) + flat.sum(1) + smooth);
-        return scope.MoveToOuter(0.5 * bce + (1 - dice.mean()));
+        var dice = (probabilities * flat).sum(1).Times(2).Plus(smooth) / probabilities.sum(1).Plus(flat.sum(1)).Plus(smooth);
+        return scope.MoveToOuter(bce.Times(0.5).Plus(dice.mean().SubtractedFrom(1)));
     }
 
     /// <summary>Multi-class: mean cross-entropy + soft Dice over (batch, class) with softmax
@@ -34,9 +35,9 @@ public static class Losses
         var probabilities = logits.softmax(1).reshape(batch, classes, -1);
         var onehot = nn.functional.one_hot(indices.reshape(batch, -1), classes).permute(0, 2, 1).to_type(logits.dtype);
         var intersection = (probabilities * onehot).sum(2);
-        var denominator = (onehot * onehot).sum(2) + (probabilities * probabilities).sum(2) + 1e-6;
-        var dice = 1 - 2 * intersection / denominator;
-        return scope.MoveToOuter(ce + dice.mean());
+        var denominator = (onehot * onehot).sum(2).Plus((probabilities * probabilities).sum(2)).Plus(1e-6);
+        var dice = (intersection.Times(2) / denominator).SubtractedFrom(1);
+        return scope.MoveToOuter(ce.Plus(dice.mean()));
     }
 
     /// <summary>The loss the recipe uses for a network with <paramref name="classes"/> outputs.</summary>

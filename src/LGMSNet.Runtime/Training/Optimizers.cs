@@ -1,3 +1,4 @@
+using LGMSNet.Runtime.Blocks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -71,16 +72,21 @@ public sealed class Optimizer : IDisposable
     private void SgdStep(string name, Tensor p, Tensor grad)
     {
         using var scope = NewDisposeScope();
-        var d = WeightDecay != 0 ? grad.add(p, alpha: WeightDecay) : grad;
+        var d = grad;
+        if (WeightDecay != 0)
+        {
+            d = grad.clone();
+            d.AddScaledInPlace(p, WeightDecay);
+        }
         if (Momentum != 0)
         {
             if (_state.TryGetValue(name + ".momentum_buffer", out var buffer))
-                buffer.mul_(Momentum).add_(d);
+                buffer.ScaleInPlace(Momentum).PlusInPlace(d);
             else
                 _state[name + ".momentum_buffer"] = buffer = d.clone().DetachFromDisposeScope(); // lives as long as the optimizer
             d = buffer;
         }
-        p.add_(d, alpha: -LearningRate);
+        p.AddScaledInPlace(d, -LearningRate);
     }
 
     private void AdamWStep(string name, Tensor p, Tensor grad)
@@ -92,12 +98,12 @@ public sealed class Optimizer : IDisposable
             _state[name + ".exp_avg_sq"] = zeros_like(p).DetachFromDisposeScope();
         }
         var v = _state[name + ".exp_avg_sq"];
-        p.mul_(1 - LearningRate * WeightDecay);
-        m.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-        v.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
+        p.ScaleInPlace(1 - LearningRate * WeightDecay);
+        m.ScaleInPlace(Beta1).AddScaledInPlace(grad, 1 - Beta1);
+        v.ScaleInPlace(Beta2).AddScaledInPlace(grad * grad, 1 - Beta2);
         double correction1 = 1 - Math.Pow(Beta1, Steps), correction2 = 1 - Math.Pow(Beta2, Steps);
-        var denominator = (v / correction2).sqrt_().add_(Epsilon);
-        p.addcdiv_(m, denominator, value: -LearningRate / correction1);
+        var denominator = v.Times(1 / correction2).sqrt().Plus(Epsilon);
+        p.AddScaledInPlace(m / denominator, -LearningRate / correction1);
     }
 
     /// <summary>The optimizer state as named tensors (keys "&lt;parameter&gt;.momentum_buffer", ...).</summary>
@@ -127,10 +133,31 @@ public sealed class Optimizer : IDisposable
     }
 }
 
-/// <summary>The reference's poly schedule: lr = base · (1 − step/total)^0.9, applied after each step
-/// (so the first step uses the base rate).</summary>
-public sealed record PolySchedule(double BaseRate, long TotalSteps, double Power = 0.9)
+public enum ScheduleKind { Poly, WarmupCosine }
+
+/// <summary>The learning rate of the next optimizer step, from the epoch (1-based) and the steps taken so far.</summary>
+public abstract record LearningRateSchedule(double BaseRate)
 {
-    public double RateAfter(long stepsTaken) =>
-        BaseRate * Math.Pow(Math.Max(0, 1 - (double)stepsTaken / Math.Max(1, TotalSteps)), Power);
+    public abstract double Rate(int epoch, long stepsTaken);
+}
+
+/// <summary>The 2D reference's poly schedule (main.py): after optimizer step i (0-based) it sets
+/// lr = base · (1 − i/total)^0.9, so steps 1 and 2 both use the base rate.</summary>
+public sealed record PolySchedule(double BaseRate, long TotalSteps, double Power = 0.9) : LearningRateSchedule(BaseRate)
+{
+    public override double Rate(int epoch, long stepsTaken) => stepsTaken <= 1
+        ? BaseRate
+        : BaseRate * Math.Pow(Math.Max(0, 1 - (double)(stepsTaken - 1) / Math.Max(1, TotalSteps)), Power);
+}
+
+/// <summary>The 3D reference's schedule (main3d.py: LinearWarmupCosineAnnealingLR with warm-up start
+/// and minimum 0, stepped per epoch): linear from 0 over the warm-up epochs, then half a cosine to 0.</summary>
+public sealed record WarmupCosineSchedule(double BaseRate, int WarmupEpochs, int Epochs) : LearningRateSchedule(BaseRate)
+{
+    public override double Rate(int epoch, long stepsTaken)
+    {
+        int e = epoch - 1;
+        if (e < WarmupEpochs) return WarmupEpochs <= 1 ? BaseRate : BaseRate * e / (WarmupEpochs - 1);
+        return 0.5 * BaseRate * (1 + Math.Cos(Math.PI * (e - WarmupEpochs) / Math.Max(1, Epochs - WarmupEpochs)));
+    }
 }

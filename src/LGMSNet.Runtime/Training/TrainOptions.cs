@@ -4,8 +4,8 @@ namespace LGMSNet.Runtime.Training;
 
 /// <summary>Everything a training run depends on. Defaults are the reference recipe
 /// (ARCHITECTURE.md §7: SGD momentum 0.9, weight decay 1e-4, lr 0.02 with the poly schedule, batch 16,
-/// 500 epochs, 256x256); 3D runs default to the 3D UX-Net framework the paper follows (AdamW, lr 1e-4,
-/// batch 2, 96³ patches). Saved as run.json so a run can be resumed and reproduced.</summary>
+/// 500 epochs, 256x256); 3D runs default to the authors' main3d.py (the 3D UX-Net framework: AdamW, lr 1e-4,
+/// batch 1, 96³ patches, warm-up cosine schedule). Saved as run.json so a run can be resumed and reproduced.</summary>
 public sealed record TrainOptions
 {
     public string Architecture { get; init; } = "";
@@ -20,13 +20,15 @@ public sealed record TrainOptions
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
     public double WeightDecay { get; init; } = 1e-4;
     public double Momentum { get; init; } = 0.9;
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Poly;
+    public int WarmupEpochs { get; init; }
+    public LGMSNet.Runtime.Data.InputConvention InputConvention { get; init; } = LGMSNet.Runtime.Data.InputConvention.Standard;
     public long Seed { get; init; } = 42;
     public string Device { get; init; } = "cpu";
     public int Threads { get; init; }
     public string OutputDir { get; init; } = "";
     public bool SkipBad { get; init; }
     public int ValEvery { get; init; } = 1;
-    public bool Bgr { get; init; }
     public int SyntheticTrain { get; init; } = 400;
     public int SyntheticVal { get; init; } = 100;
     public double ValFraction { get; init; } = 0.2;

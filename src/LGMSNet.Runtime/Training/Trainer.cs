@@ -46,8 +46,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new Optimizer(options.Optimizer, parameters, options.LearningRate, options.Momentum, options.WeightDecay);
         int samplesPerEpoch = Volumetric ? data.Train.Count * options.SamplesPerVolume : data.Train.Count;
-        int batchesPerEpoch = Math.Max(1, samplesPerEpoch / options.BatchSize + (samplesPerEpoch % options.BatchSize > 1 ? 1 : 0));
-        var schedule = new PolySchedule(options.LearningRate, (long)batchesPerEpoch * options.Epochs);
+        LearningRateSchedule schedule = options.Schedule == ScheduleKind.Poly
+            ? new PolySchedule(options.LearningRate, (long)BatchLoader.Count(samplesPerEpoch, options.BatchSize) * options.Epochs)
+            : new WarmupCosineSchedule(options.LearningRate, options.WarmupEpochs, options.Epochs);
 
         var state = new RunState(new List<EpochRecord>(), 0, double.NegativeInfinity, 0);
         int firstEpoch = 1;
@@ -56,7 +57,6 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             var (file, _) = Checkpoint.LoadWeights(network, Path.Combine(resumeFrom, LastCheckpoint));
             var progress = Checkpoint.ReadProgress(file) ?? throw new CliException($"{resumeFrom}/{LastCheckpoint} holds no training progress", 2);
             optimizer.LoadState(Checkpoint.ReadOptimizerState(file), progress.OptimizerSteps);
-            optimizer.LearningRate = schedule.RateAfter(progress.OptimizerSteps);
             state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, CliContext.Json)!;
             firstEpoch = progress.EpochsDone + 1;
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
@@ -74,6 +74,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
+            double epochRate = schedule.Rate(epoch, optimizer.Steps);
             double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);
             EvaluationResult? validation = null;
             if (epoch % options.ValEvery == 0 || epoch == options.Epochs || epoch == lastEpoch)
@@ -82,7 +83,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
             }
             bool isBest = validation != null && validation.Score > state.BestScore;
-            var record = new EpochRecord(epoch, trainLoss, optimizer.LearningRate, epochClock.Elapsed.TotalSeconds,
+            var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,
                 Process.GetCurrentProcess().WorkingSet64, validation);
             state.History.Add(record);
             state = state with
@@ -92,7 +93,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
             var progressRecord = new TrainingProgress(epoch, optimizer.Steps, optimizer.LearningRate,
-                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, CliContext.Json), options.Size);
+                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, CliContext.Json), options.Size, options.InputConvention);
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
@@ -118,7 +119,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
 
     private bool Volumetric => architecture.Info.Dims == 3;
 
-    private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, PolySchedule schedule, IReadOnlyList<CaseData> train,
+    private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, LearningRateSchedule schedule, IReadOnlyList<CaseData> train,
         Device device, int epoch)
     {
         network.train();
@@ -133,16 +134,15 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             using var scope = NewDisposeScope();
             var shape = new long[] { batch.Count, batch.Channels }.Concat(batch.Size.Select(s => (long)s)).ToArray();
             var labelShape = new long[] { batch.Count, 1 }.Concat(batch.Size.Select(s => (long)s)).ToArray();
-            var input = tensor(batch.Images, shape).to(device);
-            var target = (_classes == 1
-                ? tensor(Array.ConvertAll(batch.Labels, v => (float)v), labelShape)
-                : tensor(Array.ConvertAll(batch.Labels, v => (long)v), labelShape)).to(device);
+            var input = Tensors.FromFloats(batch.Images, shape).to(device);
+            var target = Tensors.FromBytes(batch.Labels, labelShape).to_type(_classes == 1 ? ScalarType.Float32 : ScalarType.Int64).to(device);
+            loader.Return(batch);
+            optimizer.LearningRate = schedule.Rate(epoch, optimizer.Steps);
             double value = TrainingStep.Run(network, optimizer, input, target, _classes, step =>
                 new TrainingDivergedException(
                     $"training diverged: the loss is {step.Describe} at epoch {epoch}, step {step.Index} (optimizer step {optimizer.Steps + 1}); " +
                     $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data."),
                 step);
-            optimizer.LearningRate = schedule.RateAfter(optimizer.Steps);
             lossSum += value;
             observer.StepFinished(epoch, step, loader.BatchCount, value);
         }
@@ -195,7 +195,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                     : $"{options.Data}: a 2D architecture needs an image folder (images/, masks/); this looks like a 3D Decathlon dataset");
             Func<IReadOnlyList<string>?, ISegmentationDataset> open = decathlon
                 ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
-                : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.Bgr), ids);
+                : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.InputConvention), ids);
             if (!splits.ContainsKey("train"))
             {
                 if (options.TrainSplit != null) splits["train"] = ImageFolderDataset.ReadSplit(options.TrainSplit);

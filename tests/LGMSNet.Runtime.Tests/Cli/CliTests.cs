@@ -89,6 +89,8 @@ public sealed class CliTests : IDisposable
         string ours = Temp("ours.safetensors"), back = Temp("back.safetensors");
         var (code, _, error) = CliRunner.Run("import", "lgmsnet3d-small", "--from", Fixtures.Reference("lgmsnet3d-small", "golden.safetensors"), "--out", ours);
         Assert.True(code == 0, error);
+        // Imported weights remember that they expect the authors' input convention (eval/predict apply it).
+        Assert.Equal(InputConvention.Authors, Checkpoint.ReadInputConvention(SafeTensorFile.Read(ours)));
         (code, _, error) = CliRunner.Run("export", "lgmsnet3d-small", "--weights", ours, "--out", back);
         Assert.True(code == 0, error);
         var original = Fixtures.Load("lgmsnet3d-small", "golden.safetensors");

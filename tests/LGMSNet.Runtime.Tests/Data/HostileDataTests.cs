@@ -159,3 +159,22 @@ public sealed class HostileDataTests : IDisposable
         Assert.Contains("points outside the dataset folder", error.Message);
     }
 }
+
+/// <summary>The two input conventions, pinned on single pixels.</summary>
+public sealed class InputConventionTests
+{
+    [Fact]
+    public void Standard_is_rgb_with_imagenet_normalisation_and_authors_is_bgr_divided_by_255_again()
+    {
+        byte[] pixel = { 255, 128, 0 }; // R, G, B
+        var standard = ImageFolderDataset.ToChannels(pixel, 1, 3, InputConvention.Standard, "p");
+        Assert.Equal((1 - 0.485f) / 0.229f, standard[0], 5);
+        Assert.Equal((128 / 255f - 0.456f) / 0.224f, standard[1], 5);
+        Assert.Equal((0 - 0.406f) / 0.225f, standard[2], 5);
+        // albumentations Normalize on 0-255 data, OpenCV's BGR order, then the reference loader's extra /255.
+        var authors = ImageFolderDataset.ToChannels(pixel, 1, 3, InputConvention.Authors, "p");
+        Assert.Equal((0 - 0.485f * 255) / (0.229f * 255) / 255, authors[0], 6);
+        Assert.Equal((128 - 0.456f * 255) / (0.224f * 255) / 255, authors[1], 6);
+        Assert.Equal((255 - 0.406f * 255) / (0.225f * 255) / 255, authors[2], 6);
+    }
+}

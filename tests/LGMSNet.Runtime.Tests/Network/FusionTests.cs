@@ -17,12 +17,12 @@ public sealed class FusionTests
     {
         torch.manual_seed(seed);
         using var _ = no_grad();
-        foreach (var module in network.modules().OfType<BatchNorm>())
+        foreach (var module in network.modules().OfType<LGMSNet.Runtime.Blocks.BatchNormLayer>())
         {
-            module.running_mean!.copy_(randn_like(module.running_mean) * 0.2);
-            module.running_var!.copy_(rand_like(module.running_var) + 0.5);
-            module.weight!.copy_(randn_like(module.weight) * 0.3 + 1);
-            module.bias!.copy_(randn_like(module.bias) * 0.2);
+            module.RunningMean.copy_(randn_like(module.RunningMean) * 0.2);
+            module.RunningVar.copy_(rand_like(module.RunningVar) + 0.5);
+            module.Weight.copy_(randn_like(module.Weight) * 0.3 + 1);
+            module.Bias.copy_(randn_like(module.Bias) * 0.2);
         }
         foreach (var (_, p) in network.named_parameters()) p.add_(randn_like(p) * 0.01);
     }
@@ -49,6 +49,29 @@ public sealed class FusionTests
         Randomise(network, seed);
         using var input = randn(2, 3, 64, 96);
         AssertFusedEqual(network, () => new LGMSNet.Architectures.LgmsNet(), input, $"fused 2D (seed {seed})");
+    }
+
+    public static TheoryData<string> Architectures()
+    {
+        var data = new TheoryData<string>();
+        foreach (var a in CliRunner.Architectures) data.Add(a.Info.FileStem);
+        return data;
+    }
+
+    /// <summary>Every compiled architecture (shipped variants and test ones: U-Net double convs, nearest
+    /// up-sampling, group norm, single- and three-kernel LMS, LMS and GMS depth 2, non-square patches,
+    /// pure-transformer and pure-conv GMS, 3D) fuses to an equal network.</summary>
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Fused_equals_unfused_for_every_architecture(string stem)
+    {
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);
+        using var network = descriptor.Create();
+        Randomise(network, 3);
+        var info = descriptor.Info;
+        var size = info.InputMultiple.Select(m => (long)(info.Dims == 3 ? Math.Max(m, 32) : Math.Max(m, 32) * 2)).ToArray();
+        using var input = randn(new long[] { 2, info.InChannels }.Concat(size).ToArray());
+        AssertFusedEqual(network, descriptor.Create, input, $"fused {stem}");
     }
 
     [Fact]
@@ -81,12 +104,13 @@ public sealed class FusionTests
     }
 
     [Fact]
-    public void A_fused_network_refuses_training_and_checkpointing()
+    public void A_fused_network_refuses_training_checkpointing_and_export()
     {
         using var network = new LGMSNet.Architectures.LgmsNet();
         network.FuseForInference();
         Assert.Throws<InvalidOperationException>(() => network.train());
         Assert.Throws<InvalidOperationException>(() => Checkpoint.Save(Path.Combine(Path.GetTempPath(), "never.safetensors"), network));
+        Assert.Throws<InvalidOperationException>(() => WeightLayout.Export(network, KeyLayout.Reference));
     }
 }
 

@@ -54,11 +54,28 @@ public sealed class LossAndOptimizerTests
     }
 
     [Fact]
-    public void Poly_schedule_starts_at_the_base_rate_and_reaches_zero()
+    public void Poly_schedule_follows_main_py_steps_one_and_two_use_the_base_rate()
     {
+        // main.py: optimizer.step(); lr = base * (1 - iter_num / max_iter) ** 0.9; iter_num += 1
         var schedule = new PolySchedule(0.02, 100);
-        Assert.Equal(0.02, schedule.RateAfter(0));
-        Assert.Equal(0.02 * Math.Pow(0.5, 0.9), schedule.RateAfter(50), 12);
-        Assert.Equal(0, schedule.RateAfter(100));
+        double Reference(long step)
+        {
+            double lr = 0.02;
+            for (long iter = 0; iter < step - 1; iter++) lr = 0.02 * Math.Pow(1 - (double)iter / 100, 0.9);
+            return lr;
+        }
+        for (long step = 1; step <= 100; step++)
+            Assert.Equal(Reference(step), schedule.Rate(1, stepsTaken: step - 1), 12);
+    }
+
+    [Fact]
+    public void Warmup_cosine_follows_pl_bolts_linear_warmup_cosine_annealing()
+    {
+        var schedule = new WarmupCosineSchedule(1e-4, WarmupEpochs: 5, Epochs: 25);
+        Assert.Equal(0, schedule.Rate(1, 0));                     // warm-up starts at 0
+        Assert.Equal(1e-4 * 2 / 4, schedule.Rate(3, 0), 15);
+        Assert.Equal(1e-4, schedule.Rate(6, 0), 15);              // first epoch after warm-up: the base rate
+        Assert.Equal(1e-4 * 0.5 * (1 + Math.Cos(Math.PI * 10 / 20)), schedule.Rate(16, 0), 15);
+        Assert.True(schedule.Rate(25, 0) < 1e-6);
     }
 }
