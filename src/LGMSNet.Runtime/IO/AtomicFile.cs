@@ -17,15 +17,19 @@ public static class AtomicFile
         {
             using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                using var stream = FaultInjection.Wrap(file);
+                using var stream = FaultInjection.Wrap(file, Path.GetFileName(full));
                 write(stream);
                 file.Flush(flushToDisk: true);
             }
             File.Move(temporary, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // Name the file and say what survived: a full disk or a lost mount must not read like a bug.
+            if (e is IOException or UnauthorizedAccessException)
+                throw new IOException($"cannot write {full}: {e.Message}; " +
+                    (File.Exists(full) ? "its previous version is unchanged" : "nothing was written"), e);
             throw;
         }
     }

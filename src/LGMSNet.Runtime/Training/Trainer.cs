@@ -299,7 +299,48 @@ public static class FaultInjection
     public static int? WritePauseMilliseconds { get; set; } =
         int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_WRITE_PAUSE_MS"), out int ms) ? ms : null;
 
-    internal static Stream Wrap(Stream stream) => WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
+    /// <summary>LGMSNET_FAULT_DISK_FULL=name:N makes the N-th atomic write of a file called <c>name</c> fail
+    /// as a full disk does (ENOSPC) after its first 64 KiB, so a test can check that nothing earlier is lost.</summary>
+    public static (string FileName, int Occurrence)? DiskFullAt { get; set; } = ParseDiskFull(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DISK_FULL"));
+
+    private static readonly Dictionary<string, int> WritesByName = new(StringComparer.Ordinal);
+
+    private static (string, int)? ParseDiskFull(string? value) =>
+        value?.Split(':') is [var name, var count] && int.TryParse(count, out int n) ? (name, n) : null;
+
+    internal static Stream Wrap(Stream stream, string fileName)
+    {
+        if (DiskFullAt is { } fault && fault.FileName == fileName)
+        {
+            int occurrence;
+            lock (WritesByName)
+                WritesByName[fileName] = occurrence = WritesByName.GetValueOrDefault(fileName) + 1;
+            if (occurrence == fault.Occurrence) return new FullDiskStream(stream);
+        }
+        return WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
+    }
+
+    /// <summary>Forgets how many writes the disk-full fault has seen (tests).</summary>
+    public static void ResetWriteCounts()
+    {
+        lock (WritesByName) WritesByName.Clear();
+    }
+
+    /// <summary>Accepts 64 KiB, then fails every write with the error a full disk gives.</summary>
+    private sealed class FullDiskStream(Stream inner) : NonClosing(inner)
+    {
+        private long _written;
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (_written + buffer.Length > 1 << 16)
+                throw new IOException("No space left on device (injected by LGMSNET_FAULT_DISK_FULL)");
+            base.Write(buffer);
+            _written += buffer.Length;
+        }
+    }
 
     /// <summary>Passes writes through; sleeps once after the first megabyte (mid-checkpoint).</summary>
     private sealed class PausingStream(Stream inner, int pause) : NonClosing(inner)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Tests.Support;
+using LGMSNet.Runtime.Training;
 using Xunit;
 
 namespace LGMSNet.Runtime.Tests.Cli;
@@ -210,6 +211,40 @@ public sealed class CliTests : IDisposable
         var last = SafeTensorFile.Read(Path.Combine(run, "last.safetensors"));
         Assert.Equal(1, Checkpoint.ReadProgress(last)!.EpochsDone);
         Assert.Single(CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").EnumerateArray());
+    }
+
+    [Fact]
+    public void A_full_disk_at_a_checkpoint_write_names_the_file_and_keeps_the_previous_checkpoint()
+    {
+        string run = Temp("disk-full");
+        // The second write of last.safetensors (end of epoch 2) fails after 64 KiB, as ENOSPC would.
+        FaultInjection.ResetWriteCounts();
+        FaultInjection.DiskFullAt = ("last.safetensors", 2);
+        try
+        {
+            var (code, _, error) = CliRunner.Run("train", "lgmsnet", "--data", "synthetic", "--epochs", "3", "--batch", "4", "--size", "32",
+                "--synthetic-train", "8", "--synthetic-val", "4", "--out", run);
+            Assert.Equal(1, code);
+            Assert.StartsWith("error: cannot write " + Path.GetFullPath(Path.Combine(run, "last.safetensors")), error);
+            Assert.Contains("No space left on device", error);
+            Assert.Contains("its previous version is unchanged", error);
+            Assert.DoesNotContain("internal error", error);
+        }
+        finally
+        {
+            FaultInjection.DiskFullAt = null;
+            FaultInjection.ResetWriteCounts();
+        }
+        // No temporary file is left; the checkpoint is the complete epoch-1 one and the metrics still parse.
+        Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        string last = Path.Combine(run, "last.safetensors");
+        Assert.Equal(1, Checkpoint.ReadProgress(SafeTensorFile.Read(last))!.EpochsDone);
+        Assert.Single(CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").EnumerateArray());
+
+        // Once there is space again, the run continues from epoch 1 and finishes.
+        var (resumed, output, resumeError) = CliRunner.Run("train", "--resume", run);
+        Assert.True(resumed == 0, output + resumeError);
+        Assert.Equal(3, Checkpoint.ReadProgress(SafeTensorFile.Read(last))!.EpochsDone);
     }
 
     [Fact]
