@@ -93,6 +93,7 @@ return 0;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>
 [MemoryDiagnoser]
+[InProcess] // a separately built child process loses LGMSNet.Dsl, which the generator project keeps private
 public class GeneratorBenchmark
 {
     private string _yaml = "";
@@ -106,6 +107,11 @@ public class GeneratorBenchmark
         _compilation = CSharpCompilation.Create("bench", references: new[] { MetadataReference.CreateFromFile(typeof(object).Assembly.Location) });
         _driver = CSharpGeneratorDriver.Create(new[] { new ArchitectureGenerator().AsSourceGenerator() },
             new AdditionalText[] { new Text("architectures/lgmsnet.yaml", _yaml) });
+        // Measure real work: one run must emit the module and report no diagnostics.
+        var result = _driver.RunGenerators(_compilation).GetRunResult();
+        if (result.GeneratedTrees.Length == 0 || result.Diagnostics.Length > 0 || result.Results.Any(r => r.Exception != null))
+            throw new InvalidOperationException($"the generator did not emit lgmsnet.yaml: {string.Join("; ", result.Diagnostics)}");
+        Console.WriteLine($"// generator emits {result.GeneratedTrees.Length} files, {result.GeneratedTrees.Sum(t => t.Length):N0} characters");
     }
 
     [Benchmark(Description = "parse + validate + plan one YAML")]
