@@ -31,6 +31,10 @@ public static class TorchRuntime
             {
                 var inner = e;
                 while (inner.InnerException != null) inner = inner.InnerException;
+                if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(LibTorchVariable)) && !PackagedLibTorchPresent())
+                    throw new TorchRuntimeException(
+                        "libtorch could not be loaded: this build ships no libtorch (it was built with -p:TorchBackend=external). " +
+                        $"Set {LibTorchVariable} to a libtorch 2.10 folder, e.g. a PyTorch 2.10 installation's site-packages/torch/lib.");
                 throw new TorchRuntimeException(
                     "libtorch could not be loaded: " + FirstLine(inner.Message) + "\n" +
                     "  - on Linux, rebuild so the GLIBCXX fix-up runs (see README, Troubleshooting);\n" +
@@ -95,6 +99,16 @@ public static class TorchRuntime
             }
         }
         if (loaded == 0) throw new TorchRuntimeException($"{LibTorchVariable}={folder} holds no libtorch libraries (expected {names[0]}, ...)");
+    }
+
+    /// <summary>Whether a libtorch came with the application (TorchSharp-cpu or -cuda builds).</summary>
+    private static bool PackagedLibTorchPresent()
+    {
+        string name = OperatingSystem.IsWindows() ? "torch_cpu.dll" : OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
+        string root = AppContext.BaseDirectory;
+        string runtimes = Path.Combine(root, "runtimes");
+        return File.Exists(Path.Combine(root, name))
+            || (Directory.Exists(runtimes) && Directory.EnumerateFiles(runtimes, name, SearchOption.AllDirectories).Any());
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
