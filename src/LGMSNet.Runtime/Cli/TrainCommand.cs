@@ -167,7 +167,13 @@ internal static class TrainCommand
                 if (baselines.TryGetProperty(key, out var b))
                     table.Add(label, "", Metric(b, "iou"), Metric(b, "f1"), Metric(b, "dice"), Metric(b, "sensitivity"), Metric(b, "precision"), Metric(b, "accuracy"));
         log.WriteLine(table);
-        log.WriteLine($"{Metric(report, "seconds_per_epoch")} s per epoch; peak memory {Format.Bytes(report.GetProperty("peak_memory_bytes").GetInt64())}");
+        var seconds = report.TryGetProperty("epochs", out var epochs) && epochs.ValueKind == JsonValueKind.Array
+            ? epochs.EnumerateArray().Select(e => e.GetProperty("seconds").GetDouble()).OrderBy(v => v).ToList()
+            : new List<double>();
+        string perEpoch = seconds.Count == 0 ? "-"
+            : (seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2)
+                .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
+        log.WriteLine($"{perEpoch}; peak memory {Format.Bytes(report.GetProperty("peak_memory_bytes").GetInt64())}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
     }
 
