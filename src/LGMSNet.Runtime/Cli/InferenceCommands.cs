@@ -108,7 +108,10 @@ internal static class InferenceCommands
                 var predictor = new Predictor(network, device, inputSize);
                 foreach (var file in files)
                 {
-                    string destination = Path.Combine(target, Path.GetFileName(file));
+                    // Masks keep the input's name and format; BMP, which we read but cannot encode, becomes PNG.
+                    string name = Path.GetFileName(file);
+                    if (Path.GetExtension(name).Equals(".bmp", StringComparison.OrdinalIgnoreCase)) name = Path.ChangeExtension(name, ".png");
+                    string destination = Path.Combine(target, name);
                     if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, inputs);
                     else Predict3D(predictor, descriptor, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");

@@ -64,7 +64,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         else
         {
             var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
-            File.WriteAllText(Path.Combine(outDir, "baselines.json"), JsonSerializer.Serialize(new { empty, all_foreground = full }, CliContext.Json));
+            AtomicFile.WriteAllText(Path.Combine(outDir, "baselines.json"), JsonSerializer.Serialize(new { empty, all_foreground = full }, CliContext.Json));
         }
 
         var predictor = new Predictor(network, device, options.Size);

@@ -164,6 +164,17 @@ public sealed class CliTests : IDisposable
             Assert.Equal((input.Width, input.Height), (predicted.Width, predicted.Height));
             if (mask.EndsWith(".png", StringComparison.Ordinal)) Assert.All(ImageCodec.Gray(predicted), v => Assert.True(v is 0 or 255));
         }
+
+        // A BMP input (readable, not encodable) gets a PNG mask of its size, named after it.
+        string bmpFolder = Temp("bmp");
+        Directory.CreateDirectory(bmpFolder);
+        TestData.WriteBmp(Path.Combine(bmpFolder, "scan.bmp"), width: 45, height: 30);
+        (code, output, error) = CliRunner.Run("predict", "lgmsnet", "--weights", Path.Combine(run, "best.safetensors"),
+            "--input", bmpFolder, "--output", masks);
+        Assert.True(code == 0, error);
+        var bmpMask = ImageCodec.Read(Path.Combine(masks, "scan.png"));
+        Assert.Equal((45, 30), (bmpMask.Width, bmpMask.Height));
+        Assert.False(File.Exists(Path.Combine(masks, "scan.bmp")));
     }
 
     [Fact]

@@ -78,6 +78,33 @@ public static class TestData
     }
 
     /// <summary>Split files with CRLF line endings and case names without extensions (as BUSI's).</summary>
+    /// <summary>A 24-bit BMP with a gradient (SkiaSharp decodes BMP but cannot encode it).</summary>
+    public static void WriteBmp(string path, int width, int height)
+    {
+        int stride = (width * 3 + 3) & ~3;
+        var bytes = new byte[54 + stride * height];
+        void Int32At(int offset, int value) => BitConverter.TryWriteBytes(bytes.AsSpan(offset), value);
+        bytes[0] = (byte)'B';
+        bytes[1] = (byte)'M';
+        Int32At(2, bytes.Length);
+        Int32At(10, 54);
+        Int32At(14, 40);
+        Int32At(18, width);
+        Int32At(22, height);
+        BitConverter.TryWriteBytes(bytes.AsSpan(26), (short)1);
+        BitConverter.TryWriteBytes(bytes.AsSpan(28), (short)24);
+        Int32At(34, stride * height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+            {
+                int at = 54 + y * stride + x * 3;
+                bytes[at] = (byte)(x * 5);
+                bytes[at + 1] = (byte)(y * 8);
+                bytes[at + 2] = 128;
+            }
+        File.WriteAllBytes(path, bytes);
+    }
+
     public static string Split(string path, IEnumerable<string> ids)
     {
         File.WriteAllText(path, string.Join("\r\n", ids) + "\r\n");
