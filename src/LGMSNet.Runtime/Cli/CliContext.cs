@@ -28,7 +28,7 @@ public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyLis
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DictionaryKeyPolicy = null,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new NonFiniteAsNullConverter() },
     };
 
     public void WriteJson(object value) => Out.WriteLine(JsonSerializer.Serialize(value, Json));
@@ -42,5 +42,32 @@ public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyLis
         string? closest = Suggestions.Closest(query, names.Concat(Architectures.Select(a => a.Info.Name)));
         throw new CliException($"unknown architecture '{query}'" + (closest != null ? $"; did you mean '{closest}'?" : "") +
                                $" (compiled: {string.Join(", ", names)}; see 'list')", 2);
+    }
+}
+
+/// <summary>Writes NaN and infinities as JSON null (an undefined metric, e.g. the loss of a baseline),
+/// so every consumer's JSON parser reads metrics.json and --json output as plain numbers or null.
+/// Reads null, numbers, and the quoted "NaN"/"Infinity" of files written before this converter.</summary>
+public sealed class NonFiniteAsNullConverter : JsonConverter<double>
+{
+    public override bool HandleNull => true;
+
+    public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.Null => double.NaN,
+        JsonTokenType.String => reader.GetString() switch
+        {
+            "NaN" => double.NaN,
+            "Infinity" => double.PositiveInfinity,
+            "-Infinity" => double.NegativeInfinity,
+            var text => throw new JsonException($"expected a number, found \"{text}\""),
+        },
+        _ => reader.GetDouble(),
+    };
+
+    public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+    {
+        if (double.IsFinite(value)) writer.WriteNumberValue(value);
+        else writer.WriteNullValue();
     }
 }

@@ -295,3 +295,19 @@ public sealed class CliTests : IDisposable
 
 [CollectionDefinition("cli", DisableParallelization = true)]
 public sealed class CliCollection;
+
+/// <summary>Undefined numbers (a baseline's loss, a class absent everywhere) must stay valid JSON for any parser.</summary>
+public sealed class JsonOutputTests
+{
+    [Fact]
+    public void Non_finite_numbers_are_written_as_null_and_read_back()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(new { loss = double.NaN, dice = new[] { 0.5, double.PositiveInfinity } }, LGMSNet.Runtime.Cli.CliContext.Json);
+        var parsed = System.Text.Json.JsonDocument.Parse(json).RootElement;
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, parsed.GetProperty("loss").ValueKind);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, parsed.GetProperty("dice")[1].ValueKind);
+        var back = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>("{\"a\": null, \"b\": \"NaN\", \"c\": 1.5}", LGMSNet.Runtime.Cli.CliContext.Json)!;
+        Assert.True(double.IsNaN(back["a"]) && double.IsNaN(back["b"]));
+        Assert.Equal(1.5, back["c"]);
+    }
+}
