@@ -275,6 +275,17 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void An_unknown_block_does_not_hide_channel_errors_elsewhere()
+    {
+        var yaml = Valid.Replace("  - fusion\n  - fusion", "  - fusion\n  - fusoin");
+        Assert.Equal(new[] { "LGMS003" }, Compile(yaml).Select(d => d.Id));
+        // The unknown block stands in for its entry; a split error two levels away is still found.
+        var withSplitError = yaml.Replace("split: [24, 8]", "split: [24, 4]");
+        Assert.Equal(new[] { "LGMS003", "LGMS009" }, Compile(withSplitError).Select(d => d.Id).OrderBy(i => i));
+        Assert.Null(ArchitectureCompiler.Compile(File, withSplitError).Plan);
+    }
+
+    [Fact]
     public void Every_diagnostic_kind_has_a_unique_id() =>
         Assert.Equal(DiagnosticKinds.All.Length, DiagnosticKinds.All.Select(k => k.Id).Distinct().Count());
 }

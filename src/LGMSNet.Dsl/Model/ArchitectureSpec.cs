@@ -67,6 +67,14 @@ public sealed record FusionSpec(Located<int> Expansion, SourceSpan Span) : Block
 }
 
 /// <summary><c>conv</c>: U-Net double convolution (3x3, norm, ReLU, twice).</summary>
+/// <summary>A block entry that could not be read (an unknown block name; its error is already
+/// reported). It stands in for the block so that the rest of the file is still checked, like a
+/// compiler that keeps binding after an unknown identifier.</summary>
+public sealed record UnresolvedBlockSpec(string Name, SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => Name;
+}
+
 public sealed record ConvSpec(SourceSpan Span) : BlockSpec(Span)
 {
     public override string Keyword => "conv";

@@ -179,9 +179,9 @@ public sealed class ArchitectureParser
                 Keys(optionMap, Array.Empty<string>(), "conv options");
                 return new ConvSpec(node.Span);
             default:
-                Fatal(DiagnosticKinds.UnknownBlock, nameNode.Span,
+                Report(DiagnosticKinds.UnknownBlock, nameNode.Span,
                     $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, BlockNames, "blocks"));
-                return null;
+                return new UnresolvedBlockSpec(nameNode.Value, node.Span);
         }
     }
 

@@ -169,6 +169,8 @@ public sealed class Planner
                 return new FusionPlan(inChannels, outChannels, fusion.Expansion.Value);
             case ConvSpec:
                 return new DoubleConvPlan(inChannels, outChannels);
+            case UnresolvedBlockSpec:
+                return null; // already reported; every block outputs the level width, so the rest still checks
             default:
                 throw new InvalidOperationException("unknown block spec " + block.GetType().Name);
         }
