@@ -27,26 +27,17 @@ public static class SafeOps
     public static Tensor PlusInPlace(this Tensor a, Tensor b) => a.add_(b, One);
 
     /// <summary>a + c for a number c.</summary>
-    public static Tensor Plus(this Tensor a, double c)
-    {
-        using var scalar = c.ToScalar();
-        return a.add(scalar, One);
-    }
+    public static Tensor Plus(this Tensor a, double c) => WithScalar(a, c, static (t, s) => t.add(s, One));
 
     /// <summary>a · c for a number c.</summary>
-    public static Tensor Times(this Tensor a, double c)
-    {
-        using var scalar = c.ToScalar();
-        return a.mul(scalar);
-    }
+    public static Tensor Times(this Tensor a, double c) => WithScalar(a, c, static (t, s) => t.mul(s));
 
     /// <summary>c − a for a number c.</summary>
-    public static Tensor SubtractedFrom(this Tensor a, double c)
+    public static Tensor SubtractedFrom(this Tensor a, double c) => WithScalar(a, c, static (t, s) =>
     {
-        using var scalar = c.ToScalar();
-        using var negated = a.neg();
-        return negated.add(scalar, One);
-    }
+        using var negated = t.neg();
+        return negated.add(s, One);
+    });
 
     /// <summary>a += b · alpha (in place).</summary>
     public static Tensor AddScaledInPlace(this Tensor a, Tensor b, double alpha)
@@ -56,23 +47,19 @@ public static class SafeOps
     }
 
     /// <summary>a · c (in place).</summary>
-    public static Tensor ScaleInPlace(this Tensor a, double c)
-    {
-        using var scalar = c.ToScalar();
-        return a.mul_(scalar);
-    }
+    public static Tensor ScaleInPlace(this Tensor a, double c) => WithScalar(a, c, static (t, s) => t.mul_(s));
 
     /// <summary>a &gt; c, elementwise.</summary>
-    public static Tensor Greater(this Tensor a, double c)
-    {
-        using var scalar = c.ToScalar();
-        return a.gt(scalar);
-    }
+    public static Tensor Greater(this Tensor a, double c) => WithScalar(a, c, static (t, s) => t.gt(s));
 
     /// <summary>max(a, c), elementwise.</summary>
-    public static Tensor AtLeast(this Tensor a, double c)
+    public static Tensor AtLeast(this Tensor a, double c) => WithScalar(a, c, static (t, s) => t.clamp_min(s));
+
+    /// <summary>Runs <paramref name="op"/> with <paramref name="c"/> as a native scalar that stays alive
+    /// (and is freed) exactly around the call.</summary>
+    private static Tensor WithScalar(Tensor a, double c, Func<Tensor, Scalar, Tensor> op)
     {
         using var scalar = c.ToScalar();
-        return a.clamp_min(scalar);
+        return op(a, scalar);
     }
 }

@@ -193,8 +193,8 @@ public sealed class BatchLoader : IDisposable
     private readonly BlockingCollection<Batch> _queue;
     private readonly CancellationTokenSource _cancel = new();
     private readonly Task _producer;
-    private readonly ConcurrentBag<float[]> _images = new();
-    private readonly ConcurrentBag<byte[]> _labels = new();
+    private readonly ConcurrentDictionary<int, ConcurrentBag<float[]>> _images = new();
+    private readonly ConcurrentDictionary<int, ConcurrentBag<byte[]>> _labels = new();
     private Exception? _error;
 
     public BatchLoader(IReadOnlyList<CaseData> cases, int batchSize, int[] sampleSize, int channels, long seed, int epoch, bool training,
@@ -254,22 +254,12 @@ public sealed class BatchLoader : IDisposable
     /// batch, which keeps garbage collections, and their interference with native calls, rare).</summary>
     public void Return(Batch batch)
     {
-        _images.Add(batch.Images);
-        _labels.Add(batch.Labels);
+        _images.GetOrAdd(batch.Images.Length, _ => new ConcurrentBag<float[]>()).Add(batch.Images);
+        _labels.GetOrAdd(batch.Labels.Length, _ => new ConcurrentBag<byte[]>()).Add(batch.Labels);
     }
 
-    private static T[] Rent<T>(ConcurrentBag<T[]> pool, int length)
-    {
-        var spare = new List<T[]>();
-        T[]? found = null;
-        while (pool.TryTake(out var candidate))
-        {
-            if (candidate.Length == length) { found = candidate; break; }
-            spare.Add(candidate);
-        }
-        foreach (var s in spare) pool.Add(s);
-        return found ?? new T[length];
-    }
+    private static T[] Rent<T>(ConcurrentDictionary<int, ConcurrentBag<T[]>> pool, int length) =>
+        pool.TryGetValue(length, out var spares) && spares.TryTake(out var buffer) ? buffer : new T[length];
 
     /// <summary>Batches an epoch of <paramref name="samples"/> samples takes.</summary>
     public static int Count(int samples, int batchSize) => (samples + batchSize - 1) / batchSize;

@@ -7,17 +7,14 @@ namespace LGMSNet.Runtime.Data;
 /// managed heap and pins the clone for the tensor's lifetime: a large allocation per batch.)</summary>
 public static class Tensors
 {
-    public static Tensor FromFloats(float[] data, long[] shape)
-    {
-        var result = empty(shape, ScalarType.Float32);
-        result.data<float>().CopyFrom(data, 0, 0);
-        return result;
-    }
+    public static Tensor FromFloats(float[] data, long[] shape) => From(data, shape, ScalarType.Float32);
 
-    public static Tensor FromBytes(byte[] data, long[] shape)
+    public static Tensor FromBytes(byte[] data, long[] shape) => From(data, shape, ScalarType.Byte);
+
+    private static Tensor From<T>(T[] data, long[] shape, ScalarType type) where T : unmanaged
     {
-        var result = empty(shape, ScalarType.Byte);
-        result.data<byte>().CopyFrom(data, 0, 0);
+        var result = empty(shape, type);
+        result.data<T>().CopyFrom(data, 0, 0);
         return result;
     }
 }
