@@ -51,6 +51,8 @@ internal static class InferenceCommands
                     }
                 }
                 if (cases.Count == 0) throw new DataException("no cases to evaluate");
+                var labels = LabelSummary.Of("evaluation set", cases);
+                foreach (var warning in labels.Warnings) context.Error.WriteLine("warning: " + warning.Message);
                 var predictor = new Predictor(network, device, inputSize);
                 var metrics = Evaluation.Evaluate(predictor, cases, descriptor.Info.Classes, 4);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
@@ -65,6 +67,7 @@ internal static class InferenceCommands
                         ["metrics"] = RunReport.Metrics(metrics),
                         ["baselines"] = new { empty = RunReport.Metrics(empty), all_foreground = RunReport.Metrics(full) },
                         ["skipped"] = skipped,
+                        ["labels"] = labels,
                     });
                     return 0;
                 }
