@@ -12,7 +12,18 @@ public sealed record Volume(float[] Data, int Channels, int[] Size)
 
 /// <summary>Class indices per pixel/voxel (0 = background; binary masks hold 0/1). <see cref="Encoding"/>
 /// says how the stored values became these labels (see <see cref="MaskRule"/>).</summary>
-public sealed record LabelMap(byte[] Data, int[] Size, MaskEncoding Encoding = MaskEncoding.ClassIndices);
+public sealed record LabelMap(byte[] Data, int[] Size, MaskEncoding Encoding = MaskEncoding.ClassIndices)
+{
+    /// <summary>Labels are bytes end to end (datasets, predictions, uint8 NIfTI output): class indices 0..255.</summary>
+    public const int MaxClasses = 256;
+
+    /// <summary>Refuses a class count whose indices a byte cannot hold (they would wrap around silently).</summary>
+    public static void CheckClasses(int classes, string where)
+    {
+        if (classes > MaxClasses)
+            throw new DataException($"{where}: {classes} classes, but labels are held as bytes (at most {MaxClasses} classes, indices 0..255)");
+    }
+}
 
 /// <summary>Where a case came from, so outputs can be written back in the same format and size.</summary>
 public sealed record CaseSource(string ImagePath, string Format, int[] OriginalSize, Nifti.Header? NiftiHeader = null);

@@ -85,6 +85,7 @@ public sealed class ImageFolderDataset : ISegmentationDataset
     public ImageFolderDataset(string root, ImageFolderOptions options, IReadOnlyList<string>? caseIds = null, bool requireMasks = true)
     {
         _root = Path.GetFullPath(root);
+        LabelMap.CheckClasses(options.Classes, root);
         _options = options;
         string images = Path.Combine(_root, "images");
         if (!Directory.Exists(images))
