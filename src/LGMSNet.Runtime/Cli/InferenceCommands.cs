@@ -89,10 +89,15 @@ internal static class InferenceCommands
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
         var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
         var input = new Option<string>("--input") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
-        var output = new Option<string>("--output") { Description = "Folder for the masks (same file names, format and size as the inputs).", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", Required = true };
         var size = new Option<string?>("--size") { Description = "Network input size (default: the training size)." };
+        var maskFormat = new Option<string>("--mask-format")
+            { Description = "png (lossless; the default) or same (the input's format: JPEG inputs get lossy JPEG masks). Volumes are always NIfTI.", DefaultValueFactory = _ => "png" };
+        maskFormat.AcceptOnlyFromAmong("png", "same");
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace masks that already exist in the output folder (inputs are never replaced)." };
         var common = new CommonInferenceOptions();
-        var command = new Command("predict", "Segment images or volumes; masks are written in each input's format and size.") { arch, weights, input, output, size };
+        var command = new Command("predict", "Segment images or volumes; masks are written at each input's size, as PNG (2D) or NIfTI (3D).")
+            { arch, weights, input, output, size, maskFormat, overwrite };
         common.AddTo(command);
         command.SetAction(result =>
         {
@@ -102,6 +107,16 @@ internal static class InferenceCommands
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
             if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
+            IReadOnlyList<(string Input, string Mask)> plan;
+            try
+            {
+                plan = PredictionOutputs.Plan(files, Directory.Exists(source) ? source : null, target, descriptor.Info.Dims,
+                    result.GetValue(maskFormat) == "same" ? MaskFormat.Same : MaskFormat.Png, result.GetValue(overwrite));
+            }
+            catch (PredictionOutputException e)
+            {
+                throw new CliException(e.Message, 2);
+            }
             var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
@@ -109,12 +124,8 @@ internal static class InferenceCommands
                 if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
                 var predictor = new Predictor(network, device, inputSize);
-                foreach (var file in files)
+                foreach (var (file, destination) in plan)
                 {
-                    // Masks keep the input's name and format; BMP, which we read but cannot encode, becomes PNG.
-                    string name = Path.GetFileName(file);
-                    if (Path.GetExtension(name).Equals(".bmp", StringComparison.OrdinalIgnoreCase)) name = Path.ChangeExtension(name, ".png");
-                    string destination = Path.Combine(target, name);
                     if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, inputs);
                     else Predict3D(predictor, descriptor, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");
