@@ -64,6 +64,7 @@ internal static class InferenceCommands
                         ["weights"] = result.GetValue(weights),
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
+                        ["input_convention"] = inputs.ToString().ToLowerInvariant(),
                         ["metrics"] = RunReport.Metrics(metrics),
                         ["baselines"] = new { empty = RunReport.Metrics(empty), all_foreground = RunReport.Metrics(full) },
                         ["skipped"] = skipped,
@@ -203,15 +204,19 @@ internal static class InferenceCommands
             var device = TorchRuntime.Device(result.GetValue(_device)!);
             if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
             var network = descriptor.Create();
-            var (file, note) = Checkpoint.LoadWeights(network, weights);
+            var loaded = Checkpoint.LoadWeights(network, weights);
+            var (file, note) = loaded;
             if (note != null) context.Error.WriteLine("note: " + note);
             network.to(device);
             network.eval();
             if (!result.GetValue(_unfused)) network.FuseForInference();
             var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();
-            var inputs = result.GetValue(_convention) is { } given
+            var given = result.GetValue(_convention);
+            var inputs = given != null
                 ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
-                : Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
+                : loaded.Convention ?? InputConvention.Standard;
+            if (given == null && loaded.Layout == KeyLayout.Reference && inputs == InputConvention.Authors)
+                context.Error.WriteLine($"note: {weights} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
             return (network, trained, device, inputs);
         }
     }

@@ -10,6 +10,20 @@ namespace LGMSNet.Runtime.Interop;
 public sealed record TrainingProgress(int EpochsDone, long OptimizerSteps, double LearningRate, string OptimizerKind, string RunStateJson,
     int[]? InputSize = null, Data.InputConvention? Convention = null);
 
+/// <summary>Weights loaded by <see cref="Checkpoint.LoadWeights"/>: the file (for optimizer state and
+/// progress), a note when it was saved from a different YAML, the key layout it was found in, and the input
+/// convention the weights expect: the one the file records, else <see cref="Data.InputConvention.Authors"/>
+/// for a file in the authors' key layout that we did not write (their PyTorch state_dict), else null
+/// (unknown: callers use <see cref="Data.InputConvention.Standard"/>).</summary>
+public sealed record LoadedWeights(SafeTensorFile File, string? Note, KeyLayout Layout, Data.InputConvention? Convention)
+{
+    public void Deconstruct(out SafeTensorFile file, out string? note)
+    {
+        file = File;
+        note = Note;
+    }
+}
+
 /// <summary>Our weight and checkpoint files: safetensors with the module's state under "model.",
 /// optional optimizer state under "optimizer.", and metadata naming the architecture and the hash of
 /// its YAML. Written atomically (temporary file, flush, rename).</summary>
@@ -52,9 +66,9 @@ public static class Checkpoint
 
     /// <summary>Loads weights into <paramref name="network"/> from any of: our checkpoint, our plain
     /// weights, or a safetensors file in the authors' key layout (detected from its keys). Returns
-    /// the file for further reads (optimizer state, progress) and a note when it was saved from a
-    /// different YAML.</summary>
-    public static (SafeTensorFile File, string? Note) LoadWeights(SegmentationNetwork network, string path)
+    /// the file for further reads (optimizer state, progress), a note when it was saved from a
+    /// different YAML, and the key layout and input convention of the weights.</summary>
+    public static LoadedWeights LoadWeights(SegmentationNetwork network, string path)
     {
         var file = SafeTensorFile.Read(path);
         var map = WeightLayout.KeyMap(network.Architecture);
@@ -75,12 +89,16 @@ public static class Checkpoint
                 throw new WeightMismatchException($"{path} holds weights of {savedFrom}, which do not fit {network.Architecture.Name}: " +
                     e.Message[(e.Message.IndexOf(':') + 1)..].TrimStart(), e.Problems);
             }
-            return (file, note);
+            return new LoadedWeights(file, note, KeyLayout.Ours, ReadInputConvention(file));
         }
         int reference = map.Count(t => file.Contains(t.ReferenceName));
         int ours = map.Count(t => file.Contains(t.Name));
-        WeightLayout.Load(network, file, reference > ours ? KeyLayout.Reference : KeyLayout.Ours);
-        return (file, note);
+        var layout = reference > ours ? KeyLayout.Reference : KeyLayout.Ours;
+        WeightLayout.Load(network, file, layout);
+        // A reference-layout file we did not write (our export records the YAML hash) comes from the authors'
+        // code, whose loader feeds BGR inputs normalised on 0-255 and divided by 255 again.
+        bool fromAuthors = layout == KeyLayout.Reference && !file.Metadata.ContainsKey("yaml_sha256");
+        return new LoadedWeights(file, note, layout, ReadInputConvention(file) ?? (fromAuthors ? Data.InputConvention.Authors : null));
     }
 
     public static TrainingProgress? ReadProgress(SafeTensorFile file)
