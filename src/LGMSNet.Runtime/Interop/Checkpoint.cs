@@ -101,17 +101,35 @@ public static class Checkpoint
         return new LoadedWeights(file, note, layout, ReadInputConvention(file) ?? (fromAuthors ? Data.InputConvention.Authors : null));
     }
 
+    /// <summary>The training progress a checkpoint records (null for plain weights). Corrupt or missing
+    /// fields are a <see cref="SafeTensorsException"/> naming the file and the field.</summary>
     public static TrainingProgress? ReadProgress(SafeTensorFile file)
     {
         var m = file.Metadata;
-        if (!m.TryGetValue("epochs_done", out var epochs)) return null;
+        if (!m.ContainsKey("epochs_done")) return null;
+        string Get(string key) => m.TryGetValue(key, out var value)
+            ? value
+            : throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: training progress has no '{key}'");
+        SafeTensorsException Bad(string key, string what) =>
+            new($"{file.Source}: corrupt checkpoint metadata: '{key}' = '{m[key]}' is not {what}");
+        T Parse<T>(string key, string what, Func<T, bool> valid) where T : ISpanParsable<T> =>
+            T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) && valid(value) ? value : throw Bad(key, what);
+        int[]? size = null;
+        if (m.TryGetValue("input_size", out var text))
+        {
+            var parts = text.Split('x');
+            size = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out size[i]) || size[i] <= 0)
+                    throw Bad("input_size", "a size such as 256x256");
+        }
         return new TrainingProgress(
-            int.Parse(epochs, CultureInfo.InvariantCulture),
-            long.Parse(m["optimizer_steps"], CultureInfo.InvariantCulture),
-            double.Parse(m["learning_rate"], CultureInfo.InvariantCulture),
-            m["optimizer"],
+            Parse<int>("epochs_done", "a number of epochs", v => v >= 0),
+            Parse<long>("optimizer_steps", "a number of steps", v => v >= 0),
+            Parse<double>("learning_rate", "a finite learning rate", double.IsFinite),
+            Get("optimizer"),
             m.GetValueOrDefault("run_state") ?? "{}",
-            m.TryGetValue("input_size", out var size) ? size.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : null);
+            size);
     }
 
     /// <summary>How the weights expect their inputs (null when the file does not say).</summary>
