@@ -132,11 +132,18 @@ public static class Checkpoint
             size);
     }
 
-    /// <summary>How the weights expect their inputs (null when the file does not say).</summary>
-    public static Data.InputConvention? ReadInputConvention(SafeTensorFile file) =>
-        file.Metadata.TryGetValue("input_convention", out var value) && Enum.TryParse<Data.InputConvention>(value, ignoreCase: true, out var convention)
-            ? convention
-            : null;
+    /// <summary>How the weights expect their inputs (null when the file does not say; a value other than
+    /// standard or authors is corrupt metadata, never silently one of them).</summary>
+    public static Data.InputConvention? ReadInputConvention(SafeTensorFile file)
+    {
+        if (!file.Metadata.TryGetValue("input_convention", out var value)) return null;
+        return value.ToLowerInvariant() switch
+        {
+            "standard" => Data.InputConvention.Standard,
+            "authors" => Data.InputConvention.Authors,
+            _ => throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: 'input_convention' = '{value}' is not standard or authors"),
+        };
+    }
 
     public static Dictionary<string, Tensor> ReadOptimizerState(SafeTensorFile file) =>
         file.Names.Where(n => n.StartsWith(OptimizerPrefix, StringComparison.Ordinal))

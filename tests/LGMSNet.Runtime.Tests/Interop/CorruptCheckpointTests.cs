@@ -19,6 +19,7 @@ public sealed class CorruptCheckpointTests : IDisposable
     {
         "truncated", "garbage", "empty", "offsets not numbers", "shape not a list of numbers", "wrong shape", "missing tensor",
         "epochs_done not a number", "progress without optimizer_steps", "input_size not a size", "learning_rate not a number",
+        "input_convention unknown",
     };
 
     /// <summary>A safetensors file with the given header JSON and data bytes.</summary>
@@ -74,6 +75,7 @@ public sealed class CorruptCheckpointTests : IDisposable
                     case "epochs_done not a number": metadata["epochs_done"] = "two"; break;
                     case "progress without optimizer_steps": metadata.Remove("optimizer_steps"); break;
                     case "input_size not a size": metadata["input_size"] = "32xbig"; break;
+                    case "input_convention unknown": metadata["input_convention"] = "bgr-ish"; break;
                     default: metadata["learning_rate"] = "fast"; break;
                 }
                 SafeTensorWriter.Write(path, Tensors(), metadata);
