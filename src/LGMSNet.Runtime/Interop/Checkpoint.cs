@@ -123,12 +123,22 @@ public static class Checkpoint
                 if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out size[i]) || size[i] <= 0)
                     throw Bad("input_size", "a size such as 256x256");
         }
+        string runState = m.GetValueOrDefault("run_state") ?? "{}";
+        try
+        {
+            using var parsed = System.Text.Json.JsonDocument.Parse(runState);
+            if (parsed.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object) throw Bad("run_state", "a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: 'run_state' is not valid JSON ({e.Message})");
+        }
         return new TrainingProgress(
             Parse<int>("epochs_done", "a number of epochs", v => v >= 0),
             Parse<long>("optimizer_steps", "a number of steps", v => v >= 0),
             Parse<double>("learning_rate", "a finite learning rate", double.IsFinite),
             Get("optimizer"),
-            m.GetValueOrDefault("run_state") ?? "{}",
+            runState,
             size);
     }
 

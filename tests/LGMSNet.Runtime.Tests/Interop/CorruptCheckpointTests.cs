@@ -98,3 +98,24 @@ public sealed class CorruptCheckpointTests : IDisposable
         Assert.Contains(Path.GetFileName(weights), error);
     }
 }
+
+/// <summary>Progress metadata read by resume: a run state that is not a JSON object is corrupt metadata naming the file.</summary>
+public sealed class CorruptProgressTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-progress-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Theory]
+    [InlineData("{\"history\": [")]
+    [InlineData("42")]
+    public void A_run_state_that_is_not_a_json_object_names_the_file(string runState)
+    {
+        string path = Path.Combine(_dir, "last.safetensors");
+        using var network = new LGMSNet.Architectures.LgmsNet();
+        Checkpoint.Save(path, network, progress: new TrainingProgress(1, 3, 0.01, "adamw", runState));
+        var error = Assert.Throws<SafeTensorsException>(() => Checkpoint.ReadProgress(SafeTensorFile.Read(path)));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("run_state", error.Message);
+    }
+}
