@@ -51,6 +51,8 @@ internal static class InferenceCommands
                     }
                 }
                 if (cases.Count == 0) throw new DataException("no cases to evaluate");
+                var labels = LabelSummary.Of("evaluation set", cases);
+                foreach (var warning in labels.Warnings) context.Error.WriteLine("warning: " + warning.Message);
                 var predictor = new Predictor(network, device, inputSize);
                 var metrics = Evaluation.Evaluate(predictor, cases, descriptor.Info.Classes, 4);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
@@ -62,9 +64,11 @@ internal static class InferenceCommands
                         ["weights"] = result.GetValue(weights),
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
+                        ["input_convention"] = inputs.ToString().ToLowerInvariant(),
                         ["metrics"] = RunReport.Metrics(metrics),
                         ["baselines"] = new { empty = RunReport.Metrics(empty), all_foreground = RunReport.Metrics(full) },
                         ["skipped"] = skipped,
+                        ["labels"] = labels,
                     });
                     return 0;
                 }
@@ -86,10 +90,15 @@ internal static class InferenceCommands
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
         var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
         var input = new Option<string>("--input") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
-        var output = new Option<string>("--output") { Description = "Folder for the masks (same file names, format and size as the inputs).", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", Required = true };
         var size = new Option<string?>("--size") { Description = "Network input size (default: the training size)." };
+        var maskFormat = new Option<string>("--mask-format")
+            { Description = "png (lossless; the default) or same (the input's format: JPEG inputs get lossy JPEG masks). Volumes are always NIfTI.", DefaultValueFactory = _ => "png" };
+        maskFormat.AcceptOnlyFromAmong("png", "same");
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace masks that already exist in the output folder (inputs are never replaced)." };
         var common = new CommonInferenceOptions();
-        var command = new Command("predict", "Segment images or volumes; masks are written in each input's format and size.") { arch, weights, input, output, size };
+        var command = new Command("predict", "Segment images or volumes; masks are written at each input's size, as PNG (2D) or NIfTI (3D).")
+            { arch, weights, input, output, size, maskFormat, overwrite };
         common.AddTo(command);
         command.SetAction(result =>
         {
@@ -99,6 +108,16 @@ internal static class InferenceCommands
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
             if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
+            IReadOnlyList<(string Input, string Mask)> plan;
+            try
+            {
+                plan = PredictionOutputs.Plan(files, Directory.Exists(source) ? source : null, target, descriptor.Info.Dims,
+                    result.GetValue(maskFormat) == "same" ? MaskFormat.Same : MaskFormat.Png, result.GetValue(overwrite));
+            }
+            catch (PredictionOutputException e)
+            {
+                throw new CliException(e.Message, 2);
+            }
             var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
@@ -106,12 +125,8 @@ internal static class InferenceCommands
                 if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
                 var predictor = new Predictor(network, device, inputSize);
-                foreach (var file in files)
+                foreach (var (file, destination) in plan)
                 {
-                    // Masks keep the input's name and format; BMP, which we read but cannot encode, becomes PNG.
-                    string name = Path.GetFileName(file);
-                    if (Path.GetExtension(name).Equals(".bmp", StringComparison.OrdinalIgnoreCase)) name = Path.ChangeExtension(name, ".png");
-                    string destination = Path.Combine(target, name);
                     if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, inputs);
                     else Predict3D(predictor, descriptor, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");
@@ -189,15 +204,19 @@ internal static class InferenceCommands
             var device = TorchRuntime.Device(result.GetValue(_device)!);
             if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
             var network = descriptor.Create();
-            var (file, note) = Checkpoint.LoadWeights(network, weights);
+            var loaded = Checkpoint.LoadWeights(network, weights);
+            var (file, note) = loaded;
             if (note != null) context.Error.WriteLine("note: " + note);
             network.to(device);
             network.eval();
             if (!result.GetValue(_unfused)) network.FuseForInference();
             var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();
-            var inputs = result.GetValue(_convention) is { } given
+            var given = result.GetValue(_convention);
+            var inputs = given != null
                 ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
-                : Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
+                : loaded.Convention ?? InputConvention.Standard;
+            if (given == null && loaded.Layout == KeyLayout.Reference && inputs == InputConvention.Authors)
+                context.Error.WriteLine($"note: {weights} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
             return (network, trained, device, inputs);
         }
     }

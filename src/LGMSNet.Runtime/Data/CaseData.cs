@@ -10,8 +10,20 @@ public sealed record Volume(float[] Data, int Channels, int[] Size)
     public int Voxels => Size.Aggregate(1, (a, b) => a * b);
 }
 
-/// <summary>Class indices per pixel/voxel (0 = background; binary masks hold 0/1).</summary>
-public sealed record LabelMap(byte[] Data, int[] Size);
+/// <summary>Class indices per pixel/voxel (0 = background; binary masks hold 0/1). <see cref="Encoding"/>
+/// says how the stored values became these labels (see <see cref="MaskRule"/>).</summary>
+public sealed record LabelMap(byte[] Data, int[] Size, MaskEncoding Encoding = MaskEncoding.ClassIndices)
+{
+    /// <summary>Labels are bytes end to end (datasets, predictions, uint8 NIfTI output): class indices 0..255.</summary>
+    public const int MaxClasses = 256;
+
+    /// <summary>Refuses a class count whose indices a byte cannot hold (they would wrap around silently).</summary>
+    public static void CheckClasses(int classes, string where)
+    {
+        if (classes > MaxClasses)
+            throw new DataException($"{where}: {classes} classes, but labels are held as bytes (at most {MaxClasses} classes, indices 0..255)");
+    }
+}
 
 /// <summary>Where a case came from, so outputs can be written back in the same format and size.</summary>
 public sealed record CaseSource(string ImagePath, string Format, int[] OriginalSize, Nifti.Header? NiftiHeader = null);
@@ -36,6 +48,65 @@ public interface ISegmentationDataset
     /// size; 3D datasets return the whole volume (training samples patches from it).</summary>
     CaseData Load(int index);
 }
+
+/// <summary>What a set of loaded cases holds: how their masks were encoded on disk (counts per
+/// <see cref="MaskEncoding"/>, by <see cref="MaskRule.Name"/>), how many cases have any foreground, the
+/// foreground fraction over all labelled pixels, and the warnings a run must show and record (a set without
+/// foreground scores a model that predicts nothing as perfect).</summary>
+public sealed record LabelSummary(string Set, int Cases, int CasesWithLabels, int CasesWithForeground, double ForegroundFraction,
+    IReadOnlyDictionary<string, int> MaskEncodings, IReadOnlyList<DataWarning> Warnings)
+{
+    public static LabelSummary Of(string set, IReadOnlyList<CaseData> cases)
+    {
+        int labelled = 0, withForeground = 0;
+        long foreground = 0, total = 0;
+        var encodings = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var faint = new List<string>();
+        foreach (var data in cases)
+        {
+            if (data.Label is not { } label) continue;
+            labelled++;
+            long count = 0;
+            foreach (byte v in label.Data)
+                if (v != 0) count++;
+            foreground += count;
+            total += label.Data.Length;
+            if (count > 0) withForeground++;
+            string name = MaskRule.Name(label.Encoding);
+            encodings[name] = encodings.GetValueOrDefault(name) + 1;
+            if (label.Encoding == MaskEncoding.Faint) faint.Add(data.Id);
+        }
+        var warnings = new List<DataWarning>();
+        if (labelled > 0 && withForeground == 0)
+            warnings.Add(new DataWarning(DataWarningKind.NoForeground, set,
+                $"{set}: none of the {labelled} cases has any foreground after loading its mask " +
+                $"({string.Join(", ", encodings.Select(e => $"{e.Value} {e.Key}"))}); overlap scores on it are meaningless " +
+                "(a model that predicts nothing scores IoU 1.0) - check the masks",
+                Array.Empty<string>()));
+        if (faint.Count > 0)
+            warnings.Add(new DataWarning(DataWarningKind.FaintMasks, set,
+                $"{set}: {faint.Count} mask(s) hold values only between 2 and 127, neither 0/1 nor reaching the 128 threshold of " +
+                $"0/255 masks, and were read as background: {string.Join(", ", faint.Take(5).Select(id => $"'{id}'"))}" +
+                (faint.Count > 5 ? $" and {faint.Count - 5} more" : ""),
+                faint));
+        return new LabelSummary(set, cases.Count, labelled, withForeground, total == 0 ? 0 : (double)foreground / total, encodings, warnings);
+    }
+}
+
+/// <summary>Kinds of <see cref="DataWarning"/>.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DataWarningKind>))]
+public enum DataWarningKind
+{
+    /// <summary>No case of the set has any foreground (after loading): its overlap metrics are meaningless.</summary>
+    NoForeground,
+
+    /// <summary>Some masks hold only values 2..127, read as background (see <see cref="MaskRule"/>).</summary>
+    FaintMasks,
+}
+
+/// <summary>A problem with a set's labels that does not stop a run but must be shown and recorded
+/// (<see cref="Cases"/> names the cases concerned, when it is about particular ones).</summary>
+public sealed record DataWarning(DataWarningKind Kind, string Set, string Message, IReadOnlyList<string> Cases);
 
 /// <summary>Intensity normalisation, stated once so training, eval and predict agree. The reference
 /// divides by 255 twice (albumentations Normalize, then /255 in its loader), which leaves inputs near

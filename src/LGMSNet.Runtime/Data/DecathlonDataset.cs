@@ -14,6 +14,7 @@ public sealed class DecathlonDataset : ISegmentationDataset
     public DecathlonDataset(string root, int channels, int classes, IReadOnlyList<string>? caseIds = null)
     {
         _root = Path.GetFullPath(root);
+        LabelMap.CheckClasses(classes, root);
         Channels = channels;
         Classes = classes;
         string manifest = Path.Combine(_root, "dataset.json");

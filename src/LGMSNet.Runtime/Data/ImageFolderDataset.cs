@@ -9,10 +9,73 @@ public enum InputConvention { Standard, Authors }
 /// <summary>How to read a folder dataset.</summary>
 public sealed record ImageFolderOptions(int[] Size, int Channels, int Classes, InputConvention Convention = InputConvention.Standard);
 
+/// <summary>How a mask file's values became labels (recorded per case, summarised per set in
+/// <see cref="LabelSummary"/>).</summary>
+public enum MaskEncoding
+{
+    /// <summary>Taken as class indices (multi-class label maps, NIfTI labels, generated data).</summary>
+    ClassIndices,
+
+    /// <summary>All zero: no foreground.</summary>
+    Empty,
+
+    /// <summary>Values 0 and 1: 1 is foreground.</summary>
+    ZeroOne,
+
+    /// <summary>Values 0 and 255 only: 255 is foreground.</summary>
+    ZeroAnd255,
+
+    /// <summary>Highest value 128 or more with other values in between (JPEG noise, anti-aliased edges): 128 and above is foreground.</summary>
+    Graded,
+
+    /// <summary>Highest value between 2 and 127: below the 128 threshold, so read as background (and warned about).</summary>
+    Faint,
+}
+
+/// <summary>The rule that turns a binary task's one-channel mask into 0/1 labels, decided per file from its
+/// values: if the highest value is 1 (a 0/1 mask), 1 is foreground; otherwise values of 128 and above are
+/// foreground (0/255 masks, and JPEG masks whose values are not clean 0/255). Multi-class masks are never
+/// thresholded: their values are class indices.</summary>
+public static class MaskRule
+{
+    /// <summary>Binarises <paramref name="gray"/> in place and says which encoding it had.</summary>
+    public static MaskEncoding Binarise(byte[] gray)
+    {
+        byte max = 0;
+        bool onlyExtremes = true;
+        foreach (byte v in gray)
+        {
+            if (v > max) max = v;
+            if (v != 0 && v != 255) onlyExtremes = false;
+        }
+        var encoding = max switch
+        {
+            0 => MaskEncoding.Empty,
+            1 => MaskEncoding.ZeroOne,
+            < 128 => MaskEncoding.Faint,
+            _ => onlyExtremes ? MaskEncoding.ZeroAnd255 : MaskEncoding.Graded,
+        };
+        byte threshold = max == 1 ? (byte)1 : (byte)128;
+        for (int i = 0; i < gray.Length; i++) gray[i] = gray[i] >= threshold ? (byte)1 : (byte)0;
+        return encoding;
+    }
+
+    /// <summary>The encoding's name in reports and metrics.json.</summary>
+    public static string Name(MaskEncoding encoding) => encoding switch
+    {
+        MaskEncoding.ClassIndices => "class_indices",
+        MaskEncoding.Empty => "empty",
+        MaskEncoding.ZeroOne => "zero_one",
+        MaskEncoding.ZeroAnd255 => "zero_255",
+        MaskEncoding.Graded => "graded",
+        _ => "faint",
+    };
+}
+
 /// <summary>2D image folders: <c>images/&lt;case&gt;.png|jpg</c> with masks at <c>masks/&lt;case&gt;.*</c> or
-/// <c>masks/0/&lt;case&gt;.*</c> (the reference's layout). Masks are converted to one channel and
-/// binarised at 128 (binary tasks; JPEG masks are not clean 0/255) or read as class indices.
-/// Images are resized to the training size when loaded.</summary>
+/// <c>masks/0/&lt;case&gt;.*</c> (the reference's layout). Masks are converted to one channel and, for
+/// binary tasks, binarised by <see cref="MaskRule"/> (0/1, 0/255 and noisy JPEG masks all load), or read
+/// as class indices. Images are resized to the training size when loaded.</summary>
 public sealed class ImageFolderDataset : ISegmentationDataset
 {
     private readonly string _root;
@@ -22,6 +85,7 @@ public sealed class ImageFolderDataset : ISegmentationDataset
     public ImageFolderDataset(string root, ImageFolderOptions options, IReadOnlyList<string>? caseIds = null, bool requireMasks = true)
     {
         _root = Path.GetFullPath(root);
+        LabelMap.CheckClasses(options.Classes, root);
         _options = options;
         string images = Path.Combine(_root, "images");
         if (!Directory.Exists(images))
@@ -67,9 +131,10 @@ public sealed class ImageFolderDataset : ISegmentationDataset
             if (mask.Width != image.Width || mask.Height != image.Height)
                 throw new DataException($"case '{id}': mask {mask.Width}x{mask.Height} does not match image {image.Width}x{image.Height} ({maskPath})");
             var gray = ImageCodec.Gray(mask);
+            var encoding = MaskEncoding.ClassIndices;
             if (_options.Classes == 1)
             {
-                for (int i = 0; i < gray.Length; i++) gray[i] = gray[i] >= 128 ? (byte)1 : (byte)0;
+                encoding = MaskRule.Binarise(gray);
             }
             else
             {
@@ -77,7 +142,7 @@ public sealed class ImageFolderDataset : ISegmentationDataset
                 if (max >= _options.Classes)
                     throw new DataException($"case '{id}': mask holds class {max}, but the architecture has {_options.Classes} classes ({maskPath})");
             }
-            label = new LabelMap(ImageCodec.ResizeNearest(gray, image.Width, image.Height, width, height), new[] { height, width });
+            label = new LabelMap(ImageCodec.ResizeNearest(gray, image.Width, image.Height, width, height), new[] { height, width }, encoding);
         }
         var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, width, height);
         var volume = ToChannels(resized, width * height, _options.Channels, _options.Convention, id);

@@ -9,8 +9,8 @@ public sealed record Sample(string Id, float[] Image, byte[] Label);
 public sealed record Batch(string[] Ids, float[] Images, byte[] Labels, int Count, int Channels, int[] Size);
 
 /// <summary>Augmentation of the reference recipes: in 2D a random 90° rotation (p = 0.5) and a random
-/// flip (p = 0.5: horizontal, vertical or both); for volumes random patches (one in three centred on
-/// foreground), a flip along each axis (p = 0.2 each) and an in-plane 90° rotation (p = 0.2), as main3d.py.</summary>
+/// flip (p = 0.5: horizontal, vertical or both); for volumes random patches (one in three centred on a
+/// foreground voxel chosen as in <see cref="ForegroundVoxel"/>), a flip along each axis (p = 0.2 each) and an in-plane 90° rotation (p = 0.2), as main3d.py.</summary>
 public static class Augment
 {
     public static Sample Image(CaseData data, Rng rng, bool augment)
@@ -89,18 +89,7 @@ public static class Augment
         int dims = size.Length;
         var start = new int[dims];
         int? foreground = null;
-        if (data.Label is { } labels && rng.Chance(1.0 / 3))
-        {
-            // Pick a random foreground voxel by scanning from a random offset (no index list kept).
-            int total = labels.Data.Length, offset = rng.Next(total);
-            for (int k = 0; k < total; k++)
-            {
-                int i = (offset + k) % total;
-                if (labels.Data[i] == 0) continue;
-                foreground = i;
-                break;
-            }
-        }
+        if (data.Label is { } labels && rng.Chance(1.0 / 3)) foreground = ForegroundVoxel(labels.Data, rng);
         for (int axis = dims - 1, rest = foreground ?? 0; axis >= 0; axis--)
         {
             int extent = size[axis] - patch[axis];
@@ -119,6 +108,40 @@ public static class Augment
         var flips = Enumerable.Range(0, dims).Select(_ => augment && rng.Chance(0.2)).ToArray();
         int turns = augment && patch[dims - 1] == patch[dims - 2] && rng.Chance(0.2) ? 1 + rng.Next(3) : 0;
         Crop(data, start, patch, image, label, flips, turns);
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], int[]> ClassCounts = new();
+
+    /// <summary>A foreground voxel chosen as nnU-Net does: a class chosen uniformly among the classes
+    /// present, then one of that class's voxels chosen uniformly (for binary labels: uniform over all
+    /// foreground voxels). Null when there is no foreground. Voxel counts per class are computed once
+    /// per label array.</summary>
+    public static int? ForegroundVoxel(byte[] labels, Rng rng)
+    {
+        var counts = ClassCounts.GetValue(labels, data =>
+        {
+            var histogram = new int[LabelMap.MaxClasses];
+            foreach (byte v in data) histogram[v]++;
+            return histogram;
+        });
+        int present = 0;
+        for (int c = 1; c < counts.Length; c++)
+            if (counts[c] > 0) present++;
+        if (present == 0) return null;
+        int pick = rng.Next(present), chosen = 0;
+        for (int c = 1; c < counts.Length; c++)
+        {
+            if (counts[c] == 0) continue;
+            if (pick-- == 0)
+            {
+                chosen = c;
+                break;
+            }
+        }
+        int k = rng.Next(counts[chosen]);
+        for (int i = 0; i < labels.Length; i++)
+            if (labels[i] == chosen && k-- == 0) return i;
+        throw new InvalidOperationException("label array changed after its class counts were taken");
     }
 
     /// <summary>Copies the window at <paramref name="start"/> (may extend past the volume: zeros), with

@@ -17,6 +17,7 @@ public sealed class SyntheticDataset : ISegmentationDataset
     public SyntheticDataset(int dims, int channels, int classes, int[] size, int count, long seed, long offset)
     {
         if (size.Length != dims) throw new ArgumentException("size needs one entry per spatial axis");
+        LabelMap.CheckClasses(classes, "synthetic data");
         Dims = dims;
         Channels = channels;
         Classes = classes;

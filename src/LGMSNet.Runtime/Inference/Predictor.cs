@@ -25,6 +25,7 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
     /// <summary>Class indices from logits [K, ...] (K = 1: logit &gt; 0, i.e. probability &gt; 0.5).</summary>
     public static byte[] Labels(Tensor logits)
     {
+        LabelMap.CheckClasses((int)logits.shape[0], "prediction");
         using var scope = NewDisposeScope();
         var labels = logits.shape[0] == 1 ? logits[0].Greater(0) : logits.argmax(0);
         return labels.to_type(ScalarType.Byte).contiguous().data<byte>().ToArray();

@@ -10,6 +10,20 @@ namespace LGMSNet.Runtime.Interop;
 public sealed record TrainingProgress(int EpochsDone, long OptimizerSteps, double LearningRate, string OptimizerKind, string RunStateJson,
     int[]? InputSize = null, Data.InputConvention? Convention = null);
 
+/// <summary>Weights loaded by <see cref="Checkpoint.LoadWeights"/>: the file (for optimizer state and
+/// progress), a note when it was saved from a different YAML, the key layout it was found in, and the input
+/// convention the weights expect: the one the file records, else <see cref="Data.InputConvention.Authors"/>
+/// for a file in the authors' key layout that we did not write (their PyTorch state_dict), else null
+/// (unknown: callers use <see cref="Data.InputConvention.Standard"/>).</summary>
+public sealed record LoadedWeights(SafeTensorFile File, string? Note, KeyLayout Layout, Data.InputConvention? Convention)
+{
+    public void Deconstruct(out SafeTensorFile file, out string? note)
+    {
+        file = File;
+        note = Note;
+    }
+}
+
 /// <summary>Our weight and checkpoint files: safetensors with the module's state under "model.",
 /// optional optimizer state under "optimizer.", and metadata naming the architecture and the hash of
 /// its YAML. Written atomically (temporary file, flush, rename).</summary>
@@ -52,9 +66,9 @@ public static class Checkpoint
 
     /// <summary>Loads weights into <paramref name="network"/> from any of: our checkpoint, our plain
     /// weights, or a safetensors file in the authors' key layout (detected from its keys). Returns
-    /// the file for further reads (optimizer state, progress) and a note when it was saved from a
-    /// different YAML.</summary>
-    public static (SafeTensorFile File, string? Note) LoadWeights(SegmentationNetwork network, string path)
+    /// the file for further reads (optimizer state, progress), a note when it was saved from a
+    /// different YAML, and the key layout and input convention of the weights.</summary>
+    public static LoadedWeights LoadWeights(SegmentationNetwork network, string path)
     {
         var file = SafeTensorFile.Read(path);
         var map = WeightLayout.KeyMap(network.Architecture);
@@ -75,32 +89,71 @@ public static class Checkpoint
                 throw new WeightMismatchException($"{path} holds weights of {savedFrom}, which do not fit {network.Architecture.Name}: " +
                     e.Message[(e.Message.IndexOf(':') + 1)..].TrimStart(), e.Problems);
             }
-            return (file, note);
+            return new LoadedWeights(file, note, KeyLayout.Ours, ReadInputConvention(file));
         }
         int reference = map.Count(t => file.Contains(t.ReferenceName));
         int ours = map.Count(t => file.Contains(t.Name));
-        WeightLayout.Load(network, file, reference > ours ? KeyLayout.Reference : KeyLayout.Ours);
-        return (file, note);
+        var layout = reference > ours ? KeyLayout.Reference : KeyLayout.Ours;
+        WeightLayout.Load(network, file, layout);
+        // A reference-layout file we did not write (our export records the YAML hash) comes from the authors'
+        // code, whose loader feeds BGR inputs normalised on 0-255 and divided by 255 again.
+        bool fromAuthors = layout == KeyLayout.Reference && !file.Metadata.ContainsKey("yaml_sha256");
+        return new LoadedWeights(file, note, layout, ReadInputConvention(file) ?? (fromAuthors ? Data.InputConvention.Authors : null));
     }
 
+    /// <summary>The training progress a checkpoint records (null for plain weights). Corrupt or missing
+    /// fields are a <see cref="SafeTensorsException"/> naming the file and the field.</summary>
     public static TrainingProgress? ReadProgress(SafeTensorFile file)
     {
         var m = file.Metadata;
-        if (!m.TryGetValue("epochs_done", out var epochs)) return null;
+        if (!m.ContainsKey("epochs_done")) return null;
+        string Get(string key) => m.TryGetValue(key, out var value)
+            ? value
+            : throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: training progress has no '{key}'");
+        SafeTensorsException Bad(string key, string what) =>
+            new($"{file.Source}: corrupt checkpoint metadata: '{key}' = '{m[key]}' is not {what}");
+        T Parse<T>(string key, string what, Func<T, bool> valid) where T : ISpanParsable<T> =>
+            T.TryParse(Get(key), CultureInfo.InvariantCulture, out var value) && valid(value) ? value : throw Bad(key, what);
+        int[]? size = null;
+        if (m.TryGetValue("input_size", out var text))
+        {
+            var parts = text.Split('x');
+            size = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out size[i]) || size[i] <= 0)
+                    throw Bad("input_size", "a size such as 256x256");
+        }
+        string runState = m.GetValueOrDefault("run_state") ?? "{}";
+        try
+        {
+            using var parsed = System.Text.Json.JsonDocument.Parse(runState);
+            if (parsed.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object) throw Bad("run_state", "a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: 'run_state' is not valid JSON ({e.Message})");
+        }
         return new TrainingProgress(
-            int.Parse(epochs, CultureInfo.InvariantCulture),
-            long.Parse(m["optimizer_steps"], CultureInfo.InvariantCulture),
-            double.Parse(m["learning_rate"], CultureInfo.InvariantCulture),
-            m["optimizer"],
-            m.GetValueOrDefault("run_state") ?? "{}",
-            m.TryGetValue("input_size", out var size) ? size.Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray() : null);
+            Parse<int>("epochs_done", "a number of epochs", v => v >= 0),
+            Parse<long>("optimizer_steps", "a number of steps", v => v >= 0),
+            Parse<double>("learning_rate", "a finite learning rate", double.IsFinite),
+            Get("optimizer"),
+            runState,
+            size);
     }
 
-    /// <summary>How the weights expect their inputs (null when the file does not say).</summary>
-    public static Data.InputConvention? ReadInputConvention(SafeTensorFile file) =>
-        file.Metadata.TryGetValue("input_convention", out var value) && Enum.TryParse<Data.InputConvention>(value, ignoreCase: true, out var convention)
-            ? convention
-            : null;
+    /// <summary>How the weights expect their inputs (null when the file does not say; a value other than
+    /// standard or authors is corrupt metadata, never silently one of them).</summary>
+    public static Data.InputConvention? ReadInputConvention(SafeTensorFile file)
+    {
+        if (!file.Metadata.TryGetValue("input_convention", out var value)) return null;
+        return value.ToLowerInvariant() switch
+        {
+            "standard" => Data.InputConvention.Standard,
+            "authors" => Data.InputConvention.Authors,
+            _ => throw new SafeTensorsException($"{file.Source}: corrupt checkpoint metadata: 'input_convention' = '{value}' is not standard or authors"),
+        };
+    }
 
     public static Dictionary<string, Tensor> ReadOptimizerState(SafeTensorFile file) =>
         file.Names.Where(n => n.StartsWith(OptimizerPrefix, StringComparison.Ordinal))

@@ -131,6 +131,7 @@ public sealed class SafeTensorFile
             elements = size == 0 ? 0 : elements > long.MaxValue / size ? long.MaxValue : elements * size;
         }
         if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
+            || offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
             || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
             throw new SafeTensorsException($"{where}: data_offsets must be [begin, end]");
         if (begin < 0 || end < begin || end > dataLength)
