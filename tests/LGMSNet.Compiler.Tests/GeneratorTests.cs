@@ -90,6 +90,29 @@ public sealed class GeneratorTests
     }
 
     [Fact]
+    public void Generated_code_of_every_shipped_architecture_is_readable_and_needs_no_dsl_types()
+    {
+        var files = Directory.GetFiles(Repo.Path("architectures"), "*.yaml").OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => (AdditionalText)new InMemoryText(f, File.ReadAllText(f))).ToArray();
+        Assert.True(files.Length >= 10, "the shipped architectures were not found");
+        var (driver, output, diagnostics) = GeneratorHarness.Run(files);
+        Assert.Empty(diagnostics);
+        var sources = driver.GetRunResult().Results.Single().GeneratedSources;
+        Assert.Equal(files.Length + 1, sources.Length);
+        foreach (var source in sources)
+        {
+            var lines = source.SourceText.ToString().Split('\n');
+            var longest = lines.Select((text, index) => (text, index)).MaxBy(l => l.text.Length);
+            Assert.True(longest.text.Length <= 160, $"{source.HintName}({longest.index + 1}) is {longest.text.Length} characters long: {longest.text}");
+            Assert.DoesNotContain("LGMSNet.Dsl", source.SourceText.ToString());
+            Assert.Contains("[global::System.CodeDom.Compiler.GeneratedCode(\"LGMSNet.Generator\", ", source.SourceText.ToString());
+        }
+        // The generated assembly references the runtime and TorchSharp only, not the Dsl.
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.DoesNotContain(assembly.GetReferencedAssemblies(), a => a.Name == "LGMSNet.Dsl");
+    }
+
+    [Fact]
     public void A_broken_file_reports_located_errors_without_stopping_the_others()
     {
         string broken = UnetLike.Replace("name: UnetLike", "name: Broken").Replace("[16, 0]", "[16, 4]");

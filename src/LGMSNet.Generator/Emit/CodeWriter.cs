@@ -23,19 +23,36 @@ internal sealed class CodeWriter
         Line(header);
         Line("{");
         _indent++;
-        return new Closer(this);
+        return new Closer(this, "}");
     }
+
+    /// <summary>Indents the lines written until disposal by one more level (continuation lines).</summary>
+    public IDisposable Indent()
+    {
+        _indent++;
+        return new Closer(this, null);
+    }
+
+    /// <summary>The column where the next line's text starts.</summary>
+    public int Column => _indent * 4;
 
     public override string ToString() => _text.ToString();
 
     private sealed class Closer : IDisposable
     {
         private readonly CodeWriter _writer;
-        public Closer(CodeWriter writer) => _writer = writer;
+        private readonly string? _closing;
+
+        public Closer(CodeWriter writer, string? closing)
+        {
+            _writer = writer;
+            _closing = closing;
+        }
+
         public void Dispose()
         {
             _writer._indent--;
-            _writer.Line("}");
+            if (_closing != null) _writer.Line(_closing);
         }
     }
 

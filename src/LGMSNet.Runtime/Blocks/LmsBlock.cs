@@ -1,4 +1,3 @@
-using LGMSNet.Dsl.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -79,33 +78,5 @@ public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
         Primitives.SetConvParameters(merged, weight, torch.cat(biases.ToArray(), 0));
         register_module("merged", merged);
         _merged = merged;
-    }
-}
-
-/// <summary>An <c>lms</c> entry: <c>depth</c> LMS blocks at the input width (children
-/// <c>blocks.{i}</c>), then a 1x1 conv-norm-SiLU to the level width (<c>project</c>).</summary>
-public sealed class LmsUnit : nn.Module<Tensor, Tensor>
-{
-    private readonly ModuleList<LmsBlock> blocks;
-    private readonly ConvNormAct project;
-
-    public LmsUnit(int dims, int inChannels, int outChannels, int[] kernels, int depth, int groups, int reduction, NormSpec norm)
-        : base(nameof(LmsUnit))
-    {
-        blocks = new ModuleList<LmsBlock>(Enumerable.Range(0, depth)
-            .Select(_ => new LmsBlock(dims, inChannels, kernels, groups, reduction, norm)).ToArray());
-        project = new ConvNormAct(dims, inChannels, outChannels, 1, bias: false, norm, Activation.SiLU);
-        RegisterComponents();
-    }
-
-    public IReadOnlyList<LmsBlock> Blocks => blocks.ToList();
-
-    public ConvNormAct Project => project;
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        foreach (var block in blocks) x = block.call(x);
-        return scope.MoveToOuter(project.call(x));
     }
 }

@@ -12,7 +12,7 @@ namespace LGMSNet.Runtime.Tests.Golden;
 /// <summary>Single blocks against tests/fixtures/reference/blocks (eval and train mode; atol 1e-5 + rtol 1e-4).</summary>
 public sealed class BlockGoldenTests
 {
-    private static readonly NormSpec Batch = new(NormKind.Batch, 4);
+    private static readonly NormSpec Batch = new(Normalization.Batch, 4);
 
     public static TheoryData<string> Cases() => new() { "lms", "gms", "fusion" };
 
@@ -42,8 +42,8 @@ public sealed class BlockGoldenTests
     private static nn.Module<Tensor, Tensor> Create(BlockPlan plan) => plan switch
     {
         LmsUnitPlan l => new LmsBlock(2, l.InChannels, l.Kernels.ToArray(), l.Groups, l.Reduction, Batch),
-        GmsPlan g => new GmsBlock(2, g.InChannels, g.OutChannels,
-            new GmsOptions(g.TransformerChannels, g.ConvChannels, g.Patch.ToArray(), g.Heads, g.HeadDim, g.Mlp, g.Depth), Batch),
+        GmsPlan g => new GmsBlock(2, g.InChannels, g.OutChannels, transformerChannels: g.TransformerChannels, convChannels: g.ConvChannels,
+            patch: g.Patch.ToArray(), heads: g.Heads, headDim: g.HeadDim, mlp: g.Mlp, depth: g.Depth, norm: Batch),
         FusionPlan f => new FusionBlock(2, f.InChannels, f.OutChannels, f.Expansion, Batch),
         _ => throw new ArgumentException(plan.ToString()),
     };
