@@ -89,6 +89,41 @@ public sealed class GeneratorTests
         Assert.Equal("BlockSequence", tiny.GetProperty("Decoder1")!.PropertyType.Name);
     }
 
+    /// <summary>Planning/Layers.cs describes every runtime block a second time (the generator counts
+    /// parameters, multiply-adds and checkpoint keys without TorchSharp). This keeps the two in agreement:
+    /// for every block type, norm kind and up-sampling mode, the modules TorchSharp builds have exactly the
+    /// state_dict the plan's layers give (names, shapes, parameter or buffer) and as many parameters.</summary>
+    [Fact]
+    public void Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to()
+    {
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
+            new InMemoryText("models/tiny3d.yaml", Tiny3D), Shipped("lgmsnet"));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        var all = (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
+            .GetProperty("All")!.GetValue(null)!;
+
+        var plans = all.Select(a => a.Info.Plan).ToList();
+        var blockTypes = typeof(LGMSNet.Dsl.Planning.BlockPlan).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(LGMSNet.Dsl.Planning.BlockPlan)) && !t.IsAbstract).ToList();
+        Assert.All(blockTypes, t => Assert.Contains(plans.SelectMany(p => p.Stages).SelectMany(s => s.Blocks), b => b.GetType() == t));
+        Assert.All(Enum.GetValues<LGMSNet.Dsl.Model.NormKind>(), n => Assert.Contains(plans, p => p.Norm == n));
+        Assert.All(Enum.GetValues<LGMSNet.Dsl.Model.Upsampling>(), u => Assert.Contains(plans, p => p.Upsample == u));
+        Assert.Contains(plans, p => p.Stages.Any(s => s.Blocks.Count > 1));
+
+        foreach (var descriptor in all)
+        {
+            using var network = descriptor.Create();
+            var expected = LGMSNet.Dsl.Planning.KeyMap.Tensors(descriptor.Info.Plan).ToList();
+            var state = network.state_dict();
+            Assert.Equal(expected.Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal), state.Keys.OrderBy(n => n, StringComparer.Ordinal));
+            foreach (var tensor in expected) Assert.Equal(tensor.Shape, state[tensor.Name].shape);
+            var parameters = network.named_parameters().Select(p => p.name).ToHashSet();
+            Assert.All(expected, t => Assert.Equal(t.IsParameter, parameters.Contains(t.Name)));
+            Assert.Equal(LGMSNet.Dsl.Planning.Costs.Parameters(descriptor.Info.Plan), network.parameters().Sum(p => p.numel()));
+        }
+    }
+
     [Fact]
     public void Generated_code_of_every_shipped_architecture_is_readable_and_needs_no_dsl_types()
     {

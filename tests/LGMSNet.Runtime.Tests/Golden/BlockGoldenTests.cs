@@ -52,7 +52,7 @@ public sealed class BlockGoldenTests
     private static void Load(nn.Module<Tensor, Tensor> block, BlockPlan plan, SafeTensorFile fixture)
     {
         var state = block.state_dict();
-        var tensors = Layers.OfBlock(2, NormKind.Batch, plan, "b", "r").SelectMany(l => Costs.Tensors(2, l)).ToList();
+        var tensors = Layers.OfBlock(2, NormKind.Batch, plan, "b", "r").SelectMany(l => KeyMap.Tensors(2, l)).ToList();
         Assert.Equal(state.Keys.OrderBy(k => k), tensors.Select(t => t.Name["b.".Length..]).OrderBy(k => k));
         using var _ = no_grad();
         foreach (var t in tensors)
