@@ -7,9 +7,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// <summary>The GMS conv branch: depthwise 3x3 → BatchNorm → ReLU → depthwise 1x1 → BatchNorm
 /// (BatchNorm in 3D too, as in the reference). Children: <c>depthwise</c>, <c>norm1</c>,
 /// <c>pointwise</c>, <c>norm2</c>. The block adds the residual.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class ConvBranch : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Convolution depthwise;

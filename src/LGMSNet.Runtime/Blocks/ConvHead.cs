@@ -6,9 +6,8 @@ namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>The 1x1 output convolution producing raw logits (no sigmoid/softmax: losses and
 /// metrics apply them). Parameters <c>weight</c> and <c>bias</c> directly on this module.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class ConvHead : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;

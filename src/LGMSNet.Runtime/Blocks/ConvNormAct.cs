@@ -7,9 +7,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// <summary>conv → norm → activation; children <c>conv</c> and <c>norm</c>. The reference's
 /// CBS helpers (conv_1x1_bn / conv_nxn_bn: no bias, SiLU) and its stem (bias, ReLU) are this block;
 /// <see cref="DoubleConv"/> and <see cref="UpConv"/> are built from it.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Convolution conv;

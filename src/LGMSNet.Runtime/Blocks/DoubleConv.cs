@@ -5,9 +5,8 @@ namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>U-Net double convolution: two <see cref="ConvNormAct"/> (3x3 conv with bias → norm → ReLU).
 /// Children (flat, as the reference's layout): <c>conv1</c>, <c>norm1</c>, <c>conv2</c>, <c>norm2</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class DoubleConv : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly ConvNormAct _first;

@@ -7,9 +7,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// <summary>CMUNeXt's fusion_conv (ARCHITECTURE.md §2.4): grouped 3x3 (2 groups: skip half and
 /// up-sampled half) → GELU → norm, 1x1 to e·out → GELU → norm, 1x1 to out → GELU → norm. Note the
 /// activation comes before the norm. Children: <c>conv1..3</c>, <c>norm1..3</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class FusionBlock : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Convolution conv1;

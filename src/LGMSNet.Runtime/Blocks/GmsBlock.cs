@@ -9,9 +9,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// offset), the other <c>b</c> through a depthwise conv branch with a residual; concat → conv 1x1 →
 /// concat with the block input → conv 3x3. Children: <c>conv1</c>, <c>conv2</c>, <c>conv_branch</c>,
 /// <c>transformer.{l}</c>, <c>conv3</c>, <c>conv4</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class GmsBlock : nn.Module<Tensor, Tensor>
 {
     private readonly ConvNormAct conv1;

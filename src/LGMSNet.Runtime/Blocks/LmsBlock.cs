@@ -8,9 +8,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// kernel, each slice gets a depthwise convolution of its own size, the results are concatenated and
 /// the input added; GroupNorm → GELU → 1x1 bottleneck (C → C/r) → 3x3 back to C; input added again.
 /// Children: <c>dwconv.{i}</c>, <c>norm</c>, <c>reduce</c>, <c>expand</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly ModuleList<Convolution> dwconv;

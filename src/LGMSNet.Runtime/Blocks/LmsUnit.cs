@@ -6,9 +6,8 @@ namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>An <c>lms</c> entry: <c>depth</c> LMS blocks at the input width (children
 /// <c>blocks.{i}</c>), then a 1x1 conv-norm-SiLU to the level width (<c>project</c>).</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class LmsUnit : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<LmsBlock> blocks;

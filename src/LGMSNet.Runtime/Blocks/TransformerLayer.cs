@@ -7,9 +7,8 @@ namespace LGMSNet.Runtime.Blocks;
 /// <summary>One pre-norm transformer layer on [B, P, N, a] tokens: x + Attention(LN(x)), then
 /// x + MLP(LN(x)) with SiLU. Attention width is heads × head_dim (4 × 8 = 32 in the reference),
 /// independent of a. Children: <c>attn_norm</c>, <c>qkv</c>, <c>proj</c>, <c>ffn_norm</c>, <c>ffn1</c>, <c>ffn2</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class TransformerLayer : nn.Module<Tensor, Tensor>
 {
     private readonly LayerNorm attn_norm;

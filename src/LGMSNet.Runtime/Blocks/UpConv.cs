@@ -5,9 +5,8 @@ namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>up_conv (ARCHITECTURE.md §2.3): x2 up-sampling, then a <see cref="ConvNormAct"/> (3x3 conv
 /// with bias → norm → ReLU). Children (flat, as the reference's layout): <c>conv</c>, <c>norm</c>.</summary>
-/// <remarks>The compiler's description of this block's layers (parameter counts, multiply-adds and
-/// checkpoint keys without TorchSharp) is <see cref="LGMSNet.Dsl.Planning.Layers"/>; the two are kept in
-/// agreement by GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class UpConv : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly ConvNormAct _convNormAct;
