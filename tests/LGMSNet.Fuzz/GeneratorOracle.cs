@@ -13,7 +13,7 @@ namespace LGMSNet.Fuzz;
 public sealed class GeneratorOracle
 {
     private readonly CSharpCompilation _baseline;
-    private readonly CSharpParseOptions _parse = new(LanguageVersion.Latest);
+    private readonly CSharpParseOptions _parse = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
 
     public GeneratorOracle()
     {
