@@ -50,7 +50,7 @@ public sealed class GeneratorOracle
             var foreign = diagnostics.Where(d => !d.Id.StartsWith("LGMS", StringComparison.Ordinal)).ToList();
             if (foreign.Count > 0) return ("foreign diagnostic", string.Join("; ", foreign));
             bool failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-            bool emitted = result.GeneratedSources.Any(s => s.HintName != "CompiledArchitectures.g.cs");
+            bool emitted = result.GeneratedSources.Any(s => s.HintName != LGMSNet.Dsl.GeneratedNames.HintName(LGMSNet.Dsl.GeneratedNames.Registry));
             if (failed && emitted) return ("emitted despite errors", "code was emitted for a file with errors");
             if (failed) return ("diagnostics: " + string.Join(",", diagnostics.Select(d => d.Id).Distinct().OrderBy(i => i)), null);
             if (!emitted) return ("no output", "no diagnostics and no module: the file vanished silently");
