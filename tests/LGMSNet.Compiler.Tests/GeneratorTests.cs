@@ -89,6 +89,64 @@ public sealed class GeneratorTests
         Assert.Equal("BlockSequence", tiny.GetProperty("Decoder1")!.PropertyType.Name);
     }
 
+    /// <summary>Planning/Layers.cs describes every runtime block a second time (the generator counts
+    /// parameters, multiply-adds and checkpoint keys without TorchSharp). This keeps the two in agreement:
+    /// for every block type, norm kind and up-sampling mode, the modules TorchSharp builds have exactly the
+    /// state_dict the plan's layers give (names, shapes, parameter or buffer) and as many parameters.</summary>
+    [Fact]
+    public void Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to()
+    {
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
+            new InMemoryText("models/tiny3d.yaml", Tiny3D), Shipped("lgmsnet"));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        var all = (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
+            .GetProperty("All")!.GetValue(null)!;
+
+        var plans = all.Select(a => a.Info.Plan).ToList();
+        var blockTypes = typeof(LGMSNet.Dsl.Planning.BlockPlan).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(LGMSNet.Dsl.Planning.BlockPlan)) && !t.IsAbstract).ToList();
+        Assert.All(blockTypes, t => Assert.Contains(plans.SelectMany(p => p.Stages).SelectMany(s => s.Blocks), b => b.GetType() == t));
+        Assert.All(Enum.GetValues<LGMSNet.Dsl.Model.NormKind>(), n => Assert.Contains(plans, p => p.Norm == n));
+        Assert.All(Enum.GetValues<LGMSNet.Dsl.Model.Upsampling>(), u => Assert.Contains(plans, p => p.Upsample == u));
+        Assert.Contains(plans, p => p.Stages.Any(s => s.Blocks.Count > 1));
+
+        foreach (var descriptor in all)
+        {
+            using var network = descriptor.Create();
+            var expected = LGMSNet.Dsl.Planning.KeyMap.Tensors(descriptor.Info.Plan).ToList();
+            var state = network.state_dict();
+            Assert.Equal(expected.Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal), state.Keys.OrderBy(n => n, StringComparer.Ordinal));
+            foreach (var tensor in expected) Assert.Equal(tensor.Shape, state[tensor.Name].shape);
+            var parameters = network.named_parameters().Select(p => p.name).ToHashSet();
+            Assert.All(expected, t => Assert.Equal(t.IsParameter, parameters.Contains(t.Name)));
+            Assert.Equal(LGMSNet.Dsl.Planning.Costs.Parameters(descriptor.Info.Plan), network.parameters().Sum(p => p.numel()));
+        }
+    }
+
+    [Fact]
+    public void Generated_code_of_every_shipped_architecture_is_readable_and_needs_no_dsl_types()
+    {
+        var files = Directory.GetFiles(Repo.Path("architectures"), "*.yaml").OrderBy(f => f, StringComparer.Ordinal)
+            .Select(f => (AdditionalText)new InMemoryText(f, File.ReadAllText(f))).ToArray();
+        Assert.True(files.Length >= 10, "the shipped architectures were not found");
+        var (driver, output, diagnostics) = GeneratorHarness.Run(files);
+        Assert.Empty(diagnostics);
+        var sources = driver.GetRunResult().Results.Single().GeneratedSources;
+        Assert.Equal(files.Length + 1, sources.Length);
+        foreach (var source in sources)
+        {
+            var lines = source.SourceText.ToString().Split('\n');
+            var longest = lines.Select((text, index) => (text, index)).MaxBy(l => l.text.Length);
+            Assert.True(longest.text.Length <= 160, $"{source.HintName}({longest.index + 1}) is {longest.text.Length} characters long: {longest.text}");
+            Assert.DoesNotContain("LGMSNet.Dsl", source.SourceText.ToString());
+            Assert.Contains("[global::System.CodeDom.Compiler.GeneratedCode(\"LGMSNet.Generator\", ", source.SourceText.ToString());
+        }
+        // The generated assembly references the runtime and TorchSharp only, not the Dsl.
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.DoesNotContain(assembly.GetReferencedAssemblies(), a => a.Name == "LGMSNet.Dsl");
+    }
+
     [Fact]
     public void A_broken_file_reports_located_errors_without_stopping_the_others()
     {
@@ -116,6 +174,93 @@ public sealed class GeneratorTests
         Assert.Equal(new[] { "m/a.yaml", "m/b.yaml" }, diagnostics.Select(d => d.Location.GetLineSpan().Path).OrderBy(p => p));
         Assert.Equal(new[] { "CompiledArchitectures.g.cs" }, driver.GetRunResult().Results.Single().GeneratedSources.Select(s => s.HintName));
     }
+
+    [Theory]
+    [InlineData("COMPILEDARCHITECTURES")]
+    [InlineData("compiledArchitectures")]
+    public void A_name_differing_from_the_registry_only_in_case_is_an_error_and_the_others_still_generate(string name)
+    {
+        // Hint names are compared case-insensitively: this used to crash the generator (CS8785) and lose every architecture.
+        var (driver, output, diagnostics) = GeneratorHarness.Run(
+            new InMemoryText("m/clash.yaml", Tiny3D.Replace("name: Tiny3D", "name: " + name)), new InMemoryText("m/unet-like.yaml", UnetLike));
+        var result = driver.GetRunResult().Results.Single();
+        Assert.Null(result.Exception);
+        var error = Assert.Single(diagnostics);
+        Assert.Equal("LGMS015", error.Id);
+        Assert.Equal("m/clash.yaml", error.Location.GetLineSpan().Path);
+        Assert.Equal(new[] { "CompiledArchitectures.g.cs", "UnetLike.g.cs" }, result.GeneratedSources.Select(s => s.HintName).OrderBy(h => h));
+        GeneratorHarness.CompileAndLoad(output);
+    }
+
+    [Fact]
+    public void An_exception_while_emitting_one_file_is_LGMS099_for_that_file_only()
+    {
+        // A valid plan whose default input size (57344^3: patch 7 at level 1 and patch 64 at level 8) makes the
+        // multiply-add count overflow a long while the emitter writes its XML docs.
+        const string overflow = """
+            name: Overflow
+            dims: 3
+            in_channels: 1
+            classes: 1
+            widths: [4096, 8, 8, 8, 8, 8, 8, 8]
+            norm: group
+            norm_groups: 1
+            encoder: [{ gms: { patch: 7, split: [4096, 0] } }, conv, conv, conv, conv, conv, conv, { gms: { patch: 64, split: [8, 0] } }]
+            decoder: [conv, conv, conv, conv, conv, conv, conv]
+            """;
+        Assert.True(LGMSNet.Dsl.ArchitectureCompiler.Compile("m/overflow.yaml", overflow).Succeeded);
+        var (driver, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("m/overflow.yaml", overflow), new InMemoryText("m/tiny3d.yaml", Tiny3D));
+        var result = driver.GetRunResult().Results.Single();
+        Assert.Null(result.Exception);
+        var error = Assert.Single(diagnostics);
+        Assert.Equal("LGMS099", error.Id);
+        Assert.Equal("m/overflow.yaml", error.Location.GetLineSpan().Path);
+        Assert.Contains("OverflowException", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(new[] { "CompiledArchitectures.g.cs", "Tiny3D.g.cs" }, result.GeneratedSources.Select(s => s.HintName).OrderBy(h => h));
+        Assert.DoesNotContain("Overflow", Generated(output, "CompiledArchitectures.g.cs"));
+        GeneratorHarness.CompileAndLoad(output);
+    }
+
+    [Theory]
+    [InlineData("\\L")]
+    [InlineData("\\P")]
+    [InlineData("\\N")]
+    [InlineData("\\u2028")]
+    [InlineData("\\u2029")]
+    [InlineData("\\u0085")]
+    [InlineData("\\r")]
+    [InlineData("\\n")]
+    [InlineData("\\r\\n")]
+    public void Line_separators_in_a_description_cannot_end_the_comment_and_inject_code(string separator)
+    {
+        // U+2028, U+2029 and U+0085 end a C# line (so a /// comment); the rest of the text would become code.
+        string yaml = Tiny3D + $"\ndescription: \"safe{separator}}} public sealed class Injected {{ }} /// <b>{separator}\"\n";
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/tiny3d.yaml", yaml));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.Equal(new[] { "CompiledArchitectures", "Tiny3D" }, DeclaredTypes(assembly));
+        var info = (ArchitectureInfo)assembly.GetType($"{GeneratorHarness.Namespace}.Tiny3D")!.GetProperty("Info")!.GetValue(null)!;
+        Assert.Equal(yaml, info.Yaml);
+    }
+
+    [Theory]
+    [InlineData("\u2028")]
+    [InlineData("\u2029")]
+    [InlineData("\u0085")]
+    [InlineData("\r")]
+    public void Line_separators_in_a_file_name_cannot_inject_code(string separator)
+    {
+        string stem = $"tiny{separator}}} public sealed class Injected {{ }} ";
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText($"models/{stem}.yaml", Tiny3D));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.Equal(new[] { "CompiledArchitectures", "Tiny3D" }, DeclaredTypes(assembly));
+        var info = (ArchitectureInfo)assembly.GetType($"{GeneratorHarness.Namespace}.Tiny3D")!.GetProperty("Info")!.GetValue(null)!;
+        Assert.Equal(stem, info.FileStem);
+    }
+
+    private static IEnumerable<string> DeclaredTypes(Assembly assembly) =>
+        assembly.GetTypes().Where(t => !t.Name.Contains('<') && t.DeclaringType == null).Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
 
     [Fact]
     public void Non_yaml_additional_files_are_ignored()
@@ -183,7 +328,7 @@ public sealed class GeneratorTests
     private static IEnumerable<string> TrackedSteps() => new[]
     {
         ArchitectureGenerator.Steps.Compile, ArchitectureGenerator.Steps.Names, ArchitectureGenerator.Steps.File,
-        ArchitectureGenerator.Steps.Registry,
+        ArchitectureGenerator.Steps.Emit, ArchitectureGenerator.Steps.Registry,
     };
 
     private static void AssertNoRoslynObjects(object? value, string step, HashSet<object> seen, int depth)

@@ -13,7 +13,7 @@ namespace LGMSNet.Fuzz;
 public sealed class GeneratorOracle
 {
     private readonly CSharpCompilation _baseline;
-    private readonly CSharpParseOptions _parse = new(LanguageVersion.Latest);
+    private readonly CSharpParseOptions _parse = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
 
     public GeneratorOracle()
     {
@@ -50,10 +50,17 @@ public sealed class GeneratorOracle
             var foreign = diagnostics.Where(d => !d.Id.StartsWith("LGMS", StringComparison.Ordinal)).ToList();
             if (foreign.Count > 0) return ("foreign diagnostic", string.Join("; ", foreign));
             bool failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
-            bool emitted = result.GeneratedSources.Any(s => s.HintName != "CompiledArchitectures.g.cs");
+            bool emitted = result.GeneratedSources.Any(s => s.HintName != LGMSNet.Dsl.GeneratedNames.HintName(LGMSNet.Dsl.GeneratedNames.Registry));
             if (failed && emitted) return ("emitted despite errors", "code was emitted for a file with errors");
             if (failed) return ("diagnostics: " + string.Join(",", diagnostics.Select(d => d.Id).Distinct().OrderBy(i => i)), null);
             if (!emitted) return ("no output", "no diagnostics and no module: the file vanished silently");
+            // Text from the YAML must never become code: the only types are the architecture's class and the registry.
+            var declared = result.GeneratedSources
+                .SelectMany(s => s.SyntaxTree.GetRoot().DescendantNodes().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.BaseTypeDeclarationSyntax>())
+                .Select(t => t.Identifier.ValueText).ToList();
+            var expected = result.GeneratedSources.Select(s => s.HintName.Substring(0, s.HintName.Length - ".g.cs".Length)).ToList();
+            if (!declared.OrderBy(d => d).SequenceEqual(expected.OrderBy(e => e)))
+                return ("injected code", $"generated types [{string.Join(", ", declared)}], expected [{string.Join(", ", expected)}]");
             var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
             return problems.Count == 0 ? ("compiled", null) : ("emitted code does not compile", string.Join("; ", problems.Take(5)));
         }

@@ -21,7 +21,7 @@ public sealed class YamlMutator(IReadOnlyList<string> seeds)
 
     private static readonly string[] Strange =
     {
-        "\u0000", "\u0007", "\u001b[31m", "\u202e", "\u200b", "\ufeff", "\uffff", "\ud83d\ude00", "e\u0301", "\t", "\r", "\u2028", "\u0085",
+        "\u0000", "\u0007", "\u001b[31m", "\u202e", "\u200b", "\ufeff", "\uffff", "\ud83d\ude00", "e\u0301", "\t", "\r", "\u2028", "\u2029", "\u0085",
         "é", "名前", "\\", "\"", "'", "#", ":", "- ", "? ", "%YAML 1.2", "---", "...", "{", "]", "&", "*", "!", "|", ">", "@", "`",
     };
 
@@ -31,6 +31,19 @@ public sealed class YamlMutator(IReadOnlyList<string> seeds)
         "kernels", "depth", "groups", "split", "ratio", "patch", "heads", "head_dim", "mlp", "reduction", "expansion", "input_size",
         "norm_groups", "description", "widht", "lsm", "gsm", "splt", "kernel", "Conv", "LMS", "batch", "instance", "group", "linear",
         "nearest",
+    };
+
+    /// <summary>Characters that end a line in C# (and so a // or /// comment), raw or as YAML escapes.</summary>
+    private static readonly string[] LineSeparators =
+    {
+        "\u2028", "\u2029", "\u0085", "\r", "\n", "\r\n", "\\L", "\\P", "\\N", "\\u2028", "\\u2029", "\\u0085", "\\x85", "\\r", "\\n",
+    };
+
+    /// <summary>What an attacker would put after a line break to break out of a comment or a string.</summary>
+    private static readonly string[] Payloads =
+    {
+        "} public sealed class Injected { } /// ", "\\\" + Injected() + \\\"", "*/ class Injected { } /*", "#error injected", "</summary> <b>",
+        "\"; class Injected { } //", "\\\"); class Injected { }", "@\"", "\"\"\"",
     };
 
     public sealed record Case(string Description, string Text);
@@ -57,7 +70,7 @@ public sealed class YamlMutator(IReadOnlyList<string> seeds)
     {
         var lines = text.Split('\n').ToList();
         int line = rng.Next(Math.Max(1, lines.Count));
-        switch (rng.Next(19))
+        switch (rng.Next(20))
         {
             case 0:
                 if (lines.Count > 0) lines.RemoveAt(line);
@@ -108,10 +121,30 @@ public sealed class YamlMutator(IReadOnlyList<string> seeds)
                     string anchorLine = "shared: &block { lms: { kernels: [3, 5, 7, 9] } }\n";
                     return ("anchors", anchorLine + text.Replace("- lms: { kernels: [3, 5, 7, 9] }", "- *block"));
                 }
+            case 18: return LineSeparatorText(text, rng);
             default:
                 return ("empty", rng.Chance(0.5) ? "" : rng.Chance(0.5) ? "   \n\t\n" : "# only a comment\n");
         }
     }
+
+    /// <summary>Text copied into the generated C# (description, comments kept in the embedded YAML)
+    /// holding a line separator followed by code.</summary>
+    private static (string, string) LineSeparatorText(string text, Rng rng)
+    {
+        string separator = LineSeparators[rng.Next(LineSeparators.Length)];
+        string payload = Payloads[rng.Next(Payloads.Length)];
+        string escaped = payload.Replace("\\", "\\\\").Replace("\"", "\\\"");
+        switch (rng.Next(4))
+        {
+            case 0: return ("line separator in a quoted description", WithoutDescription(text) + $"\ndescription: \"x{separator}{escaped}{separator}\"\n");
+            case 1: return ("line separator in a plain description", WithoutDescription(text) + $"\ndescription: x{separator}{payload}\n");
+            case 2: return ("line separator in a comment", $"# x{separator}{payload}\n" + text);
+            default: return ("line separator in a block description", WithoutDescription(text) + $"\ndescription: |\n  x{separator}{payload}\n  {payload}\n");
+        }
+    }
+
+    private static string WithoutDescription(string text) =>
+        string.Join("\n", text.Split('\n').Where(l => !l.StartsWith("description:", StringComparison.Ordinal)));
 
     /// <summary>A random document following the schema loosely: valid and invalid values alike.</summary>
     private Case Random(Rng rng)
@@ -128,6 +161,8 @@ public sealed class YamlMutator(IReadOnlyList<string> seeds)
         if (rng.Chance(0.2)) sb.Append("norm_groups: ").Append(Value(rng, 1 << rng.Next(4))).Append('\n');
         if (rng.Chance(0.2)) sb.Append("upsample: ").Append(rng.Chance(0.5) ? "linear" : "nearest").Append('\n');
         if (rng.Chance(0.2)) sb.Append("input_size: ").Append(Value(rng, 32 * (1 + rng.Next(8)))).Append('\n');
+        if (rng.Chance(0.1))
+            sb.Append("description: \"x").Append(LineSeparators[rng.Next(LineSeparators.Length)]).Append("} class Injected { } ///\"\n");
         sb.Append("encoder:\n");
         int encoder = levels + (rng.Chance(0.9) ? 0 : rng.Next(3) - 1);
         for (int i = 0; i < encoder; i++) sb.Append("  - ").Append(Block(rng, widths[Math.Min(i, widths.Count - 1)])).Append('\n');

@@ -4,13 +4,6 @@ using System.Linq;
 
 namespace LGMSNet.Dsl.Planning;
 
-/// <summary>One state_dict entry: our key, the reference's key, its shape, and whether it is a
-/// trainable parameter (false: a BatchNorm buffer; <see cref="IsInt64"/> for num_batches_tracked).</summary>
-public sealed record TensorSpec(string Name, string ReferenceName, long[] Shape, bool IsParameter, bool IsInt64)
-{
-    public long Elements => Shape.Aggregate(1L, (a, b) => a * b);
-}
-
 /// <summary>Multiply-accumulate counts by category, following the convention of
 /// shared/reference/README.md: convolutions and linear layers without bias adds, plus the two
 /// attention products (q·kᵀ and attention·v). Norms, activations, pooling and resampling are not counted.</summary>
@@ -24,53 +17,33 @@ public readonly record struct MacCount(long Convolution, long Linear, long Atten
 
 public sealed record StageCost(StagePlan Stage, long Parameters, MacCount Macs, long[] OutputShape);
 
+/// <summary>Parameter and multiply-add counts of a plan, from its <see cref="Layers"/> (no TorchSharp).</summary>
 public static class Costs
 {
-    public static IEnumerable<TensorSpec> Tensors(NetworkPlan plan) => Layers.Of(plan).SelectMany(l => Tensors(plan.Dims, l));
+    /// <summary>The state_dict entries of <paramref name="plan"/> (<see cref="KeyMap.Tensors(NetworkPlan)"/>; kept
+    /// here for callers that have not switched yet).</summary>
+    public static IEnumerable<TensorSpec> Tensors(NetworkPlan plan) => KeyMap.Tensors(plan);
 
-    public static IEnumerable<TensorSpec> Tensors(int dims, Layer layer)
-    {
-        switch (layer)
-        {
-            case ConvLayer c:
-                {
-                    var shape = new List<long> { c.Out, c.In / c.Groups };
-                    shape.AddRange(Enumerable.Repeat((long)c.Kernel, dims));
-                    yield return new TensorSpec(c.Name + ".weight", c.ReferenceName + ".weight", shape.ToArray(), true, false);
-                    if (c.Bias) yield return new TensorSpec(c.Name + ".bias", c.ReferenceName + ".bias", new long[] { c.Out }, true, false);
-                    break;
-                }
-            case LinearLayer l:
-                yield return new TensorSpec(l.Name + ".weight", l.ReferenceName + ".weight", new long[] { l.Out, l.In }, true, false);
-                if (l.Bias) yield return new TensorSpec(l.Name + ".bias", l.ReferenceName + ".bias", new long[] { l.Out }, true, false);
-                break;
-            case NormLayer n when n.Kind != NormLayerKind.Instance:
-                yield return new TensorSpec(n.Name + ".weight", n.ReferenceName + ".weight", new long[] { n.Channels }, true, false);
-                yield return new TensorSpec(n.Name + ".bias", n.ReferenceName + ".bias", new long[] { n.Channels }, true, false);
-                if (n.Kind == NormLayerKind.Batch)
-                {
-                    yield return new TensorSpec(n.Name + ".running_mean", n.ReferenceName + ".running_mean", new long[] { n.Channels }, false, false);
-                    yield return new TensorSpec(n.Name + ".running_var", n.ReferenceName + ".running_var", new long[] { n.Channels }, false, false);
-                    yield return new TensorSpec(n.Name + ".num_batches_tracked", n.ReferenceName + ".num_batches_tracked", Array.Empty<long>(), false, true);
-                }
-                break;
-        }
-    }
-
-    public static long Parameters(NetworkPlan plan) => Tensors(plan).Where(t => t.IsParameter).Sum(t => t.Elements);
+    public static long Parameters(NetworkPlan plan) => KeyMap.Tensors(plan).Where(t => t.IsParameter).Sum(t => t.Elements);
 
     public static long Parameters(NetworkPlan plan, StagePlan stage) =>
-        Layers.Of(plan, stage).SelectMany(l => Tensors(plan.Dims, l)).Where(t => t.IsParameter).Sum(t => t.Elements);
+        Layers.Of(plan, stage).SelectMany(l => KeyMap.Tensors(plan.Dims, l)).Where(t => t.IsParameter).Sum(t => t.Elements);
 
     /// <summary>Checks an input size against the architecture; returns an explanation or null.</summary>
-    public static string? CheckInputSize(NetworkPlan plan, IReadOnlyList<int> size)
+    public static string? CheckInputSize(NetworkPlan plan, IReadOnlyList<int> size) =>
+        CheckInputSize(plan.Dims, plan.InputMultiple, size.Select(s => (long)s).ToList());
+
+    /// <summary>The one input-size check (the compiler's costs, <c>summary --size</c> and every module's
+    /// forward pass through ArchitectureInfo): one spatial size per axis, each a positive multiple of
+    /// <paramref name="inputMultiple"/>. Returns an explanation or null.</summary>
+    public static string? CheckInputSize(int dims, IReadOnlyList<int> inputMultiple, IReadOnlyList<long> size)
     {
-        if (size.Count != plan.Dims) return $"expected {plan.Dims} spatial sizes, got {size.Count}";
-        for (int axis = 0; axis < plan.Dims; axis++)
+        if (size.Count != dims) return $"expected {dims} spatial sizes, got {size.Count}";
+        for (int axis = 0; axis < dims; axis++)
         {
-            if (size[axis] <= 0 || size[axis] % plan.InputMultiple[axis] != 0)
-                return $"size {size[axis]} on axis {axis} is not a positive multiple of {plan.InputMultiple[axis]} " +
-                       $"(this architecture needs multiples of {string.Join("x", plan.InputMultiple)})";
+            if (size[axis] <= 0 || size[axis] % inputMultiple[axis] != 0)
+                return $"size {size[axis]} on axis {axis} is not a positive multiple of {inputMultiple[axis]} " +
+                       $"(this architecture needs multiples of {Formatting.Size(inputMultiple)})";
         }
         return null;
     }
@@ -83,7 +56,7 @@ public static class Costs
         {
             var layers = Layers.Of(plan, stage).ToList();
             var macs = layers.Aggregate(default(MacCount), (sum, layer) => sum + Macs(layer, inputSize));
-            long parameters = layers.SelectMany(l => Tensors(plan.Dims, l)).Where(t => t.IsParameter).Sum(t => t.Elements);
+            long parameters = layers.SelectMany(l => KeyMap.Tensors(plan.Dims, l)).Where(t => t.IsParameter).Sum(t => t.Elements);
             var shape = new List<long> { stage.OutChannels };
             shape.AddRange(inputSize.Select(s => (long)(s >> (stage.Level - 1))));
             return new StageCost(stage, parameters, macs, shape.ToArray());

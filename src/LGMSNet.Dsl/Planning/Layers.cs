@@ -26,6 +26,22 @@ public sealed record LinearLayer(string Name, string ReferenceName, int Level, i
 public sealed record AttentionLayer(string Name, int Level, EquatableArray<int> Patch, int Heads, int HeadDim)
     : Layer(Name, Name, Level);
 
+/// <summary>The layers of every block, as the compiler counts them without TorchSharp: a second
+/// description of each runtime block (src/LGMSNet.Runtime/Blocks), one entry per pair —
+/// <list type="table">
+/// <listheader><term>block plan (lowered by)</term><description>runtime module</description></listheader>
+/// <item><term><see cref="StemPlan"/>, and the CBS pairs inside LMS and GMS blocks (<c>ConvNorm</c>)</term><description><c>ConvNormAct</c></description></item>
+/// <item><term><see cref="LmsUnitPlan"/> (<c>Block</c>; each LMS block: <c>Lms</c>)</term><description><c>LmsUnit</c>, <c>LmsBlock</c></description></item>
+/// <item><term><see cref="GmsPlan"/> (<c>Gms</c>)</term><description><c>GmsBlock</c> with <c>ConvBranch</c> and <c>TransformerLayer</c></description></item>
+/// <item><term><see cref="FusionPlan"/> (<c>Fusion</c>)</term><description><c>FusionBlock</c></description></item>
+/// <item><term><see cref="DoubleConvPlan"/> (<c>Block</c>)</term><description><c>DoubleConv</c></description></item>
+/// <item><term><see cref="UpConvPlan"/> (<c>Of</c>, role Up)</term><description><c>UpConv</c></description></item>
+/// <item><term><see cref="HeadPlan"/> (<c>Of</c>, role Head)</term><description><c>ConvHead</c></description></item>
+/// </list>
+/// Each runtime block's doc points back here. A change to either side must keep them in agreement, which
+/// <c>GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to</c>
+/// (tests/LGMSNet.Compiler.Tests) checks: for every block type, norm kind and up-sampling mode, the
+/// state_dict TorchSharp builds equals <see cref="KeyMap"/>'s (names, shapes, parameter or buffer).</summary>
 public static class Layers
 {
     /// <summary>The reference's names of the LMS depthwise convolutions, by kernel position.</summary>

@@ -25,7 +25,8 @@ public enum StageRole { Stem, Encoder, Up, Decoder, Head }
 
 /// <summary>One top-level stage. <see cref="Level"/> is the resolution level it runs at
 /// (1 = full resolution); <see cref="Name"/> is our module name, <see cref="ReferenceName"/>
-/// the authors' (e.g. decoder4 ↔ Up_conv5).</summary>
+/// the authors' (e.g. decoder4 ↔ Up_conv5); <see cref="Input"/> is what it is applied to.
+/// The stages are listed in the order the forward pass runs them.</summary>
 public sealed record StagePlan(
     StageRole Role,
     int Level,
@@ -34,7 +35,14 @@ public sealed record StagePlan(
     string PropertyName,
     int InChannels,
     int OutChannels,
-    EquatableArray<BlockPlan> Blocks);
+    EquatableArray<BlockPlan> Blocks,
+    StageInput Input);
+
+/// <summary>What a stage is applied to: the output of the stage named <see cref="Source"/> (null: the
+/// network input), max-pooled ×2 first when <see cref="Pool"/>, and placed after the output of the stage
+/// named <see cref="Skip"/> in a channel concatenation when that is set (the skip connection comes first,
+/// as in the reference).</summary>
+public sealed record StageInput(string? Source, bool Pool = false, string? Skip = null);
 
 public abstract record BlockPlan(int InChannels, int OutChannels)
 {

@@ -98,6 +98,15 @@ public static class YamlDocumentReader
             parent.PendingKeyInvalid = false;
         }
 
+        // Ends the innermost sequence or mapping: builds its node, records its anchor, attaches it.
+        void Close(SourceSpan end, Func<Frame, SourceSpan, YamlNode> build)
+        {
+            var frame = stack.Pop();
+            var node = build(frame, Join(frame.Start, end));
+            if (frame.Anchor != null) anchors[frame.Anchor] = (node, frame.Weight);
+            Attach(node, frame.Weight, node.Span);
+        }
+
         bool CheckTag(NodeEvent e)
         {
             if (e.Tag.IsEmpty || e.Tag.IsNonSpecific) return true;
@@ -148,20 +157,10 @@ public static class YamlDocumentReader
                         Push(new Frame(Span(map.Start, map.End), true) { Anchor = map.Anchor.IsEmpty ? null : map.Anchor.Value });
                         break;
                     case SequenceEnd end:
-                        {
-                            var frame = stack.Pop();
-                            var node = new YamlSequence(frame.Items, Join(frame.Start, Span(end.Start, end.End)));
-                            if (frame.Anchor != null) anchors[frame.Anchor] = (node, frame.Weight);
-                            Attach(node, frame.Weight, node.Span);
-                        }
+                        Close(Span(end.Start, end.End), (frame, span) => new YamlSequence(frame.Items, span));
                         break;
                     case MappingEnd end:
-                        {
-                            var frame = stack.Pop();
-                            var node = new YamlMapping(frame.Entries, Join(frame.Start, Span(end.Start, end.End)));
-                            if (frame.Anchor != null) anchors[frame.Anchor] = (node, frame.Weight);
-                            Attach(node, frame.Weight, node.Span);
-                        }
+                        Close(Span(end.Start, end.End), (frame, span) => new YamlMapping(frame.Entries, span));
                         break;
                 }
             }

@@ -1,8 +1,12 @@
+using LGMSNet.Dsl;
+
 namespace LGMSNet.Generator.Emit;
 
 /// <summary>Writes the registry of every architecture compiled into the assembly (used by the CLI).</summary>
 internal static class RegistryEmitter
 {
+    private const string Descriptor = "global::LGMSNet.Runtime.Network.ArchitectureDescriptor";
+
     public static string Emit(RegistryModel model)
     {
         var w = new CodeWriter();
@@ -14,14 +18,16 @@ internal static class RegistryEmitter
          .Line($"namespace {model.Namespace};")
          .Line()
          .Line("/// <summary>All architectures compiled into this assembly, ordered by file name.</summary>");
-        using (w.Block("public static class CompiledArchitectures"))
+        w.Line(ModuleEmitter.GeneratedCodeAttribute);
+        using (w.Block($"public static class {GeneratedNames.Registry}"))
         {
             w.Line("/// <summary>Descriptors (metadata and a factory) for every compiled architecture.</summary>");
-            w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::LGMSNet.Runtime.Network.ArchitectureDescriptor> All { get; } = new global::LGMSNet.Runtime.Network.ArchitectureDescriptor[]");
-            w.Line("{");
+            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<{Descriptor}> All {{ get; }} =");
+            w.Line($"    new {Descriptor}[]");
+            w.Line("    {");
             foreach (var entry in model.Entries)
-                w.Line($"    new global::LGMSNet.Runtime.Network.ArchitectureDescriptor({entry.ClassName}.Info, static () => new {entry.ClassName}()),");
-            w.Line("};");
+                w.Line($"        new({entry.ClassName}.{GeneratedNames.Info}, static () => new {entry.ClassName}()),");
+            w.Line("    };");
         }
         return w.ToString();
     }

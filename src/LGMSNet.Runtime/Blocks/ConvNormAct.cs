@@ -5,8 +5,10 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>conv → norm → activation; children <c>conv</c> and <c>norm</c>. The reference's
-/// CBS helpers (conv_1x1_bn / conv_nxn_bn: no bias, SiLU), its stem (bias, ReLU) and the
-/// up-convolution core are all this block.</summary>
+/// CBS helpers (conv_1x1_bn / conv_nxn_bn: no bias, SiLU) and its stem (bias, ReLU) are this block;
+/// <see cref="DoubleConv"/> and <see cref="UpConv"/> are built from it.</summary>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
 {
     private readonly Convolution conv;
@@ -27,6 +29,15 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
 
     public nn.Module<Tensor, Tensor> Norm => norm;
 
+    /// <summary>Registers this block's convolution and norm directly on <paramref name="owner"/> under
+    /// <paramref name="convName"/> and <paramref name="normName"/>, for blocks whose state_dict layout
+    /// (the reference's) has the two flat, without this block's own level.</summary>
+    public void RegisterFlat(nn.Module owner, string convName, string normName)
+    {
+        owner.register_module(convName, conv);
+        owner.register_module(normName, norm);
+    }
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -35,15 +46,11 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
         return scope.MoveToOuter(Primitives.Activate(y, _activation));
     }
 
-    /// <summary>Folds an eval-mode BatchNorm into the convolution: w' = w·s, b' = (b − μ)·s + β.</summary>
+    /// <summary>Folds an eval-mode BatchNorm into the convolution (<see cref="BatchNormFolding.IntoPreceding"/>).</summary>
     public void FuseForInference()
     {
         if (_normFolded || norm is not BatchNormLayer batchNorm) return;
-        using var _ = no_grad();
-        var (scale, shift) = Primitives.BatchNormAffine(batchNorm);
-        var weight = conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!);
-        var bias = conv.bias is null ? shift : (conv.bias * scale).Plus(shift);
-        Primitives.SetConvParameters(conv, weight, bias);
+        BatchNormFolding.IntoPreceding(conv, batchNorm);
         _normFolded = true;
     }
 }

@@ -4,35 +4,13 @@ using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Blocks;
 
-/// <summary>Options of a GMS block: channel split between the transformer (a) and conv (b)
-/// branches, patch size per axis, attention heads and head width, MLP width, transformer depth.</summary>
-public sealed class GmsOptions
-{
-    public GmsOptions(int transformerChannels, int convChannels, int[] patch, int heads, int headDim, int mlp, int depth)
-    {
-        TransformerChannels = transformerChannels;
-        ConvChannels = convChannels;
-        Patch = patch.ToArray();
-        Heads = heads;
-        HeadDim = headDim;
-        Mlp = mlp;
-        Depth = depth;
-    }
-
-    public int TransformerChannels { get; }
-    public int ConvChannels { get; }
-    public IReadOnlyList<int> Patch { get; }
-    public int Heads { get; }
-    public int HeadDim { get; }
-    public int Mlp { get; }
-    public int Depth { get; }
-}
-
 /// <summary>Global multiscale block (ARCHITECTURE.md §2.6): conv 3x3 → conv 1x1 → split channels:
 /// the first <c>a</c> go through a sparse transformer (attention across patches, per intra-patch
 /// offset), the other <c>b</c> through a depthwise conv branch with a residual; concat → conv 1x1 →
 /// concat with the block input → conv 3x3. Children: <c>conv1</c>, <c>conv2</c>, <c>conv_branch</c>,
 /// <c>transformer.{l}</c>, <c>conv3</c>, <c>conv4</c>.</summary>
+/// <remarks>Counted without TorchSharp by <see cref="LGMSNet.Dsl.Planning.Layers"/>; kept in agreement by
+/// GeneratorTests.Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to.</remarks>
 public sealed class GmsBlock : nn.Module<Tensor, Tensor>
 {
     private readonly ConvNormAct conv1;
@@ -41,23 +19,35 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
     private readonly ModuleList<TransformerLayer>? transformer;
     private readonly ConvNormAct conv3;
     private readonly ConvNormAct conv4;
-    private readonly GmsOptions _options;
+    private readonly int _transformerChannels;
+    private readonly int _convChannels;
+    private readonly int[] _patch;
     private readonly int _dims;
 
-    public GmsBlock(int dims, int inChannels, int outChannels, GmsOptions options, NormSpec norm) : base(nameof(GmsBlock))
+    /// <param name="transformerChannels">a: channels through the sparse transformer (0: none).</param>
+    /// <param name="convChannels">b: channels through the conv branch (0: none); a + b = <paramref name="outChannels"/>.</param>
+    /// <param name="patch">patch size per spatial axis.</param>
+    /// <param name="heads">attention heads.</param>
+    /// <param name="headDim">width of each head.</param>
+    /// <param name="mlp">hidden width of the transformer MLP.</param>
+    /// <param name="depth">transformer layers.</param>
+    public GmsBlock(int dims, int inChannels, int outChannels, int transformerChannels, int convChannels, IReadOnlyList<int> patch,
+        int heads, int headDim, int mlp, int depth, NormSpec norm) : base(nameof(GmsBlock))
     {
-        if (options.TransformerChannels + options.ConvChannels != outChannels)
-            throw new ArgumentException($"split [{options.TransformerChannels}, {options.ConvChannels}] must sum to {outChannels}");
-        if (options.Patch.Count != dims)
+        if (transformerChannels + convChannels != outChannels)
+            throw new ArgumentException($"split [{transformerChannels}, {convChannels}] must sum to {outChannels}");
+        if (patch.Count != dims)
             throw new ArgumentException($"patch needs {dims} sizes");
         _dims = dims;
-        _options = options;
+        _transformerChannels = transformerChannels;
+        _convChannels = convChannels;
+        _patch = patch.ToArray();
         conv1 = new ConvNormAct(dims, inChannels, outChannels, 3, bias: false, norm, Activation.SiLU);
         conv2 = new ConvNormAct(dims, outChannels, outChannels, 1, bias: false, norm, Activation.SiLU);
-        if (options.ConvChannels > 0) conv_branch = new ConvBranch(dims, options.ConvChannels);
-        if (options.TransformerChannels > 0)
-            transformer = new ModuleList<TransformerLayer>(Enumerable.Range(0, options.Depth)
-                .Select(_ => new TransformerLayer(options.TransformerChannels, options.Heads, options.HeadDim, options.Mlp)).ToArray());
+        if (convChannels > 0) conv_branch = new ConvBranch(dims, convChannels);
+        if (transformerChannels > 0)
+            transformer = new ModuleList<TransformerLayer>(Enumerable.Range(0, depth)
+                .Select(_ => new TransformerLayer(transformerChannels, heads, headDim, mlp)).ToArray());
         conv3 = new ConvNormAct(dims, outChannels, outChannels, 1, bias: false, norm, Activation.SiLU);
         conv4 = new ConvNormAct(dims, outChannels + inChannels, outChannels, 3, bias: false, norm, Activation.SiLU);
         RegisterComponents();
@@ -67,7 +57,7 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = conv2.call(conv1.call(input));
-        int a = _options.TransformerChannels, b = _options.ConvChannels;
+        int a = _transformerChannels, b = _convChannels;
         var parts = new List<Tensor>(2);
         if (transformer is not null)
         {
@@ -92,7 +82,7 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
         long sequences = 1, tokens = 1;
         for (int axis = 0; axis < _dims; axis++)
         {
-            long p = _options.Patch[axis], size = x.shape[2 + axis];
+            long p = _patch[axis], size = x.shape[2 + axis];
             shape.Add(size / p);
             shape.Add(p);
             sequences *= p;
@@ -111,8 +101,8 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
     {
         long batch = tokens.shape[0], channels = tokens.shape[3];
         var shape = new List<long> { batch };
-        for (int axis = 0; axis < _dims; axis++) shape.Add(_options.Patch[axis]);
-        for (int axis = 0; axis < _dims; axis++) shape.Add(spatialShape[2 + axis] / _options.Patch[axis]);
+        for (int axis = 0; axis < _dims; axis++) shape.Add(_patch[axis]);
+        for (int axis = 0; axis < _dims; axis++) shape.Add(spatialShape[2 + axis] / _patch[axis]);
         shape.Add(channels);
         // Axes after the view: 0 batch, 1..d offsets, d+1..2d grid indices, 2d+1 channel.
         var order = new List<long> { 0, 2 * _dims + 1 };
@@ -124,89 +114,5 @@ public sealed class GmsBlock : nn.Module<Tensor, Tensor>
         var output = new List<long> { batch, channels };
         for (int axis = 0; axis < _dims; axis++) output.Add(spatialShape[2 + axis]);
         return tokens.reshape(shape.ToArray()).permute(order.ToArray()).reshape(output.ToArray());
-    }
-}
-
-/// <summary>The GMS conv branch: depthwise 3x3 → BatchNorm → ReLU → depthwise 1x1 → BatchNorm
-/// (BatchNorm in 3D too, as in the reference). Children: <c>depthwise</c>, <c>norm1</c>,
-/// <c>pointwise</c>, <c>norm2</c>. The block adds the residual.</summary>
-public sealed class ConvBranch : nn.Module<Tensor, Tensor>, IFusable
-{
-    private readonly Convolution depthwise;
-    private readonly BatchNormLayer norm1;
-    private readonly Convolution pointwise;
-    private readonly BatchNormLayer norm2;
-    private bool _fused;
-
-    public ConvBranch(int dims, int channels) : base(nameof(ConvBranch))
-    {
-        depthwise = Primitives.Conv(dims, channels, channels, 3, groups: channels, bias: false);
-        norm1 = Primitives.BatchNorm(dims, channels);
-        pointwise = Primitives.Conv(dims, channels, channels, 1, groups: channels, bias: false);
-        norm2 = Primitives.BatchNorm(dims, channels);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var y = depthwise.call(x);
-        if (!_fused) y = norm1.call(y);
-        y = pointwise.call(nn.functional.relu(y));
-        if (!_fused) y = norm2.call(y);
-        return scope.MoveToOuter(y);
-    }
-
-    public void FuseForInference()
-    {
-        if (_fused) return;
-        using var _ = no_grad();
-        foreach (var (conv, norm) in new[] { (depthwise, norm1), (pointwise, norm2) })
-        {
-            var (scale, shift) = Primitives.BatchNormAffine(norm);
-            Primitives.SetConvParameters(conv, conv.weight! * Primitives.PerOutputChannel(scale, conv.weight!), shift);
-        }
-        _fused = true;
-    }
-}
-
-/// <summary>One pre-norm transformer layer on [B, P, N, a] tokens: x + Attention(LN(x)), then
-/// x + MLP(LN(x)) with SiLU. Attention width is heads × head_dim (4 × 8 = 32 in the reference),
-/// independent of a. Children: <c>attn_norm</c>, <c>qkv</c>, <c>proj</c>, <c>ffn_norm</c>, <c>ffn1</c>, <c>ffn2</c>.</summary>
-public sealed class TransformerLayer : nn.Module<Tensor, Tensor>
-{
-    private readonly LayerNorm attn_norm;
-    private readonly Linear qkv;
-    private readonly Linear proj;
-    private readonly LayerNorm ffn_norm;
-    private readonly Linear ffn1;
-    private readonly Linear ffn2;
-    private readonly int _heads;
-    private readonly int _headDim;
-
-    public TransformerLayer(int channels, int heads, int headDim, int mlp) : base(nameof(TransformerLayer))
-    {
-        _heads = heads;
-        _headDim = headDim;
-        attn_norm = nn.LayerNorm(channels);
-        qkv = nn.Linear(channels, 3L * heads * headDim, hasBias: false);
-        proj = nn.Linear((long)heads * headDim, channels);
-        ffn_norm = nn.LayerNorm(channels);
-        ffn1 = nn.Linear(channels, mlp);
-        ffn2 = nn.Linear(mlp, channels);
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        long b = x.shape[0], p = x.shape[1], n = x.shape[2];
-        // q, k, v: features [0, hd), [hd, 2hd), [2hd, 3hd); head h uses [h·d, (h+1)·d) of each.
-        var qkvHeads = qkv.call(attn_norm.call(x)).reshape(b * p, n, 3, _heads, _headDim).permute(2, 0, 3, 1, 4);
-        var attended = nn.functional.scaled_dot_product_attention(qkvHeads[0], qkvHeads[1], qkvHeads[2]);
-        var merged = attended.permute(0, 2, 1, 3).reshape(b, p, n, (long)_heads * _headDim);
-        x = x.Plus(proj.call(merged));
-        x = x.Plus(ffn2.call(nn.functional.silu(ffn1.call(ffn_norm.call(x)))));
-        return scope.MoveToOuter(x);
     }
 }

@@ -1,14 +1,8 @@
-using LGMSNet.Dsl.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Blocks;
-
-public enum Activation { None, ReLU, SiLU, GELU }
-
-/// <summary>The network-wide normalisation (YAML <c>norm:</c>); GroupNorm uses <see cref="Groups"/> groups.</summary>
-public readonly record struct NormSpec(NormKind Kind, int Groups);
 
 /// <summary>Dimension-generic layer factories: one code path serves 2D and 3D.</summary>
 public static class Primitives
@@ -29,9 +23,9 @@ public static class Primitives
     /// reference's 3D choice) or GroupNorm.</summary>
     public static nn.Module<Tensor, Tensor> Norm(int dims, NormSpec norm, long channels) => norm.Kind switch
     {
-        NormKind.Batch => BatchNorm(dims, channels),
-        NormKind.Instance => dims == 2 ? nn.InstanceNorm2d(channels) : nn.InstanceNorm3d(channels),
-        NormKind.Group => GroupNorm(norm.Groups, channels),
+        Normalization.Batch => BatchNorm(dims, channels),
+        Normalization.Instance => dims == 2 ? nn.InstanceNorm2d(channels) : nn.InstanceNorm3d(channels),
+        Normalization.Group => GroupNorm(norm.Groups, channels),
         _ => throw new ArgumentOutOfRangeException(nameof(norm)),
     };
 
@@ -60,31 +54,13 @@ public static class Primitives
         : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });
 
     /// <summary>x2 up-sampling; linear means bi/trilinear with align_corners=false (the reference).</summary>
-    public static Tensor Upsample2x(Tensor x, int dims, Upsampling mode)
+    public static Tensor Upsample2x(Tensor x, int dims, UpsampleMode mode)
     {
         var scale = Enumerable.Repeat(2.0, dims).ToArray();
-        if (mode == Upsampling.Nearest)
+        if (mode == UpsampleMode.Nearest)
             return nn.functional.interpolate(x, scale_factor: scale, mode: InterpolationMode.Nearest);
         return nn.functional.interpolate(x, scale_factor: scale,
             mode: dims == 2 ? InterpolationMode.Bilinear : InterpolationMode.Trilinear, align_corners: false);
-    }
-
-    /// <summary>Per-channel scale and shift equal to an eval-mode BatchNorm.</summary>
-    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNormLayer norm)
-    {
-        using var _ = no_grad();
-        var scale = norm.Weight / norm.RunningVar.Plus(norm.Eps).sqrt();
-        var shift = norm.Bias.Minus(norm.RunningMean * scale);
-        return (scale, shift);
-    }
-
-    /// <summary>Reshapes a per-output-channel vector to broadcast over a conv weight.</summary>
-    public static Tensor PerOutputChannel(Tensor vector, Tensor weight)
-    {
-        var shape = new long[weight.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = -1;
-        return vector.reshape(shape);
     }
 
     /// <summary>Replaces a convolution's weight and bias (used when folding normalisation into it).</summary>
@@ -94,11 +70,4 @@ public static class Primitives
         conv.weight = new Parameter(weight.detach().contiguous(), requires_grad: false);
         conv.bias = new Parameter(bias.detach().contiguous(), requires_grad: false);
     }
-}
-
-/// <summary>A block that can rewrite itself into an equivalent, faster inference-only form
-/// (BatchNorm folded into convolutions, merged kernels). Never used for training.</summary>
-public interface IFusable
-{
-    void FuseForInference();
 }

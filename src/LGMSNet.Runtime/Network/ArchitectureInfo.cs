@@ -54,6 +54,10 @@ public sealed class ArchitectureInfo
 
     public IReadOnlyList<int> MultiplyAddsInputSize { get; }
 
+    /// <summary>The architecture's input size: the YAML's <c>input_size</c>, or the paper's default (256² images,
+    /// 96³ volumes, rounded up to <see cref="InputMultiple"/>). The same values as <see cref="MultiplyAddsInputSize"/>.</summary>
+    public IReadOnlyList<int> InputSize => MultiplyAddsInputSize;
+
     /// <summary>Every spatial input size must be a multiple of this, per axis.</summary>
     public IReadOnlyList<int> InputMultiple { get; }
 
@@ -68,15 +72,9 @@ public sealed class ArchitectureInfo
     public bool Matches(string query) =>
         string.Equals(query, FileStem, StringComparison.OrdinalIgnoreCase) || string.Equals(query, Name, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Null when <paramref name="spatial"/> is a valid input size, otherwise why not.</summary>
-    public string? CheckInputSize(IReadOnlyList<long> spatial)
-    {
-        if (spatial.Count != Dims) return $"{Name} is a {Dims}D network; got {spatial.Count} spatial axes";
-        for (int i = 0; i < Dims; i++)
-            if (spatial[i] <= 0 || spatial[i] % InputMultiple[i] != 0)
-                return $"{Name} needs spatial sizes that are multiples of {string.Join("x", InputMultiple)}; got {string.Join("x", spatial)}";
-        return null;
-    }
+    /// <summary>Null when <paramref name="spatial"/> is a valid input size, otherwise why not
+    /// (the compiler's check and message, <see cref="Costs.CheckInputSize(int, IReadOnlyList{int}, IReadOnlyList{long})"/>).</summary>
+    public string? CheckInputSize(IReadOnlyList<long> spatial) => Costs.CheckInputSize(Dims, InputMultiple, spatial);
 }
 
 /// <summary>A compiled architecture: its metadata and a factory for fresh modules.</summary>

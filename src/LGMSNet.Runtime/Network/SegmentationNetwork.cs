@@ -112,6 +112,6 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
         if (input.shape[1] != Architecture.InChannels)
             throw new ArgumentException($"{Architecture.Name} expects {Architecture.InChannels} input channel(s), got {input.shape[1]}");
         string? problem = Architecture.CheckInputSize(input.shape.Skip(2).ToArray());
-        if (problem != null) throw new ArgumentException(problem);
+        if (problem != null) throw new ArgumentException($"{Architecture.Name}: {problem}");
     }
 }

@@ -6,12 +6,14 @@
 namespace Test.Models;
 
 /// <summary>All architectures compiled into this assembly, ordered by file name.</summary>
+[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "1.0.0.0")]
 public static class CompiledArchitectures
 {
     /// <summary>Descriptors (metadata and a factory) for every compiled architecture.</summary>
-    public static global::System.Collections.Generic.IReadOnlyList<global::LGMSNet.Runtime.Network.ArchitectureDescriptor> All { get; } = new global::LGMSNet.Runtime.Network.ArchitectureDescriptor[]
-    {
-        new global::LGMSNet.Runtime.Network.ArchitectureDescriptor(Tiny3D.Info, static () => new Tiny3D()),
-        new global::LGMSNet.Runtime.Network.ArchitectureDescriptor(UnetLike.Info, static () => new UnetLike()),
-    };
+    public static global::System.Collections.Generic.IReadOnlyList<global::LGMSNet.Runtime.Network.ArchitectureDescriptor> All { get; } =
+        new global::LGMSNet.Runtime.Network.ArchitectureDescriptor[]
+        {
+            new(Tiny3D.Info, static () => new Tiny3D()),
+            new(UnetLike.Info, static () => new UnetLike()),
+        };
 }

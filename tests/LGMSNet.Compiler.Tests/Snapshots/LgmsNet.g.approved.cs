@@ -14,28 +14,42 @@ namespace Test.Models;
 /// </summary>
 /// <remarks>
 /// <list type="table">
-/// <listheader><term>stage</term><description>block: channels in → out, parameters, multiply-adds at 256x256</description></listheader>
-/// <item><term>Stem</term><description>conv 3x3 3→16, norm, ReLU: 3 → 16, 480 parameters, 28.3 M MACs</description></item>
-/// <item><term>Encoder1</term><description>LMS x1 (16 ch, kernels 3/5/7/9) + 1x1 16→16: 16 → 16, 1,672 parameters, 101.7 M MACs</description></item>
-/// <item><term>Encoder2</term><description>LMS x1 (16 ch, kernels 3/5/7/9) + 1x1 16→32: 16 → 32, 1,960 parameters, 29.6 M MACs</description></item>
-/// <item><term>Encoder3</term><description>LMS x1 (32 ch, kernels 3/5/7/9) + 1x1 32→64: 32 → 64, 6,224 parameters, 24.2 M MACs</description></item>
-/// <item><term>Encoder4</term><description>GMS 64→128 split [96, 32] patch 2x2 mlp 256: 64 → 128, 391,424 parameters, 415.6 M MACs</description></item>
-/// <item><term>Encoder5</term><description>GMS 128→128 split [96, 32] patch 2x2 mlp 256: 128 → 128, 538,880 parameters, 138.5 M MACs</description></item>
-/// <item><term>Up4</term><description>upsample x2, conv 3x3 128→128, norm, ReLU: 128 → 128, 147,840 parameters, 151.0 M MACs</description></item>
-/// <item><term>Decoder4</term><description>GMS 256→128 split [96, 32] patch 2x2 mlp 256: 256 → 128, 833,792 parameters, 868.5 M MACs</description></item>
-/// <item><term>Up3</term><description>upsample x2, conv 3x3 128→64, norm, ReLU: 128 → 64, 73,920 parameters, 302.0 M MACs</description></item>
-/// <item><term>Decoder3</term><description>fusion 128→64, then GMS 64→64 split [48, 16] patch 2x2 mlp 128: 128 → 64, 262,592 parameters, 1334.4 M MACs</description></item>
-/// <item><term>Up2</term><description>upsample x2, conv 3x3 64→32, norm, ReLU: 64 → 32, 18,528 parameters, 302.0 M MACs</description></item>
+/// <listheader><term>stage</term><description>block: channels in → out, parameters,
+/// multiply-adds at 256x256</description></listheader>
+/// <item><term>Stem</term><description>conv 3x3 3→16, norm, ReLU: 3 → 16, 480 parameters,
+/// 28.3 M MACs</description></item>
+/// <item><term>Encoder1</term><description>LMS x1 (16 ch, kernels 3/5/7/9) + 1x1 16→16: 16 → 16, 1,672 parameters,
+/// 101.7 M MACs</description></item>
+/// <item><term>Encoder2</term><description>LMS x1 (16 ch, kernels 3/5/7/9) + 1x1 16→32: 16 → 32, 1,960 parameters,
+/// 29.6 M MACs</description></item>
+/// <item><term>Encoder3</term><description>LMS x1 (32 ch, kernels 3/5/7/9) + 1x1 32→64: 32 → 64, 6,224 parameters,
+/// 24.2 M MACs</description></item>
+/// <item><term>Encoder4</term><description>GMS 64→128 split [96, 32] patch 2x2 mlp 256: 64 → 128, 391,424 parameters,
+/// 415.6 M MACs</description></item>
+/// <item><term>Encoder5</term><description>GMS 128→128 split [96, 32] patch 2x2 mlp 256: 128 → 128, 538,880 parameters,
+/// 138.5 M MACs</description></item>
+/// <item><term>Up4</term><description>upsample x2, conv 3x3 128→128, norm, ReLU: 128 → 128, 147,840 parameters,
+/// 151.0 M MACs</description></item>
+/// <item><term>Decoder4</term><description>GMS 256→128 split [96, 32] patch 2x2 mlp 256: 256 → 128, 833,792 parameters,
+/// 868.5 M MACs</description></item>
+/// <item><term>Up3</term><description>upsample x2, conv 3x3 128→64, norm, ReLU: 128 → 64, 73,920 parameters,
+/// 302.0 M MACs</description></item>
+/// <item><term>Decoder3</term><description>fusion 128→64, then GMS 64→64 split [48, 16] patch 2x2 mlp 128: 128 → 64,
+/// 262,592 parameters, 1334.4 M MACs</description></item>
+/// <item><term>Up2</term><description>upsample x2, conv 3x3 64→32, norm, ReLU: 64 → 32, 18,528 parameters,
+/// 302.0 M MACs</description></item>
 /// <item><term>Decoder2</term><description>fusion 64→32: 64 → 32, 31,392 parameters, 503.3 M MACs</description></item>
-/// <item><term>Up1</term><description>upsample x2, conv 3x3 32→16, norm, ReLU: 32 → 16, 4,656 parameters, 302.0 M MACs</description></item>
+/// <item><term>Up1</term><description>upsample x2, conv 3x3 32→16, norm, ReLU: 32 → 16, 4,656 parameters,
+/// 302.0 M MACs</description></item>
 /// <item><term>Decoder1</term><description>fusion 32→16: 32 → 16, 8,016 parameters, 503.3 M MACs</description></item>
 /// <item><term>Head</term><description>conv 1x1 16→1 (logits): 16 → 1, 17 parameters, 1.0 M MACs</description></item>
 /// </list>
 /// </remarks>
+[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "1.0.0.0")]
 public sealed partial class LgmsNet : global::LGMSNet.Runtime.Network.SegmentationNetwork
 {
     /// <summary>Facts the compiler established about this architecture (sizes, costs, the YAML it came from).</summary>
-    public static global::LGMSNet.Runtime.Network.ArchitectureInfo Info { get; } = new global::LGMSNet.Runtime.Network.ArchitectureInfo(
+    public static global::LGMSNet.Runtime.Network.ArchitectureInfo Info { get; } = new(
         name: "LgmsNet",
         fileStem: "lgmsnet",
         dims: 2,
@@ -132,57 +146,88 @@ decoder:                    # one entry per level below the deepest, deepest fir
     /// <summary>Builds the network with freshly initialised weights.</summary>
     public LgmsNet() : base(Info)
     {
-        var norm = new global::LGMSNet.Runtime.Blocks.NormSpec(global::LGMSNet.Dsl.Model.NormKind.Batch, Groups: 4);
-        Stem = Register("stem", new global::LGMSNet.Runtime.Blocks.ConvNormAct(2, 3, 16, kernel: 3, bias: true, norm, global::LGMSNet.Runtime.Blocks.Activation.ReLU));
-        Encoder1 = Register("encoder1", new global::LGMSNet.Runtime.Blocks.LmsUnit(2, 16, 16, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4, norm));
-        Encoder2 = Register("encoder2", new global::LGMSNet.Runtime.Blocks.LmsUnit(2, 16, 32, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4, norm));
-        Encoder3 = Register("encoder3", new global::LGMSNet.Runtime.Blocks.LmsUnit(2, 32, 64, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4, norm));
-        Encoder4 = Register("encoder4", new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 64, 128, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 96, convChannels: 32, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 256, depth: 1), norm));
-        Encoder5 = Register("encoder5", new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 128, 128, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 96, convChannels: 32, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 256, depth: 1), norm));
-        Up4 = Register("up4", new global::LGMSNet.Runtime.Blocks.UpConv(2, 128, 128, global::LGMSNet.Dsl.Model.Upsampling.Linear, norm));
-        Decoder4 = Register("decoder4", new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 256, 128, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 96, convChannels: 32, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 256, depth: 1), norm));
-        Up3 = Register("up3", new global::LGMSNet.Runtime.Blocks.UpConv(2, 128, 64, global::LGMSNet.Dsl.Model.Upsampling.Linear, norm));
-        Decoder3 = Register("decoder3", new global::LGMSNet.Runtime.Blocks.BlockSequence(new global::LGMSNet.Runtime.Blocks.FusionBlock(2, 128, 64, expansion: 4, norm), new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 64, 64, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 48, convChannels: 16, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 128, depth: 1), norm)));
-        Up2 = Register("up2", new global::LGMSNet.Runtime.Blocks.UpConv(2, 64, 32, global::LGMSNet.Dsl.Model.Upsampling.Linear, norm));
-        Decoder2 = Register("decoder2", new global::LGMSNet.Runtime.Blocks.FusionBlock(2, 64, 32, expansion: 4, norm));
-        Up1 = Register("up1", new global::LGMSNet.Runtime.Blocks.UpConv(2, 32, 16, global::LGMSNet.Dsl.Model.Upsampling.Linear, norm));
-        Decoder1 = Register("decoder1", new global::LGMSNet.Runtime.Blocks.FusionBlock(2, 32, 16, expansion: 4, norm));
-        Head = Register("head", new global::LGMSNet.Runtime.Blocks.ConvHead(2, 16, 1));
+        var norm = new global::LGMSNet.Runtime.Blocks.NormSpec(
+            Kind: global::LGMSNet.Runtime.Blocks.Normalization.Batch, Groups: 4);
+        Stem = Register("stem", new global::LGMSNet.Runtime.Blocks.ConvNormAct(
+            dims: 2, inChannels: 3, outChannels: 16, kernel: 3, bias: true, norm: norm,
+            activation: global::LGMSNet.Runtime.Blocks.Activation.ReLU));
+        Encoder1 = Register("encoder1", new global::LGMSNet.Runtime.Blocks.LmsUnit(
+            dims: 2, inChannels: 16, outChannels: 16, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4,
+            norm: norm));
+        Encoder2 = Register("encoder2", new global::LGMSNet.Runtime.Blocks.LmsUnit(
+            dims: 2, inChannels: 16, outChannels: 32, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4,
+            norm: norm));
+        Encoder3 = Register("encoder3", new global::LGMSNet.Runtime.Blocks.LmsUnit(
+            dims: 2, inChannels: 32, outChannels: 64, kernels: new[] { 3, 5, 7, 9 }, depth: 1, groups: 4, reduction: 4,
+            norm: norm));
+        Encoder4 = Register("encoder4", new global::LGMSNet.Runtime.Blocks.GmsBlock(
+            dims: 2, inChannels: 64, outChannels: 128, transformerChannels: 96, convChannels: 32, patch: new[] { 2, 2 },
+            heads: 4, headDim: 8, mlp: 256, depth: 1, norm: norm));
+        Encoder5 = Register("encoder5", new global::LGMSNet.Runtime.Blocks.GmsBlock(
+            dims: 2, inChannels: 128, outChannels: 128, transformerChannels: 96, convChannels: 32,
+            patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 256, depth: 1, norm: norm));
+        Up4 = Register("up4", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 128, outChannels: 128, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Linear,
+            norm: norm));
+        Decoder4 = Register("decoder4", new global::LGMSNet.Runtime.Blocks.GmsBlock(
+            dims: 2, inChannels: 256, outChannels: 128, transformerChannels: 96, convChannels: 32,
+            patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 256, depth: 1, norm: norm));
+        Up3 = Register("up3", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 128, outChannels: 64, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Linear,
+            norm: norm));
+        Decoder3 = Register("decoder3", new global::LGMSNet.Runtime.Blocks.BlockSequence(
+            new global::LGMSNet.Runtime.Blocks.FusionBlock(
+                dims: 2, inChannels: 128, outChannels: 64, expansion: 4, norm: norm),
+            new global::LGMSNet.Runtime.Blocks.GmsBlock(
+                dims: 2, inChannels: 64, outChannels: 64, transformerChannels: 48, convChannels: 16,
+                patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 128, depth: 1, norm: norm)));
+        Up2 = Register("up2", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 64, outChannels: 32, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Linear,
+            norm: norm));
+        Decoder2 = Register("decoder2", new global::LGMSNet.Runtime.Blocks.FusionBlock(
+            dims: 2, inChannels: 64, outChannels: 32, expansion: 4, norm: norm));
+        Up1 = Register("up1", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 32, outChannels: 16, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Linear,
+            norm: norm));
+        Decoder1 = Register("decoder1", new global::LGMSNet.Runtime.Blocks.FusionBlock(
+            dims: 2, inChannels: 32, outChannels: 16, expansion: 4, norm: norm));
+        Head = Register("head", new global::LGMSNet.Runtime.Blocks.ConvHead(dims: 2, inChannels: 16, outChannels: 1));
     }
 
     /// <inheritdoc />
-    protected override global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor input, global::LGMSNet.Runtime.Network.StageObserver? observe)
+    protected override global::TorchSharp.torch.Tensor Forward(
+        global::TorchSharp.torch.Tensor input, global::LGMSNet.Runtime.Network.StageObserver? observe)
     {
         var stem = Stem.call(input);
         observe?.Invoke("stem", stem);
-        var x1 = Encoder1.call(stem);
-        observe?.Invoke("encoder1", x1);
-        var x2 = Encoder2.call(Downsample(x1));
-        observe?.Invoke("encoder2", x2);
-        var x3 = Encoder3.call(Downsample(x2));
-        observe?.Invoke("encoder3", x3);
-        var x4 = Encoder4.call(Downsample(x3));
-        observe?.Invoke("encoder4", x4);
-        var x5 = Encoder5.call(Downsample(x4));
-        observe?.Invoke("encoder5", x5);
-        var up4 = Up4.call(x5);
+        var encoder1 = Encoder1.call(stem);
+        observe?.Invoke("encoder1", encoder1);
+        var encoder2 = Encoder2.call(Downsample(encoder1));
+        observe?.Invoke("encoder2", encoder2);
+        var encoder3 = Encoder3.call(Downsample(encoder2));
+        observe?.Invoke("encoder3", encoder3);
+        var encoder4 = Encoder4.call(Downsample(encoder3));
+        observe?.Invoke("encoder4", encoder4);
+        var encoder5 = Encoder5.call(Downsample(encoder4));
+        observe?.Invoke("encoder5", encoder5);
+        var up4 = Up4.call(encoder5);
         observe?.Invoke("up4", up4);
-        var d4 = Decoder4.call(Concat(x4, up4));
-        observe?.Invoke("decoder4", d4);
-        var up3 = Up3.call(d4);
+        var decoder4 = Decoder4.call(Concat(encoder4, up4));
+        observe?.Invoke("decoder4", decoder4);
+        var up3 = Up3.call(decoder4);
         observe?.Invoke("up3", up3);
-        var d3 = Decoder3.call(Concat(x3, up3));
-        observe?.Invoke("decoder3", d3);
-        var up2 = Up2.call(d3);
+        var decoder3 = Decoder3.call(Concat(encoder3, up3));
+        observe?.Invoke("decoder3", decoder3);
+        var up2 = Up2.call(decoder3);
         observe?.Invoke("up2", up2);
-        var d2 = Decoder2.call(Concat(x2, up2));
-        observe?.Invoke("decoder2", d2);
-        var up1 = Up1.call(d2);
+        var decoder2 = Decoder2.call(Concat(encoder2, up2));
+        observe?.Invoke("decoder2", decoder2);
+        var up1 = Up1.call(decoder2);
         observe?.Invoke("up1", up1);
-        var d1 = Decoder1.call(Concat(x1, up1));
-        observe?.Invoke("decoder1", d1);
-        var logits = Head.call(d1);
-        observe?.Invoke("head", logits);
-        return logits;
+        var decoder1 = Decoder1.call(Concat(encoder1, up1));
+        observe?.Invoke("decoder1", decoder1);
+        var head = Head.call(decoder1);
+        observe?.Invoke("head", head);
+        return head;
     }
 }

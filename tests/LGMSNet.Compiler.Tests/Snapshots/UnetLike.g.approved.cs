@@ -13,22 +13,29 @@ namespace Test.Models;
 /// </summary>
 /// <remarks>
 /// <list type="table">
-/// <listheader><term>stage</term><description>block: channels in → out, parameters, multiply-adds at 256x256</description></listheader>
+/// <listheader><term>stage</term><description>block: channels in → out, parameters,
+/// multiply-adds at 256x256</description></listheader>
 /// <item><term>Stem</term><description>conv 3x3 1→8, norm, ReLU: 1 → 8, 96 parameters, 4.7 M MACs</description></item>
 /// <item><term>Encoder1</term><description>double conv 8→8: 8 → 8, 1,200 parameters, 75.5 M MACs</description></item>
 /// <item><term>Encoder2</term><description>double conv 8→16: 8 → 16, 3,552 parameters, 56.6 M MACs</description></item>
-/// <item><term>Encoder3</term><description>LMS x2 (16 ch, kernels 3/3/3/3) + 1x1 16→32: 16 → 32, 2,320 parameters, 8.5 M MACs</description></item>
-/// <item><term>Up2</term><description>upsample x2, conv 3x3 32→16, norm, ReLU: 32 → 16, 4,656 parameters, 75.5 M MACs</description></item>
-/// <item><term>Decoder2</term><description>GMS 32→16 split [16, 0] patch 2x2 mlp 32 depth 2: 32 → 16, 18,560 parameters, 8887.7 M MACs</description></item>
-/// <item><term>Up1</term><description>upsample x2, conv 3x3 16→8, norm, ReLU: 16 → 8, 1,176 parameters, 75.5 M MACs</description></item>
-/// <item><term>Decoder1</term><description>GMS 16→8 split [0, 8] patch 2x2 mlp 16: 16 → 8, 3,184 parameters, 202.4 M MACs</description></item>
+/// <item><term>Encoder3</term><description>LMS x2 (16 ch, kernels 3/3/3/3) + 1x1 16→32: 16 → 32, 2,320 parameters,
+/// 8.5 M MACs</description></item>
+/// <item><term>Up2</term><description>upsample x2, conv 3x3 32→16, norm, ReLU: 32 → 16, 4,656 parameters,
+/// 75.5 M MACs</description></item>
+/// <item><term>Decoder2</term><description>GMS 32→16 split [16, 0] patch 2x2 mlp 32 depth 2: 32 → 16,
+/// 18,560 parameters, 8887.7 M MACs</description></item>
+/// <item><term>Up1</term><description>upsample x2, conv 3x3 16→8, norm, ReLU: 16 → 8, 1,176 parameters,
+/// 75.5 M MACs</description></item>
+/// <item><term>Decoder1</term><description>GMS 16→8 split [0, 8] patch 2x2 mlp 16: 16 → 8, 3,184 parameters,
+/// 202.4 M MACs</description></item>
 /// <item><term>Head</term><description>conv 1x1 8→2 (logits): 8 → 2, 18 parameters, 1.0 M MACs</description></item>
 /// </list>
 /// </remarks>
+[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "1.0.0.0")]
 public sealed partial class UnetLike : global::LGMSNet.Runtime.Network.SegmentationNetwork
 {
     /// <summary>Facts the compiler established about this architecture (sizes, costs, the YAML it came from).</summary>
-    public static global::LGMSNet.Runtime.Network.ArchitectureInfo Info { get; } = new global::LGMSNet.Runtime.Network.ArchitectureInfo(
+    public static global::LGMSNet.Runtime.Network.ArchitectureInfo Info { get; } = new(
         name: "UnetLike",
         fileStem: "unet-like",
         dims: 2,
@@ -88,39 +95,55 @@ decoder: [{ gms: { split: [16, 0], depth: 2 } }, { gms: { split: [0, 8] } }]");
     /// <summary>Builds the network with freshly initialised weights.</summary>
     public UnetLike() : base(Info)
     {
-        var norm = new global::LGMSNet.Runtime.Blocks.NormSpec(global::LGMSNet.Dsl.Model.NormKind.Group, Groups: 4);
-        Stem = Register("stem", new global::LGMSNet.Runtime.Blocks.ConvNormAct(2, 1, 8, kernel: 3, bias: true, norm, global::LGMSNet.Runtime.Blocks.Activation.ReLU));
-        Encoder1 = Register("encoder1", new global::LGMSNet.Runtime.Blocks.DoubleConv(2, 8, 8, norm));
-        Encoder2 = Register("encoder2", new global::LGMSNet.Runtime.Blocks.DoubleConv(2, 8, 16, norm));
-        Encoder3 = Register("encoder3", new global::LGMSNet.Runtime.Blocks.LmsUnit(2, 16, 32, kernels: new[] { 3, 3, 3, 3 }, depth: 2, groups: 4, reduction: 4, norm));
-        Up2 = Register("up2", new global::LGMSNet.Runtime.Blocks.UpConv(2, 32, 16, global::LGMSNet.Dsl.Model.Upsampling.Nearest, norm));
-        Decoder2 = Register("decoder2", new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 32, 16, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 16, convChannels: 0, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 32, depth: 2), norm));
-        Up1 = Register("up1", new global::LGMSNet.Runtime.Blocks.UpConv(2, 16, 8, global::LGMSNet.Dsl.Model.Upsampling.Nearest, norm));
-        Decoder1 = Register("decoder1", new global::LGMSNet.Runtime.Blocks.GmsBlock(2, 16, 8, new global::LGMSNet.Runtime.Blocks.GmsOptions(transformerChannels: 0, convChannels: 8, patch: new[] { 2, 2 }, heads: 4, headDim: 8, mlp: 16, depth: 1), norm));
-        Head = Register("head", new global::LGMSNet.Runtime.Blocks.ConvHead(2, 8, 2));
+        var norm = new global::LGMSNet.Runtime.Blocks.NormSpec(
+            Kind: global::LGMSNet.Runtime.Blocks.Normalization.Group, Groups: 4);
+        Stem = Register("stem", new global::LGMSNet.Runtime.Blocks.ConvNormAct(
+            dims: 2, inChannels: 1, outChannels: 8, kernel: 3, bias: true, norm: norm,
+            activation: global::LGMSNet.Runtime.Blocks.Activation.ReLU));
+        Encoder1 = Register("encoder1", new global::LGMSNet.Runtime.Blocks.DoubleConv(
+            dims: 2, inChannels: 8, outChannels: 8, norm: norm));
+        Encoder2 = Register("encoder2", new global::LGMSNet.Runtime.Blocks.DoubleConv(
+            dims: 2, inChannels: 8, outChannels: 16, norm: norm));
+        Encoder3 = Register("encoder3", new global::LGMSNet.Runtime.Blocks.LmsUnit(
+            dims: 2, inChannels: 16, outChannels: 32, kernels: new[] { 3, 3, 3, 3 }, depth: 2, groups: 4, reduction: 4,
+            norm: norm));
+        Up2 = Register("up2", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 32, outChannels: 16, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Nearest,
+            norm: norm));
+        Decoder2 = Register("decoder2", new global::LGMSNet.Runtime.Blocks.GmsBlock(
+            dims: 2, inChannels: 32, outChannels: 16, transformerChannels: 16, convChannels: 0, patch: new[] { 2, 2 },
+            heads: 4, headDim: 8, mlp: 32, depth: 2, norm: norm));
+        Up1 = Register("up1", new global::LGMSNet.Runtime.Blocks.UpConv(
+            dims: 2, inChannels: 16, outChannels: 8, mode: global::LGMSNet.Runtime.Blocks.UpsampleMode.Nearest,
+            norm: norm));
+        Decoder1 = Register("decoder1", new global::LGMSNet.Runtime.Blocks.GmsBlock(
+            dims: 2, inChannels: 16, outChannels: 8, transformerChannels: 0, convChannels: 8, patch: new[] { 2, 2 },
+            heads: 4, headDim: 8, mlp: 16, depth: 1, norm: norm));
+        Head = Register("head", new global::LGMSNet.Runtime.Blocks.ConvHead(dims: 2, inChannels: 8, outChannels: 2));
     }
 
     /// <inheritdoc />
-    protected override global::TorchSharp.torch.Tensor Forward(global::TorchSharp.torch.Tensor input, global::LGMSNet.Runtime.Network.StageObserver? observe)
+    protected override global::TorchSharp.torch.Tensor Forward(
+        global::TorchSharp.torch.Tensor input, global::LGMSNet.Runtime.Network.StageObserver? observe)
     {
         var stem = Stem.call(input);
         observe?.Invoke("stem", stem);
-        var x1 = Encoder1.call(stem);
-        observe?.Invoke("encoder1", x1);
-        var x2 = Encoder2.call(Downsample(x1));
-        observe?.Invoke("encoder2", x2);
-        var x3 = Encoder3.call(Downsample(x2));
-        observe?.Invoke("encoder3", x3);
-        var up2 = Up2.call(x3);
+        var encoder1 = Encoder1.call(stem);
+        observe?.Invoke("encoder1", encoder1);
+        var encoder2 = Encoder2.call(Downsample(encoder1));
+        observe?.Invoke("encoder2", encoder2);
+        var encoder3 = Encoder3.call(Downsample(encoder2));
+        observe?.Invoke("encoder3", encoder3);
+        var up2 = Up2.call(encoder3);
         observe?.Invoke("up2", up2);
-        var d2 = Decoder2.call(Concat(x2, up2));
-        observe?.Invoke("decoder2", d2);
-        var up1 = Up1.call(d2);
+        var decoder2 = Decoder2.call(Concat(encoder2, up2));
+        observe?.Invoke("decoder2", decoder2);
+        var up1 = Up1.call(decoder2);
         observe?.Invoke("up1", up1);
-        var d1 = Decoder1.call(Concat(x1, up1));
-        observe?.Invoke("decoder1", d1);
-        var logits = Head.call(d1);
-        observe?.Invoke("head", logits);
-        return logits;
+        var decoder1 = Decoder1.call(Concat(encoder1, up1));
+        observe?.Invoke("decoder1", decoder1);
+        var head = Head.call(decoder1);
+        observe?.Invoke("head", head);
+        return head;
     }
 }

@@ -36,7 +36,7 @@ public static class GeneratorHarness
 {
     public const string Namespace = "Test.Models";
 
-    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
 
     public static CSharpCompilation Compilation(params SyntaxTree[] trees) => CSharpCompilation.Create(
         "GeneratedModels_" + Guid.NewGuid().ToString("N"),

@@ -12,7 +12,7 @@ namespace LGMSNet.Runtime.Tests.Golden;
 /// <summary>Single blocks against tests/fixtures/reference/blocks (eval and train mode; atol 1e-5 + rtol 1e-4).</summary>
 public sealed class BlockGoldenTests
 {
-    private static readonly NormSpec Batch = new(NormKind.Batch, 4);
+    private static readonly NormSpec Batch = new(Normalization.Batch, 4);
 
     public static TheoryData<string> Cases() => new() { "lms", "gms", "fusion" };
 
@@ -42,8 +42,8 @@ public sealed class BlockGoldenTests
     private static nn.Module<Tensor, Tensor> Create(BlockPlan plan) => plan switch
     {
         LmsUnitPlan l => new LmsBlock(2, l.InChannels, l.Kernels.ToArray(), l.Groups, l.Reduction, Batch),
-        GmsPlan g => new GmsBlock(2, g.InChannels, g.OutChannels,
-            new GmsOptions(g.TransformerChannels, g.ConvChannels, g.Patch.ToArray(), g.Heads, g.HeadDim, g.Mlp, g.Depth), Batch),
+        GmsPlan g => new GmsBlock(2, g.InChannels, g.OutChannels, transformerChannels: g.TransformerChannels, convChannels: g.ConvChannels,
+            patch: g.Patch.ToArray(), heads: g.Heads, headDim: g.HeadDim, mlp: g.Mlp, depth: g.Depth, norm: Batch),
         FusionPlan f => new FusionBlock(2, f.InChannels, f.OutChannels, f.Expansion, Batch),
         _ => throw new ArgumentException(plan.ToString()),
     };
@@ -52,7 +52,7 @@ public sealed class BlockGoldenTests
     private static void Load(nn.Module<Tensor, Tensor> block, BlockPlan plan, SafeTensorFile fixture)
     {
         var state = block.state_dict();
-        var tensors = Layers.OfBlock(2, NormKind.Batch, plan, "b", "r").SelectMany(l => Costs.Tensors(2, l)).ToList();
+        var tensors = Layers.OfBlock(2, NormKind.Batch, plan, "b", "r").SelectMany(l => KeyMap.Tensors(2, l)).ToList();
         Assert.Equal(state.Keys.OrderBy(k => k), tensors.Select(t => t.Name["b.".Length..]).OrderBy(k => k));
         using var _ = no_grad();
         foreach (var t in tensors)
