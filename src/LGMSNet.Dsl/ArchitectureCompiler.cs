@@ -52,8 +52,7 @@ public static class ArchitectureCompiler
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A bug of ours must still surface as a diagnostic, never as a crashed generator (CS8785).
-            diagnostics.Add(DiagnosticKinds.InternalError.At(filePath, default,
-                $"internal error while compiling this architecture ({e.GetType().Name}: {e.Message}); please report it"));
+            diagnostics.Add(DiagnosticKinds.Internal(filePath, "compiling", e));
         }
         bool failed = diagnostics.Exists(d => d.Severity == DslSeverity.Error);
         return new CompiledArchitecture(filePath, stem, yaml, failed ? null : plan, name, nameSpan, diagnostics.ToEquatableArray());

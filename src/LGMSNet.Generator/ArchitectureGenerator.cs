@@ -19,6 +19,7 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
         public const string Compile = "LGMSNet.Compile";
         public const string Names = "LGMSNet.Names";
         public const string File = "LGMSNet.File";
+        public const string Emit = "LGMSNet.Emit";
         public const string Registry = "LGMSNet.Registry";
     }
 
@@ -48,26 +49,58 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
             })
             .WithTrackingName(Steps.File);
 
-        context.RegisterSourceOutput(files, static (spc, model) => EmitFile(spc, model));
+        // Emission runs in its own step, guarded like compilation: an exception of ours becomes LGMS099 for
+        // that file, which is then left out of the registry, and every other architecture still generates.
+        var emitted = files
+            .Select((model, _) => EmitSource(model))
+            .WithTrackingName(Steps.Emit);
 
-        var registry = files
-            .Where(model => model.CanEmit)
-            .Select((model, _) => new RegistryEntry(model.Architecture.Plan!.Name, model.Architecture.FileStem))
+        context.RegisterSourceOutput(emitted, static (spc, file) => AddFile(spc, file));
+
+        var registry = emitted
+            .Where(file => file.Source != null)
+            .Select((file, _) => new RegistryEntry(file.ClassName!, file.FileStem))
             .Collect()
             .Combine(ns)
             .Select((input, _) => new RegistryModel(input.Left.OrderBy(e => e.FileStem, System.StringComparer.Ordinal).ToEquatableArray(), input.Right))
             .WithTrackingName(Steps.Registry);
 
         context.RegisterSourceOutput(registry, static (spc, model) =>
-            spc.AddSource("CompiledArchitectures.g.cs", RegistryEmitter.Emit(model)));
+            spc.AddSource(GeneratedNames.HintName(GeneratedNames.Registry), RegistryEmitter.Emit(model)));
     }
 
-    private static void EmitFile(SourceProductionContext context, FileModel model)
+    private static EmittedFile EmitSource(FileModel model)
     {
-        foreach (var diagnostic in model.Architecture.Diagnostics.Concat(model.Conflicts))
+        var architecture = model.Architecture;
+        var diagnostics = architecture.Diagnostics.Concat(model.Conflicts).ToEquatableArray();
+        if (!model.CanEmit)
+            return new EmittedFile(architecture.FilePath, architecture.FileStem, null, null, diagnostics);
+        string className = architecture.Plan!.Name;
+        try
+        {
+            return new EmittedFile(architecture.FilePath, architecture.FileStem, className, ModuleEmitter.Emit(architecture, model.Namespace), diagnostics);
+        }
+        catch (System.Exception e) when (e is not System.OutOfMemoryException and not System.OperationCanceledException)
+        {
+            return new EmittedFile(architecture.FilePath, architecture.FileStem, null, null,
+                diagnostics.Append(DiagnosticKinds.Internal(architecture.FilePath, "emitting", e)).ToEquatableArray());
+        }
+    }
+
+    private static void AddFile(SourceProductionContext context, EmittedFile file)
+    {
+        foreach (var diagnostic in file.Diagnostics)
             context.ReportDiagnostic(DiagnosticDescriptors.ToRoslyn(diagnostic));
-        if (model.CanEmit)
-            context.AddSource(model.Architecture.Plan!.Name + ".g.cs", ModuleEmitter.Emit(model.Architecture, model.Namespace));
+        if (file.Source == null) return;
+        try
+        {
+            context.AddSource(GeneratedNames.HintName(file.ClassName!), file.Source);
+        }
+        catch (System.ArgumentException e)
+        {
+            // A hint-name clash the name checks did not foresee: report it on the file instead of crashing (CS8785).
+            context.ReportDiagnostic(DiagnosticDescriptors.ToRoslyn(DiagnosticKinds.Internal(file.FilePath, "adding the generated file of", e)));
+        }
     }
 
     private static string Namespace(AnalyzerConfigOptions options)
@@ -85,6 +118,9 @@ internal sealed record FileModel(CompiledArchitecture Architecture, EquatableArr
 {
     public bool CanEmit => Architecture.Succeeded && Conflicts.Count == 0;
 }
+
+/// <summary>One file's generated source (null when it has errors or emission failed) and its diagnostics.</summary>
+internal sealed record EmittedFile(string FilePath, string FileStem, string? ClassName, string? Source, EquatableArray<DslDiagnostic> Diagnostics);
 
 internal sealed record RegistryEntry(string ClassName, string FileStem);
 

@@ -108,7 +108,7 @@ public sealed class DiagnosticTests
 
     [Fact]
     public void LGMS005_zero_classes_is_out_of_range() =>
-        Expect(Valid.Replace("classes: 1", "classes: 0"), "LGMS005", "0", 1, "classes 0 is out of range (1..1024)");
+        Expect(Valid.Replace("classes: 1", "classes: 0"), "LGMS005", "0", 1, "classes 0 is out of range (1..256)");
 
     [Fact]
     public void LGMS005_integer_overflow_is_out_of_range() =>
@@ -211,6 +211,16 @@ public sealed class DiagnosticTests
     public void LGMS015_reserved_member_names_are_refused() =>
         Expect(Valid.Replace("name: Tiny", "name: Encoder1"), "LGMS015", "Encoder1", 1, "reserved");
 
+    [Theory]
+    [InlineData("COMPILEDARCHITECTURES")]
+    [InlineData("Compiledarchitectures")]
+    [InlineData("ENCODER2")]
+    [InlineData("INFO")]
+    public void LGMS015_reserved_names_are_refused_in_any_letter_case(string name) =>
+        // Roslyn compares generated file (hint) names case-insensitively: COMPILEDARCHITECTURES.g.cs
+        // would collide with the registry's CompiledArchitectures.g.cs and crash the generator (CS8785).
+        Expect(Valid.Replace("name: Tiny", "name: " + name), "LGMS015", name, 1, "reserved");
+
     [Fact]
     public void LGMS016_duplicate_key_points_at_the_second() =>
         Expect(Valid.Replace("dims: 2", "dims: 2\ndims: 3"), "LGMS016", "dims", 2, "duplicate key 'dims'");
@@ -262,6 +272,15 @@ public sealed class DiagnosticTests
     [Fact]
     public void LGMS020_input_size_must_be_a_multiple_of_the_architecture_multiple() =>
         Expect(Valid.Replace("classes: 1", "classes: 1\ninput_size: 100"), "LGMS020", "100", 1, "not a multiple of 8");
+
+    [Fact]
+    public void LGMS005_classes_beyond_a_byte_label_map_are_refused()
+    {
+        // Labels are bytes at run time (label maps, NIfTI uint8 output): classes 0..255.
+        var diagnostic = Expect(Valid.Replace("classes: 1", "classes: 257"), "LGMS005", "257", 1, "classes", "256");
+        Assert.Equal((4, 10), (diagnostic.Span.Line, diagnostic.Span.Column));
+        Assert.Empty(Compile(Valid.Replace("classes: 1", "classes: 256")));
+    }
 
     [Fact]
     public void LGMS021_empty_file() => Expect("# nothing here\n", "LGMS021", "#", 1, "defines no architecture");

@@ -117,6 +117,93 @@ public sealed class GeneratorTests
         Assert.Equal(new[] { "CompiledArchitectures.g.cs" }, driver.GetRunResult().Results.Single().GeneratedSources.Select(s => s.HintName));
     }
 
+    [Theory]
+    [InlineData("COMPILEDARCHITECTURES")]
+    [InlineData("compiledArchitectures")]
+    public void A_name_differing_from_the_registry_only_in_case_is_an_error_and_the_others_still_generate(string name)
+    {
+        // Hint names are compared case-insensitively: this used to crash the generator (CS8785) and lose every architecture.
+        var (driver, output, diagnostics) = GeneratorHarness.Run(
+            new InMemoryText("m/clash.yaml", Tiny3D.Replace("name: Tiny3D", "name: " + name)), new InMemoryText("m/unet-like.yaml", UnetLike));
+        var result = driver.GetRunResult().Results.Single();
+        Assert.Null(result.Exception);
+        var error = Assert.Single(diagnostics);
+        Assert.Equal("LGMS015", error.Id);
+        Assert.Equal("m/clash.yaml", error.Location.GetLineSpan().Path);
+        Assert.Equal(new[] { "CompiledArchitectures.g.cs", "UnetLike.g.cs" }, result.GeneratedSources.Select(s => s.HintName).OrderBy(h => h));
+        GeneratorHarness.CompileAndLoad(output);
+    }
+
+    [Fact]
+    public void An_exception_while_emitting_one_file_is_LGMS099_for_that_file_only()
+    {
+        // A valid plan whose default input size (57344^3: patch 7 at level 1 and patch 64 at level 8) makes the
+        // multiply-add count overflow a long while the emitter writes its XML docs.
+        const string overflow = """
+            name: Overflow
+            dims: 3
+            in_channels: 1
+            classes: 1
+            widths: [4096, 8, 8, 8, 8, 8, 8, 8]
+            norm: group
+            norm_groups: 1
+            encoder: [{ gms: { patch: 7, split: [4096, 0] } }, conv, conv, conv, conv, conv, conv, { gms: { patch: 64, split: [8, 0] } }]
+            decoder: [conv, conv, conv, conv, conv, conv, conv]
+            """;
+        Assert.True(LGMSNet.Dsl.ArchitectureCompiler.Compile("m/overflow.yaml", overflow).Succeeded);
+        var (driver, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("m/overflow.yaml", overflow), new InMemoryText("m/tiny3d.yaml", Tiny3D));
+        var result = driver.GetRunResult().Results.Single();
+        Assert.Null(result.Exception);
+        var error = Assert.Single(diagnostics);
+        Assert.Equal("LGMS099", error.Id);
+        Assert.Equal("m/overflow.yaml", error.Location.GetLineSpan().Path);
+        Assert.Contains("OverflowException", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(new[] { "CompiledArchitectures.g.cs", "Tiny3D.g.cs" }, result.GeneratedSources.Select(s => s.HintName).OrderBy(h => h));
+        Assert.DoesNotContain("Overflow", Generated(output, "CompiledArchitectures.g.cs"));
+        GeneratorHarness.CompileAndLoad(output);
+    }
+
+    [Theory]
+    [InlineData("\\L")]
+    [InlineData("\\P")]
+    [InlineData("\\N")]
+    [InlineData("\\u2028")]
+    [InlineData("\\u2029")]
+    [InlineData("\\u0085")]
+    [InlineData("\\r")]
+    [InlineData("\\n")]
+    [InlineData("\\r\\n")]
+    public void Line_separators_in_a_description_cannot_end_the_comment_and_inject_code(string separator)
+    {
+        // U+2028, U+2029 and U+0085 end a C# line (so a /// comment); the rest of the text would become code.
+        string yaml = Tiny3D + $"\ndescription: \"safe{separator}}} public sealed class Injected {{ }} /// <b>{separator}\"\n";
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/tiny3d.yaml", yaml));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.Equal(new[] { "CompiledArchitectures", "Tiny3D" }, DeclaredTypes(assembly));
+        var info = (ArchitectureInfo)assembly.GetType($"{GeneratorHarness.Namespace}.Tiny3D")!.GetProperty("Info")!.GetValue(null)!;
+        Assert.Equal(yaml, info.Yaml);
+    }
+
+    [Theory]
+    [InlineData("\u2028")]
+    [InlineData("\u2029")]
+    [InlineData("\u0085")]
+    [InlineData("\r")]
+    public void Line_separators_in_a_file_name_cannot_inject_code(string separator)
+    {
+        string stem = $"tiny{separator}}} public sealed class Injected {{ }} ";
+        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText($"models/{stem}.yaml", Tiny3D));
+        Assert.Empty(diagnostics);
+        var assembly = GeneratorHarness.CompileAndLoad(output);
+        Assert.Equal(new[] { "CompiledArchitectures", "Tiny3D" }, DeclaredTypes(assembly));
+        var info = (ArchitectureInfo)assembly.GetType($"{GeneratorHarness.Namespace}.Tiny3D")!.GetProperty("Info")!.GetValue(null)!;
+        Assert.Equal(stem, info.FileStem);
+    }
+
+    private static IEnumerable<string> DeclaredTypes(Assembly assembly) =>
+        assembly.GetTypes().Where(t => !t.Name.Contains('<') && t.DeclaringType == null).Select(t => t.Name).OrderBy(n => n, StringComparer.Ordinal);
+
     [Fact]
     public void Non_yaml_additional_files_are_ignored()
     {
@@ -183,7 +270,7 @@ public sealed class GeneratorTests
     private static IEnumerable<string> TrackedSteps() => new[]
     {
         ArchitectureGenerator.Steps.Compile, ArchitectureGenerator.Steps.Names, ArchitectureGenerator.Steps.File,
-        ArchitectureGenerator.Steps.Registry,
+        ArchitectureGenerator.Steps.Emit, ArchitectureGenerator.Steps.Registry,
     };
 
     private static void AssertNoRoslynObjects(object? value, string step, HashSet<object> seen, int depth)

@@ -57,6 +57,12 @@ public static class DiagnosticKinds
     public static readonly DiagnosticKind EmptyFile = new("LGMS021", "Empty architecture file", DslSeverity.Error);
     public static readonly DiagnosticKind InternalError = new("LGMS099", "Internal error in the architecture compiler", DslSeverity.Error);
 
+    /// <summary>LGMS099: a bug of ours, reported on the file being processed instead of crashing the
+    /// generator (CS8785 would lose every architecture). <paramref name="doing"/>: "compiling", "emitting", ...</summary>
+    public static DslDiagnostic Internal(string filePath, string doing, Exception exception) =>
+        InternalError.At(filePath, default,
+            $"internal error while {doing} this architecture ({exception.GetType().Name}: {exception.Message}); please report it");
+
     public static readonly DiagnosticKind[] All =
     {
         YamlSyntax, UnknownKey, UnknownBlock, WrongType, OutOfRange, MissingKey, InvalidDims, LevelCountMismatch,

@@ -26,12 +26,10 @@ public sealed class ArchitectureParser
     public static readonly string[] NormNames = { "batch", "instance", "group" };
     public static readonly string[] UpsampleNames = { "linear", "nearest" };
 
-    /// <summary>Names the generator emits into the same namespace or as members of the class
-    /// (a class cannot have a member with its own name).</summary>
-    public static readonly string[] ReservedNames = { "CompiledArchitectures", "Info", "Stem", "Head", "Forward" };
-
-    private static bool IsReserved(string name) =>
-        ReservedNames.Contains(name) || System.Text.RegularExpressions.Regex.IsMatch(name, "^(Encoder|Decoder|Up)[0-9]+$");
+    /// <summary>The most classes a network may have: the runtime stores class labels as one byte per
+    /// pixel or voxel (label maps, the uint8 NIfTI output), so labels run 0..255. <c>classes: 1</c> is
+    /// binary (labels 0 and 1, one logit); <c>classes: N</c> with N &gt; 1 means labels 0..N−1 (0 = background).</summary>
+    public const int MaxClasses = byte.MaxValue + 1;
 
     private readonly string _file;
     private readonly List<DslDiagnostic> _diagnostics;
@@ -59,7 +57,8 @@ public sealed class ArchitectureParser
         var name = Required(keys, top, "name", n => ParseName(n));
         var dims = Required(keys, top, "dims", n => ParseDims(n));
         var inChannels = Required(keys, top, "in_channels", n => Int(n, "in_channels", 1, 256));
-        var classes = Required(keys, top, "classes", n => Int(n, "classes", 1, 1024));
+        var classes = Required(keys, top, "classes", n => Int(n, "classes", 1, MaxClasses,
+            "class labels are stored as one byte per pixel or voxel, so labels 0..255 (0 = background)"));
         var widths = Required(keys, top, "widths", n => IntList(n, "widths", 2, 8, 1, 4096));
         int dimsValue = dims?.Value ?? 0;
 
@@ -271,9 +270,10 @@ public sealed class ArchitectureParser
                 $"name '{Truncate(name)}' is not a valid C# class name (letters, digits and '_', not starting with a digit, at most 100 characters)");
             return null;
         }
-        if (CSharpKeywords.Contains(name) || IsReserved(name))
+        if (CSharpKeywords.Contains(name) || GeneratedNames.IsReserved(name))
         {
-            Report(DiagnosticKinds.InvalidName, node.Span, $"name '{name}' is reserved; choose another class name");
+            Report(DiagnosticKinds.InvalidName, node.Span,
+                $"name '{name}' is reserved (the generator emits a class, member or file of that name, compared case-insensitively); choose another class name");
             return null;
         }
         if (name.All(c => c is >= 'a' and <= 'z'))
@@ -338,13 +338,13 @@ public sealed class ArchitectureParser
         return value;
     }
 
-    private Located<int>? Int(YamlNode node, string what, int min, int max)
+    private Located<int>? Int(YamlNode node, string what, int min, int max, string? why = null)
     {
         if (node is YamlScalar { IsPlain: true } s && IsInteger(s.Value))
         {
             bool parsed = long.TryParse(s.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value);
             if (parsed && value >= min && value <= max) return new((int)value, node.Span);
-            Report(DiagnosticKinds.OutOfRange, node.Span, $"{what} {Truncate(s.Value)} is out of range ({min}..{max})");
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"{what} {Truncate(s.Value)} is out of range ({min}..{max})" + (why == null ? "" : ": " + why));
             return null;
         }
         Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be an integer, found {node.Describe()}");

@@ -53,7 +53,7 @@ public sealed class Planner
         var stages = new List<StagePlan>();
         var stem = new StemPlan(_spec.InChannels.Value, widths[0]);
         CheckNormGroups(stem, _spec.Widths.Span);
-        stages.Add(new StagePlan(StageRole.Stem, 1, "stem", "stem", "Stem", stem.InChannels, stem.OutChannels, EquatableArray.Of<BlockPlan>(stem)));
+        stages.Add(new StagePlan(StageRole.Stem, 1, "stem", "stem", GeneratedNames.StageProperty(StageRole.Stem, 1), stem.InChannels, stem.OutChannels, EquatableArray.Of<BlockPlan>(stem)));
 
         // Pooling between levels: every size entering a pool must be even.
         Require(1L << (levels - 1));
@@ -62,7 +62,7 @@ public sealed class Planner
         for (int level = 1; level <= levels; level++)
         {
             var blocks = ResolveStage(_spec.Encoder.Value[level - 1], current, widths[level - 1], level);
-            stages.Add(new StagePlan(StageRole.Encoder, level, $"encoder{level}", $"encoder{level}", $"Encoder{level}",
+            stages.Add(new StagePlan(StageRole.Encoder, level, $"encoder{level}", $"encoder{level}", GeneratedNames.StageProperty(StageRole.Encoder, level),
                 current, widths[level - 1], blocks));
             current = widths[level - 1];
         }
@@ -72,17 +72,17 @@ public sealed class Planner
             int width = widths[level - 1];
             var up = new UpConvPlan(current, width);
             CheckNormGroups(up, _spec.Decoder.Value[levels - 1 - level].Span);
-            stages.Add(new StagePlan(StageRole.Up, level, $"up{level}", $"Up{level + 1}", $"Up{level}", current, width,
+            stages.Add(new StagePlan(StageRole.Up, level, $"up{level}", $"Up{level + 1}", GeneratedNames.StageProperty(StageRole.Up, level), current, width,
                 EquatableArray.Of<BlockPlan>(up)));
 
             var blocks = ResolveStage(_spec.Decoder.Value[levels - 1 - level], 2 * width, width, level);
-            stages.Add(new StagePlan(StageRole.Decoder, level, $"decoder{level}", $"Up_conv{level + 1}", $"Decoder{level}",
+            stages.Add(new StagePlan(StageRole.Decoder, level, $"decoder{level}", $"Up_conv{level + 1}", GeneratedNames.StageProperty(StageRole.Decoder, level),
                 2 * width, width, blocks));
             current = width;
         }
 
         var head = new HeadPlan(current, _spec.Classes.Value);
-        stages.Add(new StagePlan(StageRole.Head, 1, "head", "Conv_1x1", "Head", current, head.OutChannels, EquatableArray.Of<BlockPlan>(head)));
+        stages.Add(new StagePlan(StageRole.Head, 1, "head", "Conv_1x1", GeneratedNames.StageProperty(StageRole.Head, 1), current, head.OutChannels, EquatableArray.Of<BlockPlan>(head)));
 
         var multiple = _multiple.Select(m => (int)Math.Min(m, MaxInputMultiple)).ToEquatableArray();
         var defaultSize = ResolveInputSize(multiple);

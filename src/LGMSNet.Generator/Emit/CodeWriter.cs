@@ -1,4 +1,6 @@
 using System;
+using System.Globalization;
+using System.Linq;
 using System.Text;
 
 namespace LGMSNet.Generator.Emit;
@@ -37,10 +39,21 @@ internal sealed class CodeWriter
         }
     }
 
-    /// <summary>A C# verbatim string literal.</summary>
-    public static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
+    // Every text copied from YAML (or from a file name) into the generated C# goes through exactly one of
+    // the helpers below, chosen by its context. C# ends a line (and so a // or /// comment) at \r, \n,
+    // U+0085, U+2028 and U+2029: unescaped, the rest of the text would become code.
 
-    /// <summary>A C# regular string literal for short single-line text.</summary>
+    /// <summary>A C# string literal for any text: verbatim (readable, multi-line) when every character
+    /// is safe there, otherwise a regular literal with escapes.</summary>
+    public static string String(string text) => text.All(IsVerbatimSafe) ? Verbatim(text) : Literal(text);
+
+    private static bool IsVerbatimSafe(char c) =>
+        c == '\n' || (c >= 32 && c < 127) || (c > 160 && !IsLineBreak(c) && c != '\uFEFF' && !char.IsSurrogate(c) && c is not ('\uFFFE' or '\uFFFF'));
+
+    /// <summary>A C# verbatim string literal (only for text that <see cref="String"/> found safe).</summary>
+    private static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>A C# regular string literal: every character outside printable ASCII is a \u escape.</summary>
     public static string Literal(string text)
     {
         var sb = new StringBuilder("\"");
@@ -54,7 +67,7 @@ internal sealed class CodeWriter
                 case '\r': sb.Append("\\r"); break;
                 case '\t': sb.Append("\\t"); break;
                 default:
-                    if (c < 32 || c > 126) sb.Append("\\u").Append(((int)c).ToString("x4"));
+                    if (c < 32 || c > 126) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
                     else sb.Append(c);
                     break;
             }
@@ -62,6 +75,43 @@ internal sealed class CodeWriter
         return sb.Append('"').ToString();
     }
 
-    /// <summary>Text safe inside an XML doc comment.</summary>
-    public static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+    /// <summary>Text safe inside an XML doc comment line (<c>///</c>): markup characters become entities,
+    /// line breaks become spaces (one summary paragraph), and characters XML cannot hold (other control
+    /// characters, lone surrogates, U+FFFE/U+FFFF) become U+FFFD.</summary>
+    public static string Xml(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (c == '&') sb.Append("&amp;");
+            else if (c == '<') sb.Append("&lt;");
+            else if (c == '>') sb.Append("&gt;");
+            else sb.Append(CommentCharacter(text, ref i));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Text safe inside a <c>//</c> line comment: line breaks become spaces, other characters
+    /// that cannot appear in a comment line become U+FFFD.</summary>
+    public static string Comment(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++) sb.Append(CommentCharacter(text, ref i));
+        return sb.ToString();
+    }
+
+    /// <summary>The character at <paramref name="i"/> as comment text (a surrogate pair is kept whole and
+    /// advances <paramref name="i"/> past its second half).</summary>
+    private static string CommentCharacter(string text, ref int i)
+    {
+        char c = text[i];
+        if (IsLineBreak(c)) return " ";
+        if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) return text.Substring(i++, 2);
+        if ((c < 32 && c != '\t') || c == 127 || char.IsSurrogate(c) || c is '\uFFFE' or '\uFFFF') return "\uFFFD";
+        return c.ToString();
+    }
+
+    /// <summary>The characters C# treats as the end of a line.</summary>
+    private static bool IsLineBreak(char c) => c is '\r' or '\n' or '\u0085' or '\u2028' or '\u2029';
 }
