@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LGMSNet.Compiler.Tests.Support;
 using Xunit;
 
@@ -64,23 +63,6 @@ public sealed class RealBuildTests
         }
     }
 
-    private static (int ExitCode, string Output) Build(string dir)
-    {
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-        var start = new ProcessStartInfo("dotnet", $"build Probe.csproj -c {configuration} -nologo --disable-build-servers -clp:NoSummary")
-        {
-            WorkingDirectory = dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // Variables set by the test host's own MSBuild would redirect the child build.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)
-                     || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
-            start.Environment.Remove(key);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout + stderr.Result);
-    }
+    private static (int ExitCode, string Output) Build(string dir) =>
+        Dotnet.Run(dir, $"build Probe.csproj -c {Dotnet.Configuration} -nologo --disable-build-servers -clp:NoSummary");
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using LGMSNet.Dsl.Diagnostics;
+using LGMSNet.Dsl.Language;
 using LGMSNet.Dsl.Model;
 using LGMSNet.Dsl.Text;
 using LGMSNet.Dsl.Yaml;
@@ -13,23 +14,17 @@ namespace LGMSNet.Dsl.Parsing;
 /// syntax. Channel arithmetic (which depends on where a block sits) is the planner's job.</summary>
 public sealed class ArchitectureParser
 {
-    public static readonly string[] TopLevelKeys =
-    {
-        "name", "dims", "in_channels", "classes", "widths", "norm", "norm_groups", "upsample",
-        "encoder", "decoder", "input_size", "description",
-    };
+    // Keys, ranges and defaults come from LanguageRules, which also writes the editor schema.
+    public static readonly string[] TopLevelKeys = LanguageRules.KeysOf(LanguageRules.TopLevel);
+    public static readonly string[] BlockNames = LanguageRules.Blocks.Select(b => b.Name).ToArray();
+    public static readonly string[] LmsKeys = LanguageRules.KeysOf(LanguageRules.Lms.Options);
+    public static readonly string[] GmsKeys = LanguageRules.KeysOf(LanguageRules.Gms.Options);
+    public static readonly string[] FusionKeys = LanguageRules.KeysOf(LanguageRules.Fusion.Options);
+    public static readonly string[] NormNames = LanguageRules.NormNames;
+    public static readonly string[] UpsampleNames = LanguageRules.UpsampleNames;
 
-    public static readonly string[] BlockNames = { "lms", "gms", "fusion", "conv" };
-    public static readonly string[] LmsKeys = { "kernels", "depth", "groups", "reduction" };
-    public static readonly string[] GmsKeys = { "split", "ratio", "patch", "heads", "head_dim", "mlp", "depth" };
-    public static readonly string[] FusionKeys = { "expansion" };
-    public static readonly string[] NormNames = { "batch", "instance", "group" };
-    public static readonly string[] UpsampleNames = { "linear", "nearest" };
-
-    /// <summary>The most classes a network may have: the runtime stores class labels as one byte per
-    /// pixel or voxel (label maps, the uint8 NIfTI output), so labels run 0..255. <c>classes: 1</c> is
-    /// binary (labels 0 and 1, one logit); <c>classes: N</c> with N &gt; 1 means labels 0..N−1 (0 = background).</summary>
-    public const int MaxClasses = byte.MaxValue + 1;
+    /// <inheritdoc cref="LanguageRules.MaxClasses"/>
+    public const int MaxClasses = LanguageRules.MaxClasses;
 
     private readonly string _file;
     private readonly List<DslDiagnostic> _diagnostics;
@@ -56,19 +51,18 @@ public sealed class ArchitectureParser
 
         var name = Required(keys, top, "name", n => ParseName(n));
         var dims = Required(keys, top, "dims", n => ParseDims(n));
-        var inChannels = Required(keys, top, "in_channels", n => Int(n, "in_channels", 1, 256));
-        var classes = Required(keys, top, "classes", n => Int(n, "classes", 1, MaxClasses,
-            "class labels are stored as one byte per pixel or voxel, so labels 0..255 (0 = background)"));
-        var widths = Required(keys, top, "widths", n => IntList(n, "widths", 2, 8, 1, 4096));
+        var inChannels = Required(keys, top, "in_channels", n => Int(n, LanguageRules.InChannels));
+        var classes = Required(keys, top, "classes", n => Int(n, LanguageRules.Classes));
+        var widths = Required(keys, top, "widths", n => IntList(n, LanguageRules.Widths));
         int dimsValue = dims?.Value ?? 0;
 
         var norm = Optional(keys, "norm", n => Choice(n, "norm", NormNames))
             is { } normChoice
             ? new Located<NormKind>((NormKind)normChoice.Value, normChoice.Span)
             : new Located<NormKind>(dimsValue == 3 ? NormKind.Instance : NormKind.Batch, top.Span);
-        var normGroups = Optional(keys, "norm_groups", n => Int(n, "norm_groups", 1, 4096)) ?? new Located<int>(4, top.Span);
+        var normGroups = Optional(keys, "norm_groups", n => Int(n, LanguageRules.NormGroups)) ?? new Located<int>(LanguageRules.NormGroups.DefaultInteger, top.Span);
         var upsample = Optional(keys, "upsample", n => Choice(n, "upsample", UpsampleNames));
-        var inputSize = Optional(keys, "input_size", n => PerAxis(n, "input_size", dimsValue, 1, 4096));
+        var inputSize = Optional(keys, "input_size", n => PerAxis(n, LanguageRules.InputSize, dimsValue));
         string description = Optional(keys, "description", n => Text(n, "description"))?.Value ?? "";
 
         var encoder = Required(keys, top, "encoder", n => Stages(n, "encoder", dimsValue));
@@ -171,7 +165,7 @@ public sealed class ArchitectureParser
             case "fusion":
                 {
                     var keys = Keys(optionMap, FusionKeys, "fusion options");
-                    var expansion = Optional(keys, "expansion", n => Int(n, "expansion", 1, 64)) ?? new Located<int>(4, node.Span);
+                    var expansion = Optional(keys, "expansion", n => Int(n, LanguageRules.Fusion.Option("expansion"))) ?? new Located<int>(LanguageRules.Fusion.Option("expansion").DefaultInteger, node.Span);
                     return new FusionSpec(expansion, node.Span);
                 }
             case "conv":
@@ -187,26 +181,26 @@ public sealed class ArchitectureParser
     private LmsSpec? Lms(YamlMapping? options, SourceSpan span)
     {
         var keys = Keys(options, LmsKeys, "lms options");
-        var kernels = Optional(keys, "kernels", Kernels) ?? new(EquatableArray.Of(3, 5, 7, 9), span);
-        var depth = Optional(keys, "depth", n => Int(n, "depth", 1, 32)) ?? new(1, span);
-        var groups = Optional(keys, "groups", n => Int(n, "groups", 1, 4096)) ?? new(4, span);
-        var reduction = Optional(keys, "reduction", n => Int(n, "reduction", 1, 4096)) ?? new(4, span);
+        var kernels = Optional(keys, "kernels", Kernels) ?? new(LanguageRules.Lms.Option("kernels").DefaultIntegers.ToEquatableArray(), span);
+        var depth = Optional(keys, "depth", n => Int(n, LanguageRules.Lms.Option("depth"))) ?? new(LanguageRules.Lms.Option("depth").DefaultInteger, span);
+        var groups = Optional(keys, "groups", n => Int(n, LanguageRules.Lms.Option("groups"))) ?? new(LanguageRules.Lms.Option("groups").DefaultInteger, span);
+        var reduction = Optional(keys, "reduction", n => Int(n, LanguageRules.Lms.Option("reduction"))) ?? new(LanguageRules.Lms.Option("reduction").DefaultInteger, span);
         return new LmsSpec(kernels, depth, groups, reduction, span);
     }
 
     private GmsSpec? Gms(YamlMapping? options, SourceSpan span, int dims)
     {
         var keys = Keys(options, GmsKeys, "gms options");
-        var split = Optional(keys, "split", n => IntList(n, "split", 2, 2, 0, 4096));
+        var split = Optional(keys, "split", n => IntList(n, LanguageRules.Gms.Option("split")));
         var ratio = Optional(keys, "ratio", Ratio);
         if (split != null && ratio != null)
             Report(DiagnosticKinds.SplitAndRatio, ratio.Value.Span,
                 "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both");
-        var patch = Optional(keys, "patch", n => PerAxis(n, "patch", dims, 1, 64)) ?? new(Repeat(2, dims), span);
-        var heads = Optional(keys, "heads", n => Int(n, "heads", 1, 64)) ?? new(4, span);
-        var headDim = Optional(keys, "head_dim", n => Int(n, "head_dim", 1, 512)) ?? new(8, span);
-        var mlp = Optional(keys, "mlp", n => Int(n, "mlp", 1, 65536));
-        var depth = Optional(keys, "depth", n => Int(n, "depth", 1, 32)) ?? new(1, span);
+        var patch = Optional(keys, "patch", n => PerAxis(n, LanguageRules.Gms.Option("patch"), dims)) ?? new(Repeat(LanguageRules.Gms.Option("patch").DefaultInteger, dims), span);
+        var heads = Optional(keys, "heads", n => Int(n, LanguageRules.Gms.Option("heads"))) ?? new(LanguageRules.Gms.Option("heads").DefaultInteger, span);
+        var headDim = Optional(keys, "head_dim", n => Int(n, LanguageRules.Gms.Option("head_dim"))) ?? new(LanguageRules.Gms.Option("head_dim").DefaultInteger, span);
+        var mlp = Optional(keys, "mlp", n => Int(n, LanguageRules.Gms.Option("mlp")));
+        var depth = Optional(keys, "depth", n => Int(n, LanguageRules.Gms.Option("depth"))) ?? new(LanguageRules.Gms.Option("depth").DefaultInteger, span);
         return new GmsSpec(split, ratio, patch, heads, headDim, mlp, depth, span);
     }
 
@@ -217,9 +211,10 @@ public sealed class ArchitectureParser
             Report(DiagnosticKinds.WrongType, node.Span, $"'kernels' must be a list of odd kernel sizes such as [3, 5, 7, 9], found {node.Describe()}");
             return null;
         }
-        if (list.Items.Count is < 1 or > 16)
+        var rule = LanguageRules.Lms.Option("kernels");
+        if (list.Items.Count < rule.MinCount || list.Items.Count > rule.MaxCount)
         {
-            Report(DiagnosticKinds.OutOfRange, node.Span, $"'kernels' must list 1 to 16 kernel sizes, found {list.Items.Count}");
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"'kernels' must list {rule.MinCount} to {rule.MaxCount} kernel sizes, found {list.Items.Count}");
             return null;
         }
         var values = new List<int>();
@@ -233,9 +228,9 @@ public sealed class ArchitectureParser
                     $"kernel size {k.Value.Value} is invalid: LMS kernels must be odd and positive (padding k/2 keeps the size)");
                 return null;
             }
-            if (k.Value.Value > 31)
+            if (k.Value.Value > rule.Max)
             {
-                Report(DiagnosticKinds.OutOfRange, item.Span, $"kernel size {k.Value.Value} is out of range (1..31)");
+                Report(DiagnosticKinds.OutOfRange, item.Span, $"kernel size {k.Value.Value} is out of range ({rule.Min}..{rule.Max})");
                 return null;
             }
             values.Add(k.Value.Value);
@@ -337,6 +332,13 @@ public sealed class ArchitectureParser
         if (value == null) _fatal = true;
         return value;
     }
+
+    private Located<int>? Int(YamlNode node, KeyRule rule) => Int(node, rule.Key, rule.Min, rule.Max, rule.RangeReason);
+
+    private Located<EquatableArray<int>>? IntList(YamlNode node, KeyRule rule) =>
+        IntList(node, rule.Key, rule.MinCount, rule.MaxCount, rule.Min, rule.Max);
+
+    private Located<EquatableArray<int>>? PerAxis(YamlNode node, KeyRule rule, int dims) => PerAxis(node, rule.Key, dims, rule.Min, rule.Max);
 
     private Located<int>? Int(YamlNode node, string what, int min, int max, string? why = null)
     {

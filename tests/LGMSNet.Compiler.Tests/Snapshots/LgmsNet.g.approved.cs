@@ -59,7 +59,8 @@ public sealed partial class LgmsNet : global::LGMSNet.Runtime.Network.Segmentati
         multiplyAdds: 5005590528L,
         multiplyAddsInputSize: new[] { 256, 256 },
         inputMultiple: new[] { 32, 32 },
-        yaml: @"# LGMSNet 2D — the paper's network exactly as the authors' code builds it (""SegmsNet"").
+        yaml: @"# yaml-language-server: $schema=../schemas/lgmsnet.schema.json
+# LGMSNet 2D — the paper's network exactly as the authors' code builds it (""SegmsNet"").
 # 2,321,393 parameters; 5.006 G multiply-adds at 256x256 (conv + linear + attention).
 name: LgmsNet
 description: LGMSNet 2D (paper Fig. 3; authors' SegmsNet configuration)

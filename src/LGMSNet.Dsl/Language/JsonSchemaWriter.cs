@@ -1,0 +1,266 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+
+namespace LGMSNet.Dsl.Language;
+
+/// <summary>Writes schemas/lgmsnet.schema.json (JSON Schema draft 2020-12) from <see cref="LanguageRules"/>, the
+/// table the parser reads its keys and ranges from. The schema lets editors (the YAML language server in VS Code,
+/// JetBrains IDEs) complete and check a file while it is typed; the compiler remains the judge of everything a
+/// schema cannot say (channel arithmetic, sizes, names the generator reserves).</summary>
+public static class JsonSchemaWriter
+{
+    public const string FileName = "lgmsnet.schema.json";
+
+    public static string Write()
+    {
+        var root = new Obj
+        {
+            ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
+            ["title"] = "LGMSNet architecture",
+            ["description"] = "An LGMSNet.Dsl architecture file: compiled at build time into a typed TorchSharp module. " +
+                              "Generated from the compiler's language table (LGMSNet.Dsl.Language.LanguageRules); do not edit.",
+            ["type"] = "object",
+            ["required"] = LanguageRules.TopLevel.Where(r => r.Required).Select(r => (object)r.Key).ToList(),
+            ["additionalProperties"] = false,
+            ["properties"] = Properties(LanguageRules.TopLevel),
+            ["$defs"] = Definitions(),
+        };
+        var text = new StringBuilder();
+        WriteValue(text, root, 0);
+        return text.Append('\n').ToString();
+    }
+
+    private static Obj Definitions()
+    {
+        var defs = new Obj
+        {
+            ["stages"] = new Obj
+            {
+                ["type"] = "array",
+                ["minItems"] = 1,
+                ["items"] = new Obj
+                {
+                    ["description"] = "A block, a block with options, or a list of blocks applied in order.",
+                    ["anyOf"] = new List<object>
+                    {
+                        Ref("block"),
+                        new Obj { ["type"] = "array", ["minItems"] = 1, ["items"] = Ref("block") },
+                    },
+                },
+            },
+            ["block"] = new Obj
+            {
+                ["anyOf"] = new List<object>
+                {
+                    new Obj
+                    {
+                        ["description"] = "A block with its default options.",
+                        ["type"] = "string",
+                        ["enum"] = LanguageRules.Blocks.Select(b => (object)b.Name).ToList(),
+                    },
+                    BlockWithOptions(),
+                },
+            },
+        };
+        foreach (var block in LanguageRules.Blocks)
+        {
+            var options = new Obj
+            {
+                ["description"] = block.Description,
+                ["type"] = "object",
+                ["additionalProperties"] = false,
+                ["properties"] = Properties(block.Options),
+            };
+            if (block == LanguageRules.Gms)
+                options["not"] = new Obj { ["required"] = new List<object> { "split", "ratio" } };
+            defs[block.Name] = options;
+        }
+        return defs;
+    }
+
+    /// <summary>A one-key mapping: the block name, then its options (or nothing).</summary>
+    private static Obj BlockWithOptions()
+    {
+        var properties = new Obj();
+        foreach (var block in LanguageRules.Blocks)
+            properties[block.Name] = new Obj
+            {
+                ["description"] = block.Description,
+                ["anyOf"] = new List<object> { new Obj { ["type"] = "null" }, Ref(block.Name) },
+            };
+        return new Obj
+        {
+            ["description"] = "One block with options, e.g. { lms: { kernels: [3, 5, 7, 9] } }.",
+            ["type"] = "object",
+            ["minProperties"] = 1,
+            ["maxProperties"] = 1,
+            ["additionalProperties"] = false,
+            ["properties"] = properties,
+        };
+    }
+
+    private static Obj Properties(IEnumerable<KeyRule> rules)
+    {
+        var properties = new Obj();
+        foreach (var rule in rules) properties[rule.Key] = Schema(rule);
+        return properties;
+    }
+
+    private static Obj Schema(KeyRule rule)
+    {
+        var schema = new Obj { ["description"] = rule.Description };
+        switch (rule.Kind)
+        {
+            case ValueKind.Identifier:
+                schema["type"] = "string";
+                schema["pattern"] = "^[A-Za-z_][A-Za-z0-9_]{0,99}$";
+                schema["not"] = new Obj { ["pattern"] = "^[a-z]+$" };
+                break;
+            case ValueKind.Integer:
+                AddRange(schema, rule);
+                break;
+            case ValueKind.IntegerList:
+                schema["type"] = "array";
+                schema["minItems"] = rule.MinCount;
+                schema["maxItems"] = rule.MaxCount;
+                schema["items"] = AddRange(new Obj(), rule);
+                break;
+            case ValueKind.PerAxis:
+                schema["anyOf"] = new List<object>
+                {
+                    AddRange(new Obj(), rule),
+                    new Obj { ["type"] = "array", ["minItems"] = 2, ["maxItems"] = 3, ["items"] = AddRange(new Obj(), rule) },
+                };
+                break;
+            case ValueKind.Choice:
+                schema["type"] = "string";
+                schema["enum"] = rule.Choices.Select(c => (object)c).ToList();
+                break;
+            case ValueKind.Text:
+                schema["type"] = new List<object> { "string", "number", "boolean" };
+                break;
+            case ValueKind.Fraction:
+                schema["type"] = "number";
+                schema["minimum"] = 0;
+                schema["maximum"] = 1;
+                break;
+            case ValueKind.KernelList:
+                schema["type"] = "array";
+                schema["minItems"] = rule.MinCount;
+                schema["maxItems"] = rule.MaxCount;
+                var kernel = AddRange(new Obj(), rule);
+                kernel["not"] = new Obj { ["multipleOf"] = 2 };
+                schema["items"] = kernel;
+                break;
+            case ValueKind.Stages:
+                schema["$ref"] = "#/$defs/stages";
+                break;
+        }
+        if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);
+        return schema;
+    }
+
+    private static Obj AddRange(Obj schema, KeyRule rule)
+    {
+        schema["type"] = "integer";
+        schema["minimum"] = rule.Min;
+        schema["maximum"] = rule.Max;
+        return schema;
+    }
+
+    private static Obj Ref(string definition) => new() { ["$ref"] = "#/$defs/" + definition };
+
+    // ---- a small ordered JSON writer (this assembly runs inside the compiler: no System.Text.Json) ----
+
+    private sealed class Obj : List<KeyValuePair<string, object>>
+    {
+        public object this[string key]
+        {
+            set
+            {
+                int index = FindIndex(p => p.Key == key);
+                if (index >= 0) this[index] = new(key, value);
+                else Add(new(key, value));
+            }
+        }
+    }
+
+    /// <summary>JSON text written as it is (defaults come from the table as JSON literals).</summary>
+    private sealed class Raw(string json)
+    {
+        public string Json { get; } = json;
+    }
+
+    private static void WriteValue(StringBuilder text, object value, int indent)
+    {
+        switch (value)
+        {
+            case string s:
+                WriteString(text, s);
+                break;
+            case bool b:
+                text.Append(b ? "true" : "false");
+                break;
+            case int i:
+                text.Append(i.ToString(CultureInfo.InvariantCulture));
+                break;
+            case Raw raw:
+                text.Append(raw.Json);
+                break;
+            case Obj obj:
+                text.Append('{');
+                for (int k = 0; k < obj.Count; k++)
+                {
+                    text.Append(k == 0 ? "\n" : ",\n").Append(' ', indent + 2);
+                    WriteString(text, obj[k].Key);
+                    text.Append(": ");
+                    WriteValue(text, obj[k].Value, indent + 2);
+                }
+                text.Append('\n').Append(' ', indent).Append('}');
+                break;
+            case List<object> list when list.All(v => v is string or int):
+                text.Append('[');
+                for (int k = 0; k < list.Count; k++)
+                {
+                    if (k > 0) text.Append(", ");
+                    WriteValue(text, list[k], indent);
+                }
+                text.Append(']');
+                break;
+            case List<object> list:
+                text.Append('[');
+                for (int k = 0; k < list.Count; k++)
+                {
+                    text.Append(k == 0 ? "\n" : ",\n").Append(' ', indent + 2);
+                    WriteValue(text, list[k], indent + 2);
+                }
+                text.Append('\n').Append(' ', indent).Append(']');
+                break;
+            default:
+                throw new System.ArgumentException("cannot write " + value.GetType().Name);
+        }
+    }
+
+    private static void WriteString(StringBuilder text, string s)
+    {
+        text.Append('"');
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': text.Append("\\\""); break;
+                case '\\': text.Append("\\\\"); break;
+                case '\n': text.Append("\\n"); break;
+                case '\r': text.Append("\\r"); break;
+                case '\t': text.Append("\\t"); break;
+                default:
+                    if (c < 0x20 || c > 0x7e) text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else text.Append(c);
+                    break;
+            }
+        }
+        text.Append('"');
+    }
+}

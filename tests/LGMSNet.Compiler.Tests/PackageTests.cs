@@ -1,0 +1,102 @@
+using System.Text.Json;
+using LGMSNet.Compiler.Tests.Support;
+using LGMSNet.Dsl;
+using LGMSNet.Dsl.Planning;
+using Xunit;
+
+namespace LGMSNet.Compiler.Tests;
+
+/// <summary>The packages as a user consumes them (the README's "Use it in your own project" commands): pack the
+/// solution into a folder feed, install the template from it, create a project outside the repository, restore
+/// it against that feed plus the normal package source, build it, see a YAML mistake reported at its
+/// file(line,col), fix it, and run summary and a one-epoch training through the project's own command line.</summary>
+public sealed class PackageTests
+{
+    private const string Broken = """
+        name: Tiny
+        dims: 2
+        in_channels: 1
+        classes: 1
+        widths: [8, 16, 32]
+        encoder: [lms, lmss, { gms: { split: [24, 8] } }]
+        decoder: [fusion, fusion]
+        """;
+
+    [Fact]
+    public void A_project_created_from_the_packed_template_builds_reports_yaml_errors_and_trains()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "lgms-packages-" + Guid.NewGuid().ToString("N")[..8]);
+        string feed = Path.Combine(root, "feed"), hive = Path.Combine(root, "hive"), work = Path.Combine(root, "work");
+        string project = Path.Combine(work, "MyNets");
+        // A version no cache can hold yet, so the restore below can only take the packages just packed.
+        string version = "0.2.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
+        Directory.CreateDirectory(work);
+        try
+        {
+            // Restore from the feed plus the configured sources; a private global-packages folder so nothing
+            // leaks into the user's cache, with that cache as a fallback so TorchSharp is not downloaded again.
+            File.WriteAllText(Path.Combine(work, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <config><add key="globalPackagesFolder" value="{Path.Combine(root, "packages")}" /></config>
+                  <packageSources><add key="lgmsnet-test-feed" value="{feed}" /></packageSources>
+                  <fallbackPackageFolders><add key="user-cache" value="{UserPackageCache()}" /></fallbackPackageFolders>
+                </configuration>
+                """);
+
+            Expect(Repo.Root, $"pack LGMSNet.Dsl.sln -c Release -o \"{feed}\" -p:Version={version} --disable-build-servers -nodeReuse:false");
+            foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates" })
+                Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.nupkg")), $"{id}.{version}.nupkg was not packed");
+
+            Expect(work, $"new install \"{Path.Combine(feed, $"LGMSNet.Templates.{version}.nupkg")}\" --debug:custom-hive \"{hive}\"");
+            Expect(work, $"new lgmsnet -o MyNets --debug:custom-hive \"{hive}\"");
+            foreach (string file in new[] { "MyNets.csproj", "Program.cs", "lgmsnet.yaml", "lgmsnet.schema.json", ".gitignore", "README.md" })
+                Assert.True(File.Exists(Path.Combine(project, file)), $"the template did not create {file}");
+            Assert.Contains($"Version=\"{version}\"", File.ReadAllText(Path.Combine(project, "MyNets.csproj")));
+            Assert.StartsWith("# yaml-language-server: $schema=lgmsnet.schema.json", File.ReadAllText(Path.Combine(project, "lgmsnet.yaml")));
+
+            Expect(project, "build -nologo --disable-build-servers");
+            Assert.Single(Directory.GetFiles(Path.Combine(project, "obj"), "LgmsNet.g.cs", SearchOption.AllDirectories));
+
+            File.WriteAllText(Path.Combine(project, "tiny.yaml"), Broken);
+            var (code, output) = Dotnet.Run(project, "build -nologo --disable-build-servers");
+            Assert.True(code != 0, "the build must fail on tiny.yaml:\n" + output);
+            Assert.Contains($"{Path.Combine(project, "tiny.yaml")}(6,16): error LGMS003: unknown block 'lmss'", output);
+
+            string fixedYaml = Broken.Replace("lmss", "lms");
+            File.WriteAllText(Path.Combine(project, "tiny.yaml"), fixedYaml);
+            Expect(project, "build -nologo --disable-build-servers");
+
+            // Exact parameter counts, against the compiler's own count of the same YAML.
+            var plan = ArchitectureCompiler.Compile("tiny.yaml", fixedYaml).Plan!;
+            var summary = JsonDocument.Parse(Expect(project, "run --no-build -- summary tiny --json").Output).RootElement;
+            Assert.Equal(Costs.Parameters(plan), summary.GetProperty("parameters").GetInt64());
+            Assert.Equal(summary.GetProperty("parameters").GetInt64(), summary.GetProperty("parameters_counted").GetInt64());
+            var reference = JsonDocument.Parse(Expect(project, "run --no-build -- summary lgmsnet --json").Output).RootElement;
+            Assert.Equal(2_321_393, reference.GetProperty("parameters").GetInt64());
+
+            Expect(project, "run --no-build -- train tiny --data synthetic --epochs 1 --size 32 --batch 4 " +
+                            "--synthetic-train 8 --synthetic-val 4 --out runs/one-epoch");
+            var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "runs", "one-epoch", "metrics.json"))).RootElement;
+            Assert.Equal(1, metrics.GetProperty("epochs").GetArrayLength());
+            Assert.True(File.Exists(Path.Combine(project, "runs", "one-epoch", "last.safetensors")));
+        }
+        finally
+        {
+            try { Directory.Delete(root, true); } catch (IOException) { }
+        }
+    }
+
+    private static (int ExitCode, string Output) Expect(string directory, string arguments)
+    {
+        var (code, output) = Dotnet.Run(directory, arguments);
+        Assert.True(code == 0, $"exit code {code}:\n{output}");
+        // Dotnet.Run prefixes the command line; hand back only what the command printed.
+        return (code, output[(output.IndexOf('\n') + 1)..]);
+    }
+
+    private static string UserPackageCache() =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+}
