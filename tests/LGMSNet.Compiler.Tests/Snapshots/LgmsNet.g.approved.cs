@@ -45,7 +45,7 @@ namespace Test.Models;
 /// <item><term>Head</term><description>conv 1x1 16→1 (logits): 16 → 1, 17 parameters, 1.0 M MACs</description></item>
 /// </list>
 /// </remarks>
-[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "1.0.0.0")]
+[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "0.2.0.0")]
 public sealed partial class LgmsNet : global::LGMSNet.Runtime.Network.SegmentationNetwork
 {
     /// <summary>Facts the compiler established about this architecture (sizes, costs, the YAML it came from).</summary>
