@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
 using LGMSNet.Runtime.Blocks;
@@ -49,7 +50,7 @@ internal static class BenchCommand
             int[] inferSize = result.GetValue(size) is { } s ? Format.ParseSize(s, info.Dims) : info.MultiplyAddsInputSize.ToArray();
             int[] stepSize = result.GetValue(trainSize) is { } t ? Format.ParseSize(t, info.Dims) : Enumerable.Repeat(info.Dims == 2 ? 128 : 64, info.Dims).ToArray();
             foreach (var candidate in new[] { inferSize, stepSize })
-                if (info.CheckInputSize(candidate.Select(v => (long)v).ToArray()) is { } problem) throw new CliException(problem, 2);
+                if (info.CheckInputSize(candidate.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException(problem, 2);
             int n = Math.Max(1, result.GetValue(iterations)), w = Math.Max(0, result.GetValue(warmup));
             int b = Math.Max(1, result.GetValue(batch)), tb = Math.Max(1, result.GetValue(trainBatch));
             var log = result.GetValue(json) ? context.Error : context.Out;
@@ -100,12 +101,12 @@ internal static class BenchCommand
                 long early = workingSets[Math.Max(0, steps / 10 - 1)], late = workingSets[^1];
                 var trajectory = Enumerable.Range(1, 10).Select(k => workingSets[Math.Max(0, k * steps / 10 - 1)]).ToArray();
                 memory = (early, late, (double)late / early - 1, trajectory);
-                log.WriteLine($"memory over {steps} training steps: working set {Format.Bytes(early)} at step {steps / 10}, " +
-                              $"{Format.Bytes(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%); " +
+                log.WriteLine($"memory over {steps} training steps: working set {ByteSize.Format(early)} at step {steps / 10}, " +
+                              $"{ByteSize.Format(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%); " +
                               $"every {steps / 10} steps: {string.Join(", ", trajectory.Select(b => (b >> 20) + " MiB"))}");
             }
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
-            log.WriteLine($"peak working set {Format.Bytes(peak)}");
+            log.WriteLine($"peak working set {ByteSize.Format(peak)}");
 
             if (stages != null)
             {

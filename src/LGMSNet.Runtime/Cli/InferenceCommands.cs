@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Inference;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
@@ -34,7 +35,7 @@ internal static class InferenceCommands
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs);
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
@@ -97,13 +98,13 @@ internal static class InferenceCommands
             string source = result.GetValue(input)!, target = result.GetValue(output)!;
             var files = Directory.Exists(source)
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
-                : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
-            if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
+                : File.Exists(source) ? new List<string> { source } : throw new UserErrorException($"--input {source}: no such file or folder", 2);
+            if (files.Count == 0) throw new UserErrorException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
             var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
                 var predictor = new Predictor(network, device, inputSize);
                 foreach (var file in files)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LGMSNet.Dsl.Planning;
+using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Cli;
 
@@ -50,7 +51,7 @@ internal static class ModelCommands
             var descriptor = context.Resolve(result.GetValue(arch)!);
             var plan = descriptor.Info.Plan;
             int[] input = result.GetValue(size) is { } text ? Format.ParseSize(text, plan.Dims) : plan.DefaultInputSize.ToArray();
-            if (Costs.CheckInputSize(plan, input) is { } problem) throw new CliException($"--size: {problem}", 2);
+            if (Costs.CheckInputSize(plan, input) is { } problem) throw new UserErrorException($"--size: {problem}", 2);
             var stages = Costs.PerStage(plan, input);
             long counted;
             using (var network = descriptor.Create()) counted = network.parameters().Sum(p => p.numel());

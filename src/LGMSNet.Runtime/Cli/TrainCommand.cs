@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
@@ -64,13 +65,13 @@ internal static class TrainCommand
             if (resumeDir != null)
             {
                 string runFile = Path.Combine(resumeDir, "run.json");
-                if (!File.Exists(runFile)) throw new CliException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
-                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), CliContext.Json)!;
+                if (!File.Exists(runFile)) throw new UserErrorException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
+                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), RuntimeJson.Options)!;
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
-                    throw new CliException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
+                    throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
-                    throw new CliException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
+                    throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
                 options = options with
                 {
                     OutputDir = resumeDir,
@@ -81,12 +82,12 @@ internal static class TrainCommand
             }
             else
             {
-                descriptor = context.Resolve(result.GetValue(arch) ?? throw new CliException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
+                descriptor = context.Resolve(result.GetValue(arch) ?? throw new UserErrorException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
                 bool volumes = descriptor.Info.Dims == 3;
                 var kind = (result.GetValue(optimizer) ?? (volumes ? "adamw" : "sgd")) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
                 var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims)
                     : Enumerable.Repeat(volumes ? 96 : 256, descriptor.Info.Dims).ToArray();
-                if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 options = new TrainOptions
                 {
                     Architecture = descriptor.Info.FileStem,
@@ -116,7 +117,7 @@ internal static class TrainCommand
                 };
                 if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
                     || options.ValFraction is <= 0 or >= 1)
-                    throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
+                    throw new UserErrorException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
                 WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
@@ -146,7 +147,7 @@ internal static class TrainCommand
         }
         using (report)
         {
-            if (json) context.Out.WriteLine(JsonSerializer.Serialize(report.RootElement, CliContext.Json));
+            if (json) context.Out.WriteLine(JsonSerializer.Serialize(report.RootElement, RuntimeJson.Options));
             else PrintSummary(log, report.RootElement, options.OutputDir);
         }
         return 0;
@@ -173,7 +174,7 @@ internal static class TrainCommand
         string perEpoch = seconds.Count == 0 ? "-"
             : (seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2)
                 .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
-        log.WriteLine($"{perEpoch}; peak memory {Format.Bytes(report.GetProperty("peak_memory_bytes").GetInt64())}");
+        log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.GetProperty("peak_memory_bytes").GetInt64())}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
     }
 
@@ -184,14 +185,14 @@ internal static class TrainCommand
         {
             Directory.CreateDirectory(outDir);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
-                throw new CliException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --out", 2);
-            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, CliContext.Json));
+                throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --out", 2);
+            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, RuntimeJson.Options));
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
         }
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
@@ -137,7 +138,7 @@ internal static class WeightCommands
     private static CheckRow Compare(string name, Tensor actual, Tensor expected, double tolerance)
     {
         if (!actual.shape.SequenceEqual(expected.shape))
-            throw new CliException($"{name}: shape [{string.Join(", ", actual.shape)}] differs from the reference's [{string.Join(", ", expected.shape)}] — " +
+            throw new UserErrorException($"{name}: shape [{string.Join(", ", actual.shape)}] differs from the reference's [{string.Join(", ", expected.shape)}] — " +
                                    "does the architecture's YAML match the fixture's configuration?");
         using var scope = NewDisposeScope();
         var a = actual.detach().to_type(ScalarType.Float64);
@@ -190,7 +191,7 @@ public sealed class GoldenFixture
             string Need(string file)
             {
                 string full = Path.Combine(path, file);
-                return File.Exists(full) ? full : throw new CliException($"golden folder {path} has no {file}", 2);
+                return File.Exists(full) ? full : throw new UserErrorException($"golden folder {path} has no {file}", 2);
             }
             string? stages = Path.Combine(path, "intermediates_eval.safetensors");
             return new GoldenFixture(path + (variant != null ? $" ({variant})" : ""),
@@ -199,11 +200,11 @@ public sealed class GoldenFixture
                 SafeTensorFile.Read(Need($"expected{suffix}.safetensors")),
                 variant == null && File.Exists(stages) ? SafeTensorFile.Read(stages) : null, false);
         }
-        if (!File.Exists(path)) throw new CliException($"--golden {path}: no such file or folder", 2);
-        if (variant != null) throw new CliException("--variant applies to the folder layout only", 2);
+        if (!File.Exists(path)) throw new UserErrorException($"--golden {path}: no such file or folder", 2);
+        if (variant != null) throw new UserErrorException("--variant applies to the folder layout only", 2);
         var file = SafeTensorFile.Read(path);
         foreach (var key in new[] { "input", "output.eval" })
-            if (!file.Contains(key)) throw new CliException($"{path}: a single-file golden needs '{key}', 'output.train' and 'weights.*' tensors", 2);
+            if (!file.Contains(key)) throw new UserErrorException($"{path}: a single-file golden needs '{key}', 'output.train' and 'weights.*' tensors", 2);
         return new GoldenFixture(path, file, "weights.", file, file, null, true);
     }
 

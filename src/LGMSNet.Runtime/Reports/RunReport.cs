@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using LGMSNet.Runtime.Cli;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
@@ -35,7 +35,7 @@ public static class RunReport
             ["seconds_per_epoch"] = state.History.Count == 0 ? 0 : state.History.Average(r => r.Seconds),
             ["peak_memory_bytes"] = Process.GetCurrentProcess().PeakWorkingSet64,
         };
-        string json = JsonSerializer.Serialize(report, CliContext.Json);
+        string json = JsonSerializer.Serialize(report, RuntimeJson.Options);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), json);
         return JsonDocument.Parse(json);
     }
