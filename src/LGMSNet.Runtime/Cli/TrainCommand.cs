@@ -4,6 +4,7 @@ using System.Text.Json;
 using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Reports;
 using LGMSNet.Runtime.Training;
 using Spectre.Console;
 
@@ -133,7 +134,7 @@ internal static class TrainCommand
                       $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
-        JsonDocument report;
+        RunReport report;
         if (context.Interactive && !json)
         {
             report = null!;
@@ -145,36 +146,31 @@ internal static class TrainCommand
         {
             report = new Trainer(descriptor, options, new LineObserver(log)).Run(resumeDir);
         }
-        using (report)
-        {
-            if (json) context.Out.WriteLine(JsonSerializer.Serialize(report.RootElement, RuntimeJson.Options));
-            else PrintSummary(log, report.RootElement, options.OutputDir);
-        }
+        if (json) context.WriteJson(report);
+        else PrintSummary(log, report, options.OutputDir);
         return 0;
     }
 
-    private static void PrintSummary(TextWriter log, JsonElement report, string outDir)
+    private static void PrintSummary(TextWriter log, RunReport report, string outDir)
     {
-        string Metric(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number
-            ? v.GetDouble().ToString(key == "epoch" ? "0" : "0.0000", CultureInfo.InvariantCulture) : "-";
+        string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var table = new TextTable("", "epoch", "IoU", "F1", "Dice", "SE", "PC", "ACC").AlignRight(1, 2, 3, 4, 5, 6, 7);
-        foreach (var (label, key) in new[] { ("best (validation)", "best"), ("final: best checkpoint on validation", "final"), ("test", "test") })
-        {
-            if (!report.TryGetProperty(key, out var row) || row.ValueKind != JsonValueKind.Object) continue;
-            table.Add(label, Metric(row, "epoch"), Metric(row, "iou"), Metric(row, "f1"), Metric(row, "dice"), Metric(row, "se"), Metric(row, "pc"), Metric(row, "acc"));
-        }
-        if (report.TryGetProperty("baselines", out var baselines) && baselines.ValueKind == JsonValueKind.Object)
-            foreach (var (label, key) in new[] { ("baseline: predict nothing", "empty"), ("baseline: predict everything", "all_foreground") })
-                if (baselines.TryGetProperty(key, out var b))
-                    table.Add(label, "", Metric(b, "iou"), Metric(b, "f1"), Metric(b, "dice"), Metric(b, "sensitivity"), Metric(b, "precision"), Metric(b, "accuracy"));
+        foreach (var (label, row) in new[] { ("best (validation)", report.Best), ("final: best checkpoint on validation", report.Final) })
+            if (row != null)
+            {
+                var m = row.Validation;
+                table.Add(label, row.Epoch.ToString(CultureInfo.InvariantCulture), F(m?.Iou), F(m?.F1), F(m?.Dice), F(m?.Se), F(m?.Pc), F(m?.Acc));
+            }
+        if (report.Test is { } t) table.Add("test", "-", F(t.Iou), F(t.F1), F(t.Dice), F(t.Se), F(t.Pc), F(t.Acc));
+        if (report.Baselines is { } baselines)
+            foreach (var (label, b) in new[] { ("baseline: predict nothing", baselines.Empty), ("baseline: predict everything", baselines.AllForeground) })
+                table.Add(label, "", F(b.Iou), F(b.F1), F(b.Dice), F(b.Sensitivity), F(b.Precision), F(b.Accuracy));
         log.WriteLine(table);
-        var seconds = report.TryGetProperty("epochs", out var epochs) && epochs.ValueKind == JsonValueKind.Array
-            ? epochs.EnumerateArray().Select(e => e.GetProperty("seconds").GetDouble()).OrderBy(v => v).ToList()
-            : new List<double>();
+        var seconds = report.Epochs.Select(e => e.Seconds).OrderBy(v => v).ToList();
         string perEpoch = seconds.Count == 0 ? "-"
             : (seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2)
                 .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
-        log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.GetProperty("peak_memory_bytes").GetInt64())}");
+        log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.PeakMemoryBytes)}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
     }
 

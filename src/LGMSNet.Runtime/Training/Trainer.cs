@@ -18,10 +18,11 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
 {
     public const string LastCheckpoint = "last.safetensors";
     public const string BestCheckpoint = "best.safetensors";
+    public const string BaselinesFile = "baselines.json";
 
     private readonly int _classes = architecture.Info.Classes;
 
-    public JsonDocument Run(string? resumeFrom = null)
+    public RunReport Run(string? resumeFrom = null)
     {
         var device = TorchRuntime.Device(options.Device);
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
@@ -55,11 +56,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             firstEpoch = progress.EpochsDone + 1;
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
-        else
-        {
-            var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
-            AtomicFile.WriteAllText(Path.Combine(outDir, "baselines.json"), JsonSerializer.Serialize(new { empty, all_foreground = full }, RuntimeJson.Options));
-        }
+        var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
+        var baselines = new Baselines(empty, full);
+        if (resumeFrom == null) AtomicFile.WriteAllText(Path.Combine(outDir, BaselinesFile), RuntimeJson.Serialize(baselines));
 
         var predictor = new Predictor(network, device, options.Size);
         var clock = Stopwatch.StartNew();
@@ -91,7 +90,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
-            RunReport.WriteMetrics(outDir, architecture, options, data, state, final: null, test: null);
+            RunReport.Create(architecture, options, data, state, baselines, final: null, test: null).Write(outDir);
             observer.EpochFinished(record, isBest);
         }
 
@@ -105,7 +104,8 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
             onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); });
         EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize)) : null;
-        var report = RunReport.WriteMetrics(outDir, architecture, options, data, state, final, test);
+        var report = RunReport.Create(architecture, options, data, state, baselines, final, test);
+        report.Write(outDir);
         Charts.Curves(Path.Combine(outDir, "curves.png"), state.History, architecture.Info.Name);
         Charts.Overlays(Path.Combine(outDir, "overlays.png"), overlays);
         return report;
