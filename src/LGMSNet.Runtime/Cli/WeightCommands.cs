@@ -4,8 +4,6 @@ using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Cli;
 
@@ -74,7 +72,8 @@ internal static class WeightCommands
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
             var fixture = GoldenFixture.Open(result.GetValue(golden)!, result.GetValue(variant));
-            var rows = Check(descriptor, fixture, result.GetValue(tolerance));
+            var rows = ReferenceComparison.Check(descriptor, fixture, result.GetValue(tolerance),
+                (logits, target) => Losses.ForClasses(descriptor.Info.Classes, logits, target));
             bool ok = rows.All(r => r.Passed);
             if (result.GetValue(json))
             {
@@ -96,138 +95,10 @@ internal static class WeightCommands
 
     private static string E(double value) => value.ToString("0.00E+00", CultureInfo.InvariantCulture);
 
-    public sealed record CheckRow(string Name, double MaxAbsDiff, double MaxAbsReference, double Relative, double RelativeL2, double Tolerance, bool Passed);
-
-    public static List<CheckRow> Check(ArchitectureDescriptor descriptor, GoldenFixture fixture, double? tolerance)
-    {
-        var rows = new List<CheckRow>();
-        double evalTolerance = tolerance ?? (descriptor.Info.Dims == 3 ? 3e-4 : 1e-4);
-        double trainTolerance = tolerance ?? 3e-4;
-        using var input = fixture.Input();
-
-        using (var network = fixture.LoadNetwork(descriptor))
-        {
-            network.eval();
-            using var _ = no_grad();
-            var stages = network.ForwardStages(input);
-            rows.Add(Compare("eval output", stages["head"], fixture.EvalOutput(), evalTolerance));
-            foreach (var stage in network.Architecture.Plan.Stages)
-                if (fixture.StageOutput(stage.ReferenceName) is { } expected)
-                    rows.Add(Compare($"stage {stage.Name} ({stage.ReferenceName})", stages[stage.Name], expected, tolerance ?? 1e-4));
-            foreach (var t in stages.Values) t.Dispose();
-        }
-
-        if (fixture.TrainOutput() is { } trainExpected)
-        {
-            using var network = fixture.LoadNetwork(descriptor);
-            network.train();
-            using var logits = network.forward(input);
-            rows.Add(Compare("train output", logits, trainExpected, trainTolerance));
-            if (fixture.Target() is { } target && fixture.Loss() is { } expectedLoss)
-            {
-                using var loss = Losses.ForClasses(descriptor.Info.Classes, logits, target);
-                double actual = loss.item<float>(), diff = Math.Abs(actual - expectedLoss);
-                double bound = tolerance ?? 1e-5;
-                rows.Add(new CheckRow("loss", diff, Math.Abs(expectedLoss), diff / Math.Abs(expectedLoss), diff / Math.Abs(expectedLoss), bound,
-                    diff <= bound * Math.Abs(expectedLoss)));
-            }
-        }
-        return rows;
-    }
-
-    private static CheckRow Compare(string name, Tensor actual, Tensor expected, double tolerance)
-    {
-        if (!actual.shape.SequenceEqual(expected.shape))
-            throw new UserErrorException($"{name}: shape [{string.Join(", ", actual.shape)}] differs from the reference's [{string.Join(", ", expected.shape)}] — " +
-                                   "does the architecture's YAML match the fixture's configuration?");
-        using var scope = NewDisposeScope();
-        var a = actual.detach().to_type(ScalarType.Float64);
-        var e = expected.to_type(ScalarType.Float64);
-        double maxDiff = (a - e).abs().max().item<double>();
-        double maxRef = e.abs().max().item<double>();
-        double relL2 = (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), double.Epsilon);
-        double relative = maxDiff / Math.Max(maxRef, double.Epsilon);
-        return new CheckRow(name, maxDiff, maxRef, relative, relL2, tolerance, relative <= tolerance);
-    }
-
     /// <summary>"" or "weights." (the single-file golden layout), whichever names more of the architecture's reference keys.</summary>
     internal static string DetectPrefix(SafeTensorFile file, SegmentationNetwork network)
     {
         var keys = WeightLayout.KeyMap(network.Architecture).Select(t => t.ReferenceName).ToList();
         return keys.Count(k => file.Contains("weights." + k)) > keys.Count(file.Contains) ? "weights." : "";
     }
-}
-
-/// <summary>The two fixture layouts of shared/reference: a folder (weights/input/expected
-/// [/intermediates_eval].safetensors) or one file (weights.*, input, output.eval, output.train).</summary>
-public sealed class GoldenFixture
-{
-    private readonly SafeTensorFile _weights;
-    private readonly string _weightsPrefix;
-    private readonly SafeTensorFile _inputs;
-    private readonly SafeTensorFile _expected;
-    private readonly SafeTensorFile? _stages;
-    private readonly bool _singleFile;
-
-    private GoldenFixture(string description, SafeTensorFile weights, string prefix, SafeTensorFile inputs, SafeTensorFile expected,
-        SafeTensorFile? stages, bool singleFile)
-    {
-        Description = description;
-        _weights = weights;
-        _weightsPrefix = prefix;
-        _inputs = inputs;
-        _expected = expected;
-        _stages = stages;
-        _singleFile = singleFile;
-    }
-
-    public string Description { get; }
-
-    public static GoldenFixture Open(string path, string? variant)
-    {
-        if (Directory.Exists(path))
-        {
-            string suffix = string.IsNullOrEmpty(variant) ? "" : "_" + variant;
-            string Need(string file)
-            {
-                string full = Path.Combine(path, file);
-                return File.Exists(full) ? full : throw new UserErrorException($"golden folder {path} has no {file}", 2);
-            }
-            string? stages = Path.Combine(path, "intermediates_eval.safetensors");
-            return new GoldenFixture(path + (variant != null ? $" ({variant})" : ""),
-                SafeTensorFile.Read(Need($"weights{suffix}.safetensors")), "",
-                SafeTensorFile.Read(Need("input.safetensors")),
-                SafeTensorFile.Read(Need($"expected{suffix}.safetensors")),
-                variant == null && File.Exists(stages) ? SafeTensorFile.Read(stages) : null, false);
-        }
-        if (!File.Exists(path)) throw new UserErrorException($"--golden {path}: no such file or folder", 2);
-        if (variant != null) throw new UserErrorException("--variant applies to the folder layout only", 2);
-        var file = SafeTensorFile.Read(path);
-        foreach (var key in new[] { "input", "output.eval" })
-            if (!file.Contains(key)) throw new UserErrorException($"{path}: a single-file golden needs '{key}', 'output.train' and 'weights.*' tensors", 2);
-        return new GoldenFixture(path, file, "weights.", file, file, null, true);
-    }
-
-    public SegmentationNetwork LoadNetwork(ArchitectureDescriptor descriptor)
-    {
-        var network = descriptor.Create();
-        WeightLayout.Load(network, _weights, KeyLayout.Reference, _weightsPrefix);
-        return network;
-    }
-
-    public Tensor Input() => _inputs.ToTensor("input");
-
-    public Tensor? Target() => _inputs.Contains("target") ? _inputs.ToTensor("target") : null;
-
-    public Tensor EvalOutput() => _expected.ToTensor(_singleFile ? "output.eval" : "eval_output");
-
-    public Tensor? TrainOutput()
-    {
-        string key = _singleFile ? "output.train" : "train_output";
-        return _expected.Contains(key) ? _expected.ToTensor(key) : null;
-    }
-
-    public double? Loss() => !_singleFile && _expected.Contains("loss") ? _expected.ReadFloats("loss")[0] : null;
-
-    public Tensor? StageOutput(string referenceName) => _stages is { } s && s.Contains(referenceName) ? s.ToTensor(referenceName) : null;
 }
