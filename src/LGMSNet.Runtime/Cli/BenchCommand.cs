@@ -26,8 +26,8 @@ internal static class BenchCommand
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture to measure." };
-        var batch = new Option<int>("--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 1 };
-        var size = new Option<string?>("--size") { Description = "Inference input size (default: the YAML's input_size, 256 for lgmsnet)." };
+        var batch = new Option<int>("--batch", "-b") { Description = "Inference batch size.", DefaultValueFactory = _ => 1 };
+        var size = new Option<string?>("--size", "-s") { Description = "Inference input size (default: the YAML's input_size, 256 for lgmsnet)." };
         var trainBatch = new Option<int>("--train-batch") { Description = "Training-step batch size.", DefaultValueFactory = _ => 8 };
         var trainSize = new Option<string?>("--train-size") { Description = "Training-step input size (default 128 in 2D, 64 in 3D)." };
         var threads = new Option<int>("--threads") { Description = "libtorch CPU threads (default: all cores)." };

@@ -18,10 +18,10 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
-        var data = new Option<string>("--data") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
-        var size = new Option<string?>("--size") { Description = "Input size (default: the size the checkpoint was trained at)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Input size (default: the size the checkpoint was trained at)." };
         var common = new CommonInferenceOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable cases with a warning." };
@@ -85,17 +85,18 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
-        var input = new Option<string>("--input") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
-        var output = new Option<string>("--output") { Description = "Folder for the masks (same file names, format and size as the inputs).", Required = true };
-        var size = new Option<string?>("--size") { Description = "Network input size (default: the training size)." };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
+        var output = new OutputOption("Folder for the masks (same file names, format and size as the inputs).", required: true);
+        var size = new Option<string?>("--size", "-s") { Description = "Network input size (default: the training size)." };
         var common = new CommonInferenceOptions();
-        var command = new Command("predict", "Segment images or volumes; masks are written in each input's format and size.") { arch, weights, input, output, size };
+        var command = new Command("predict", "Segment images or volumes; masks are written in each input's format and size.") { arch, weights, input, size };
+        output.AddTo(command);
         common.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            string source = result.GetValue(input)!, target = result.GetValue(output)!;
+            string source = result.GetValue(input)!, target = output.GetValue(result)!;
             var files = Directory.Exists(source)
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new UserErrorException($"--input {source}: no such file or folder", 2);

@@ -43,7 +43,7 @@ internal static class ModelCommands
     public static Command Summary(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture: YAML file stem or name (case-insensitive)." };
-        var size = new Option<string?>("--size") { Description = "Input size: N, HxW or DxHxW (default: the YAML's input_size)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Input size: N, HxW or DxHxW (default: the YAML's input_size)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("summary", "Per-stage channels, parameters and multiply-adds.") { arch, size, json };
         command.SetAction(result =>

@@ -18,46 +18,48 @@ internal static class TrainCommand
     public static string[] MainJobArguments => new[]
     {
         "train", "lgmsnet", "--data", "synthetic", "--epochs", "20", "--batch", "8", "--size", "64",
-        "--synthetic-train", "320", "--synthetic-val", "80", "--out", Path.Combine("runs", $"main-{DateTime.Now:yyyyMMdd-HHmmss}"),
+        "--synthetic-train", "320", "--synthetic-val", "80", "--output", Path.Combine("runs", $"main-{DateTime.Now:yyyyMMdd-HHmmss}"),
     };
 
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string?>("arch") { Description = "Architecture (file stem or name). Omit with --resume.", Arity = ArgumentArity.ZeroOrOne };
-        var data = new Option<string>("--data") { Description = "Dataset folder (2D: images/ + masks/; 3D: Decathlon dataset.json) or 'synthetic'.", DefaultValueFactory = _ => "synthetic" };
+        var defaults = TrainOptions.Defaults;
+        var data = new Option<string>("--data", "-d") { Description = "Dataset folder (2D: images/ + masks/; 3D: Decathlon dataset.json) or 'synthetic'.", DefaultValueFactory = _ => defaults.Data };
         var trainSplit = new Option<string?>("--train-split") { Description = "File listing training cases, one per line." };
         var valSplit = new Option<string?>("--val-split") { Description = "File listing validation cases (model selection)." };
         var testSplit = new Option<string?>("--test-split") { Description = "File listing held-out test cases, reported with the best checkpoint." };
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 500, the reference recipe)." };
-        var batch = new Option<int?>("--batch") { Description = "Batch size (default 16 in 2D, 1 in 3D)." };
-        var size = new Option<string?>("--size") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default 256 / 96)." };
-        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 0.02 SGD, 1e-4 AdamW)." };
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Epochs (default {defaults.Epochs}, the reference recipe)." };
+        var batch = new Option<int?>("--batch", "-b") { Description = $"Batch size (default {defaults.BatchSize} in 2D, 1 in 3D)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default: the YAML's input_size)." };
+        var lr = new Option<double?>("--lr") { Description = $"Base learning rate (default {defaults.LearningRate.ToString(CultureInfo.InvariantCulture)} SGD, 1e-4 AdamW)." };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd (reference, 2D default) or adamw (3D default)." };
         optimizer.AcceptOnlyFromAmong("sgd", "adamw");
         var weightDecay = new Option<double?>("--weight-decay") { Description = "Weight decay (default 1e-4 SGD, 1e-5 AdamW)." };
-        var seed = new Option<long>("--seed") { Description = "Seed for initialisation, data order, augmentation and splits.", DefaultValueFactory = _ => 42 };
-        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        var seed = new Option<long>("--seed") { Description = "Seed for initialisation, data order, augmentation and splits.", DefaultValueFactory = _ => defaults.Seed };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => defaults.Device };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
-        var output = new Option<string?>("--out") { Description = "Run folder (default runs/<arch>-<time>)." };
+        var output = new OutputOption("Run folder (default runs/<arch>-<time>).", required: false);
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable or inconsistent cases with a warning instead of stopping." };
-        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
-        var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => "standard" };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValEvery };
+        var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => Name(defaults.InputConvention) };
         convention.AcceptOnlyFromAmong("standard", "authors");
         var schedule = new Option<string?>("--schedule") { Description = "poly (2D default, main.py) or warmup-cosine (3D default, main3d.py)." };
         schedule.AcceptOnlyFromAmong("poly", "warmup-cosine");
         var warmup = new Option<int?>("--warmup-epochs") { Description = "Warm-up epochs of warmup-cosine (default: 50, at most a tenth of --epochs)." };
-        var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
-        var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
+        var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => defaults.SyntheticTrain };
+        var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => defaults.SyntheticVal };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
-        var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => 0.2 };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => defaults.ValFraction };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
-            arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
+            arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
             skipBad, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
         };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             TrainOptions options;
@@ -84,33 +86,29 @@ internal static class TrainCommand
             else
             {
                 descriptor = context.Resolve(result.GetValue(arch) ?? throw new UserErrorException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
-                bool volumes = descriptor.Info.Dims == 3;
-                var kind = (result.GetValue(optimizer) ?? (volumes ? "adamw" : "sgd")) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
-                var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims)
-                    : Enumerable.Repeat(volumes ? 96 : 256, descriptor.Info.Dims).ToArray();
+                var kind = result.GetValue(optimizer) switch { "adamw" => OptimizerKind.AdamW, "sgd" => OptimizerKind.Sgd, _ => (OptimizerKind?)null };
+                var recipe = TrainOptions.Recipe(descriptor.Info, kind, result.GetValue(epochs));
+                var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims) : recipe.Size;
                 if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
-                options = new TrainOptions
+                options = recipe with
                 {
-                    Architecture = descriptor.Info.FileStem,
                     Data = result.GetValue(data)!,
                     TrainSplit = result.GetValue(trainSplit),
                     ValSplit = result.GetValue(valSplit),
                     TestSplit = result.GetValue(testSplit),
-                    Epochs = result.GetValue(epochs) ?? 500,
-                    BatchSize = result.GetValue(batch) ?? (volumes ? 1 : 16),
+                    BatchSize = result.GetValue(batch) ?? recipe.BatchSize,
                     Size = trainSize,
-                    LearningRate = result.GetValue(lr) ?? (kind == OptimizerKind.AdamW ? 1e-4 : 0.02),
-                    Optimizer = kind,
-                    WeightDecay = result.GetValue(weightDecay) ?? (kind == OptimizerKind.AdamW ? 1e-5 : 1e-4),
+                    LearningRate = result.GetValue(lr) ?? recipe.LearningRate,
+                    WeightDecay = result.GetValue(weightDecay) ?? recipe.WeightDecay,
                     Seed = result.GetValue(seed),
                     Device = result.GetValue(device)!,
                     Threads = result.GetValue(threads),
-                    OutputDir = result.GetValue(output) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
+                    OutputDir = output.GetValue(result) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
                     SkipBad = result.GetValue(skipBad),
                     ValEvery = Math.Max(1, result.GetValue(valEvery)),
-                    InputConvention = result.GetValue(convention) == "authors" ? Data.InputConvention.Authors : Data.InputConvention.Standard,
-                    Schedule = (result.GetValue(schedule) ?? (volumes ? "warmup-cosine" : "poly")) == "poly" ? ScheduleKind.Poly : ScheduleKind.WarmupCosine,
-                    WarmupEpochs = result.GetValue(warmup) ?? Math.Min(50, (result.GetValue(epochs) ?? 500) / 10),
+                    InputConvention = result.GetValue(convention) == Name(Data.InputConvention.Authors) ? Data.InputConvention.Authors : Data.InputConvention.Standard,
+                    Schedule = result.GetValue(schedule) switch { "poly" => ScheduleKind.Poly, "warmup-cosine" => ScheduleKind.WarmupCosine, _ => recipe.Schedule },
+                    WarmupEpochs = result.GetValue(warmup) ?? recipe.WarmupEpochs,
                     SyntheticTrain = result.GetValue(syntheticTrain),
                     SyntheticVal = result.GetValue(syntheticVal),
                     ValFraction = result.GetValue(valFraction),
@@ -181,7 +179,7 @@ internal static class TrainCommand
         {
             Directory.CreateDirectory(outDir);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
-                throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --out", 2);
+                throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);
             AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, RuntimeJson.Options));
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
@@ -191,6 +189,8 @@ internal static class TrainCommand
             throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
         }
     }
+
+    private static string Name(Data.InputConvention convention) => convention.ToString().ToLowerInvariant();
 
     private static string CommandLine() =>
         string.Join(" ", Environment.GetCommandLineArgs().Select(a => a.Contains(' ') ? $"\"{a}\"" : a));

@@ -14,9 +14,10 @@ internal static class WeightCommands
     {
         var arch = new Argument<string>("arch") { Description = "Architecture the weights are for." };
         var from = new Option<string>("--from") { Description = "safetensors file in the reference (PyTorch state_dict) key layout.", Required = true };
-        var output = new Option<string>("--out") { Description = "Weights file to write (our layout).", Required = true };
+        var output = new OutputOption("Weights file to write (our layout).", required: true);
         var prefix = new Option<string?>("--prefix") { Description = "Key prefix to strip (default: 'weights.' when every key has it)." };
-        var command = new Command("import", "Convert reference-layout weights into a weights file for <arch>.") { arch, from, output, prefix };
+        var command = new Command("import", "Convert reference-layout weights into a weights file for <arch>.") { arch, from, prefix };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
@@ -24,8 +25,8 @@ internal static class WeightCommands
             using var network = descriptor.Create();
             WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file, network));
             // Weights from the authors' code expect their loader's inputs (BGR, normalised then /255 again).
-            Checkpoint.Save(result.GetValue(output)!, network, convention: Data.InputConvention.Authors);
-            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {result.GetValue(output)} ({descriptor.Info.Name})");
+            Checkpoint.Save(output.GetValue(result)!, network, convention: Data.InputConvention.Authors);
+            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {output.GetValue(result)} ({descriptor.Info.Name})");
             return 0;
         });
         return command;
@@ -34,11 +35,12 @@ internal static class WeightCommands
     public static Command Export(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
-        var output = new Option<string>("--out") { Description = "safetensors file to write.", Required = true };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var output = new OutputOption("safetensors file to write.", required: true);
         var layout = new Option<string>("--layout") { Description = "Key layout: reference (PyTorch state_dict names) or ours.", DefaultValueFactory = _ => "reference" };
         layout.AcceptOnlyFromAmong("reference", "ours");
-        var command = new Command("export", "Write weights as plain safetensors, by default in the authors' PyTorch key layout.") { arch, weights, output, layout };
+        var command = new Command("export", "Write weights as plain safetensors, by default in the authors' PyTorch key layout.") { arch, weights, layout };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
@@ -47,13 +49,13 @@ internal static class WeightCommands
             if (note != null) context.Error.WriteLine("note: " + note);
             var keyLayout = result.GetValue(layout) == "ours" ? KeyLayout.Ours : KeyLayout.Reference;
             var tensors = WeightLayout.Export(network, keyLayout);
-            SafeTensorWriter.Write(result.GetValue(output)!, tensors, new Dictionary<string, string>
+            SafeTensorWriter.Write(output.GetValue(result)!, tensors, new Dictionary<string, string>
             {
                 ["architecture"] = descriptor.Info.Name,
                 ["layout"] = keyLayout.ToString().ToLowerInvariant(),
                 ["yaml_sha256"] = descriptor.Info.YamlSha256,
             });
-            context.Out.WriteLine($"exported {tensors.Count} tensors of {descriptor.Info.Name} to {result.GetValue(output)} ({keyLayout.ToString().ToLowerInvariant()} layout)");
+            context.Out.WriteLine($"exported {tensors.Count} tensors of {descriptor.Info.Name} to {output.GetValue(result)} ({keyLayout.ToString().ToLowerInvariant()} layout)");
             return 0;
         });
         return command;
