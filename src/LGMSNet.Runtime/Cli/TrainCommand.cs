@@ -43,6 +43,7 @@ internal static class TrainCommand
         var output = new OutputOption("Run folder (default runs/<arch>-<time>).", required: false);
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable or inconsistent cases with a warning instead of stopping." };
+        var allowOverlap = new Option<bool>("--allow-overlap") { Description = "Allow training cases that are also validation or test cases (normally an error)." };
         var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValEvery };
         var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => Name(defaults.InputConvention) };
         convention.AcceptOnlyFromAmong("standard", "authors");
@@ -57,7 +58,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
-            skipBad, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
+            skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
         };
         output.AddTo(command);
         command.SetAction(result =>
@@ -105,6 +106,7 @@ internal static class TrainCommand
                     Threads = result.GetValue(threads),
                     OutputDir = output.GetValue(result) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
                     SkipBad = result.GetValue(skipBad),
+                    AllowOverlap = result.GetValue(allowOverlap),
                     ValEvery = Math.Max(1, result.GetValue(valEvery)),
                     InputConvention = result.GetValue(convention) == Name(Data.InputConvention.Authors) ? Data.InputConvention.Authors : Data.InputConvention.Standard,
                     Schedule = result.GetValue(schedule) switch { "poly" => ScheduleKind.Poly, "warmup-cosine" => ScheduleKind.WarmupCosine, _ => recipe.Schedule },

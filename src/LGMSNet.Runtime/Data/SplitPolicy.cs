@@ -3,14 +3,16 @@ using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Data;
 
-/// <summary>What the user asked for: split files (one case per line) and how to carve a validation split
-/// when none is given.</summary>
-public sealed record SplitRequest(string? TrainFile, string? ValidationFile, string? TestFile, long Seed, double ValidationFraction);
+/// <summary>What the user asked for: split files (one case per line), how to carve a validation split
+/// when none is given, and whether training cases may also be validation or test cases.</summary>
+public sealed record SplitRequest(string? TrainFile, string? ValidationFile, string? TestFile, long Seed, double ValidationFraction, bool AllowOverlap);
 
 /// <summary>Which cases train, which select the model (validation) and which are held out (test).
 /// Split files are taken as given; without a validation split, a seeded fraction of the training split
 /// (or, without one, of every case not otherwise assigned) is held out. The result is recorded in
-/// split.json so a resumed run uses exactly the same cases.</summary>
+/// split.json so a resumed run uses exactly the same cases. A training case that is also a validation or
+/// test case makes the selection or the reported numbers optimistic, so it is an error naming the cases
+/// unless the user allows it (then a warning).</summary>
 public static class SplitPolicy
 {
     public const string Train = "train";
@@ -39,9 +41,20 @@ public static class SplitPolicy
         {
             splits[Train] = allCases().Except(splits.Values.SelectMany(v => v)).OrderBy(x => x, StringComparer.Ordinal).ToList();
         }
-        var overlap = splits[Train].Intersect(splits[Validation]).ToList();
-        if (overlap.Count > 0)
-            warn($"warning: {overlap.Count} case(s) are in both the training and validation splits (e.g. '{overlap[0]}')");
+        var problems = new List<string>();
+        foreach (var (split, name) in new[] { (Validation, "validation"), (Test, "test") })
+        {
+            if (!splits.TryGetValue(split, out var other)) continue;
+            var overlap = splits[Train].Intersect(other, StringComparer.Ordinal).ToList();
+            if (overlap.Count == 0) continue;
+            const int shown = 10;
+            string problem = $"{overlap.Count} case(s) are both training and {name} cases: " +
+                             string.Join(", ", overlap.Take(shown).Select(id => $"'{id}'")) + (overlap.Count > shown ? $" and {overlap.Count - shown} more" : "");
+            if (request.AllowOverlap) warn("warning: " + problem + " (allowed by --allow-overlap)");
+            else problems.Add(problem);
+        }
+        if (problems.Count > 0)
+            throw new DataException(string.Join("; ", problems) + ". Fix the split files, or give --allow-overlap if this is intended.");
         return splits;
     }
 

@@ -56,6 +56,9 @@ public sealed record TrainOptions
     public int Threads { get; init; }
     public string OutputDir { get; init; } = "";
     public bool SkipBad { get; init; }
+
+    /// <summary>Let training cases also be validation or test cases (normally an error).</summary>
+    public bool AllowOverlap { get; init; }
     public int ValEvery { get; init; } = 1;
     public int SyntheticTrain { get; init; } = 400;
     public int SyntheticVal { get; init; } = 100;

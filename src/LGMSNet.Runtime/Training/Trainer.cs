@@ -168,7 +168,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
                 : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.InputConvention), ids);
             if (!splits.ContainsKey(SplitPolicy.Train))
-                splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction),
+                splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction, options.AllowOverlap),
                     () => open(null).CaseIds, observer.Message);
             train = open(splits[SplitPolicy.Train]);
             validation = open(splits[SplitPolicy.Validation]);
