@@ -45,7 +45,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             ? new PolySchedule(options.LearningRate, (long)BatchLoader.Count(samplesPerEpoch, options.BatchSize) * options.Epochs)
             : new WarmupCosineSchedule(options.LearningRate, options.WarmupEpochs, options.Epochs);
 
-        var state = new RunState(new List<EpochRecord>(), 0, double.NegativeInfinity, 0);
+        var state = new RunState(new List<EpochRecord>(), 0, null, 0);
         int firstEpoch = 1;
         if (resumeFrom != null)
         {
@@ -75,7 +75,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 network.eval();
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
             }
-            bool isBest = validation != null && validation.Score > state.BestScore;
+            bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,
                 Process.GetCurrentProcess().WorkingSet64, validation);
             state.History.Add(record);
