@@ -1,12 +1,17 @@
 namespace LGMSNet.Runtime.IO;
 
-/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Both are
-/// off unless their environment variable is set.</summary>
+/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Each is
+/// off unless its environment variable is set.</summary>
 public static class FaultInjection
 {
     /// <summary>LGMSNET_FAULT_NAN_STEP=N makes optimizer step N see a NaN loss.</summary>
     public static long? NanAtStep { get; set; } =
         long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_NAN_STEP"), out long step) ? step : null;
+
+    /// <summary>LGMSNET_FAULT_INF_WEIGHT_STEP=N makes one weight +∞ right after optimizer step N (as a float32
+    /// overflow in an update would), while that step's loss was finite.</summary>
+    public static long? InfiniteWeightAfterStep { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_INF_WEIGHT_STEP"), out long infStep) ? infStep : null;
 
     /// <summary>LGMSNET_FAULT_WRITE_PAUSE_MS=N pauses every atomic file write for N ms halfway through
     /// its bytes, so a test can kill the process in the middle of writing a checkpoint.</summary>

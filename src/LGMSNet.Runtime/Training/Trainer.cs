@@ -87,6 +87,11 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             };
             var progressRecord = new TrainingProgress(epoch, optimizer.Steps, optimizer.LearningRate,
                 options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, RuntimeJson.Options), options.Size, options.InputConvention);
+            // Never checkpoint non-finite numbers: the loss check sees only the loss, and one overflowing update can
+            // leave weights or optimizer state infinite while the loss that produced it was finite.
+            if (FirstNonFinite(network, optimizer) is { } bad)
+                throw new TrainingDivergedException(
+                    $"training diverged: {bad} is not finite after epoch {epoch} (optimizer step {optimizer.Steps}); {LastGood(epoch)}. Lower --lr or check the data.");
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
@@ -113,6 +118,29 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
 
     private bool Volumetric => architecture.Info.Dims == 3;
 
+    /// <summary>What survives a failure during <paramref name="epoch"/>: the checkpoint of the epoch before.</summary>
+    private string LastGood(int epoch) => epoch > 1
+        ? $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1})"
+        : "no checkpoint was written";
+
+    /// <summary>The first parameter, buffer or optimizer state tensor holding NaN or ±∞, named; null when all are finite.</summary>
+    private static string? FirstNonFinite(SegmentationNetwork network, Optimizer optimizer)
+    {
+        static bool Finite(Tensor t)
+        {
+            using var all = isfinite(t).all();
+            return all.item<bool>();
+        }
+        using var _ = no_grad();
+        foreach (var (name, parameter) in network.named_parameters())
+            if (!Finite(parameter)) return $"parameter {name}";
+        foreach (var (name, buffer) in network.named_buffers())
+            if (buffer.is_floating_point() && !Finite(buffer)) return $"buffer {name}";
+        foreach (var (name, state) in optimizer.State)
+            if (!Finite(state)) return $"optimizer state {name}";
+        return null;
+    }
+
     private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, LearningRateSchedule schedule, IReadOnlyList<CaseData> train,
         Device device, int epoch)
     {
@@ -135,7 +163,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             double value = TrainingStep.Run(network, optimizer, input, target, _classes, step =>
                 new TrainingDivergedException(
                     $"training diverged: the loss is {step.Describe} at epoch {epoch}, step {step.Index} (optimizer step {optimizer.Steps + 1}); " +
-                    $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data."),
+                    $"{LastGood(epoch)}. Lower --lr or check the data."),
                 step);
             lossSum += value;
             observer.StepFinished(epoch, step, loader.BatchCount, value);

@@ -26,6 +26,13 @@ public static class TrainingStep
         optimizer.ZeroGrad();
         loss.backward();
         optimizer.Step();
+        if (FaultInjection.InfiniteWeightAfterStep == optimizer.Steps)
+            using (no_grad())
+            {
+                var element = network.parameters().First().alias();
+                while (element.dim() > 0) element = element.select(0, 0);
+                element.fill_(float.PositiveInfinity);
+            }
         return value;
     }
 }

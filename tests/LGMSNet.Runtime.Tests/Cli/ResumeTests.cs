@@ -51,6 +51,34 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(straight.GetProperty("final").GetProperty("iou").GetDouble(), resumed.GetProperty("final").GetProperty("iou").GetDouble());
     }
 
+    [Fact]
+    public void Non_finite_weights_are_never_saved_as_the_last_good_checkpoint()
+    {
+        // One step per epoch; right after step 2 (the last of epoch 2) a weight becomes +∞, as a float32 overflow in
+        // an update would, while that step's loss was finite. Epoch 2 must not be checkpointed.
+        string run = Temp("overflow");
+        FaultInjection.InfiniteWeightAfterStep = 2;
+        int code;
+        string error;
+        try
+        {
+            (code, _, error) = CliRunner.Run("train", "lgmsnet", "--data", "synthetic", "--epochs", "3", "--batch", "4", "--size", "32",
+                "--synthetic-train", "4", "--synthetic-val", "2", "--output", run);
+        }
+        finally
+        {
+            FaultInjection.InfiniteWeightAfterStep = null;
+        }
+        Assert.Equal(1, code);
+        Assert.Contains("not finite after epoch 2", error);
+        Assert.Contains("last good checkpoint is " + Path.Combine(run, Trainer.LastCheckpoint) + " (epoch 1)", error);
+        var last = SafeTensorFile.Read(Path.Combine(run, Trainer.LastCheckpoint));
+        Assert.Equal(1, Checkpoint.ReadProgress(last)!.EpochsDone);
+        foreach (var entry in last.Entries.Where(e => e.DType == SafeTensorDType.F32))
+            Assert.All(last.ReadFloats(entry.Name), v => Assert.True(float.IsFinite(v), entry.Name));
+        Assert.Single(CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").EnumerateArray());
+    }
+
     [Theory]
     [InlineData("sgd")]
     [InlineData("adamw")]
