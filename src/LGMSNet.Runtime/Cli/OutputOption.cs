@@ -31,4 +31,7 @@ internal sealed class OutputOption
     }
 
     public string? GetValue(ParseResult result) => result.GetValue(_output) ?? result.GetValue(_legacy);
+
+    /// <summary>Whether the command line gave it, in either spelling.</summary>
+    public bool IsGiven(ParseResult result) => result.GetResult(_output) != null || result.GetResult(_legacy) != null;
 }

@@ -76,13 +76,26 @@ internal static class TrainCommand
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
-                options = options with
+                // The recipe, data and folder are the run's; only how long and where it runs may change, and that is saved.
+                var fixedOptions = new Option[]
                 {
-                    OutputDir = resumeDir,
+                    data, trainSplit, valSplit, testSplit, batch, size, lr, optimizer, weightDecay, seed, skipBad, allowOverlap, valEvery, convention,
+                    schedule, warmup, syntheticTrain, syntheticVal, valFraction,
+                };
+                var refused = fixedOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (output.IsGiven(result)) refused.Add("--output");
+                if (refused.Count > 0)
+                    throw new UserErrorException($"{string.Join(", ", refused)} cannot change on --resume (the run keeps the options in {runFile}); " +
+                                                 "only --epochs, --device and --threads can. Start a new run to change them.", 2);
+                var continued = options with
+                {
                     Epochs = result.GetValue(epochs) ?? options.Epochs,
                     Threads = result.GetValue(threads) > 0 ? result.GetValue(threads) : options.Threads,
                     Device = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : options.Device,
                 };
+                if (continued.Epochs < 1) throw new UserErrorException("--epochs must be positive", 2);
+                if (continued != options) AtomicFile.WriteAllText(runFile, RuntimeJson.Serialize(continued));
+                options = continued with { OutputDir = resumeDir };
             }
             else
             {

@@ -79,6 +79,28 @@ public sealed class ResumeTests : IDisposable
         Assert.Single(CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").EnumerateArray());
     }
 
+    [Fact]
+    public void An_epochs_change_on_resume_is_saved_and_other_recipe_options_are_refused_by_name()
+    {
+        string run = Temp("longer");
+        Succeeds(CliRunner.Run(Tiny(run, 2, "--stop-after", "1")));
+
+        // Options that would change the run are refused, naming each, before anything is touched.
+        var (code, _, error) = CliRunner.Run("train", "--resume", run, "--lr", "0.1", "-b", "2", "--seed", "7");
+        Assert.Equal(2, code);
+        Assert.Contains("--lr", error);
+        Assert.Contains("--batch", error);
+        Assert.Contains("--seed", error);
+        Assert.Contains("cannot change on --resume", error);
+
+        // --epochs can change; the new count is saved, so a later plain resume keeps it.
+        Succeeds(CliRunner.Run("train", "--resume", run, "--epochs", "3", "--stop-after", "2"));
+        Assert.Equal(3, CliRunner.ReadJson(Path.Combine(run, "run.json")).GetProperty("epochs").GetInt32());
+        Succeeds(CliRunner.Run("train", "--resume", run));
+        Assert.Equal(3, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
+        Assert.Equal(3, Checkpoint.ReadProgress(SafeTensorFile.Read(Path.Combine(run, Trainer.LastCheckpoint)))!.EpochsDone);
+    }
+
     [Theory]
     [InlineData("sgd")]
     [InlineData("adamw")]
