@@ -8,14 +8,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>Option names shared by every command (-o/--output and the short forms), the deprecated --out,
 /// and recipe defaults that come from the architecture's YAML.</summary>
 [Collection("cli")]
-public sealed class CliConventionTests : IDisposable
+public sealed class CliConventionTests() : TempFolderTest("lgms-conv-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-conv-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     [Theory]
     [InlineData("--output")]
     [InlineData("-o")]

@@ -11,14 +11,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>The command line end to end, in-process: model commands, reference checks, and tiny
 /// training, evaluation and prediction runs on synthetic data and on folders made by the test.</summary>
 [Collection("cli")]
-public sealed class CliTests : IDisposable
+public sealed class CliTests() : TempFolderTest("lgms-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     [Fact]
     public void Summary_json_agrees_with_the_reference_counts()
     {

@@ -9,14 +9,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>Resume and checkpoints (issue 14, items 9, 10, 11 and 14): what a resumed run keeps, what it
 /// refuses, and that it ends bit for bit where an uninterrupted run ends.</summary>
 [Collection("cli")]
-public sealed class ResumeTests : IDisposable
+public sealed class ResumeTests() : TempFolderTest("lgms-resume-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-resume-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     private static string[] Tiny(string run, int epochs, params string[] extra) => new[]
     {
         "train", "lgmsnet", "--data", "synthetic", "--epochs", epochs.ToString(), "--batch", "4", "--size", "32",

@@ -5,14 +5,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 
 /// <summary>A case that trains must not also select the model or be reported as held out (issue 14, item 5).</summary>
 [Collection("cli")]
-public sealed class SplitOverlapTests : IDisposable
+public sealed class SplitOverlapTests() : TempFolderTest("lgms-overlap-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-overlap-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     [Fact]
     public void Training_cases_in_the_validation_or_test_split_are_an_error_naming_them_unless_allowed()
     {
