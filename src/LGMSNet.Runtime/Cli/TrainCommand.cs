@@ -147,18 +147,18 @@ internal static class TrainCommand
                       $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
-        RunReport report;
+        var reporter = new RunFolderReporter(descriptor, options);
         if (context.Interactive && !json)
         {
-            report = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-                .Start(progress => report = new Trainer(descriptor, options, new ProgressObserver(progress)).Run(resumeDir));
+                .Start(progress => new Trainer(descriptor, options, new ProgressObserver(progress), reporter).Run(resumeDir));
         }
         else
         {
-            report = new Trainer(descriptor, options, new LineObserver(log)).Run(resumeDir);
+            new Trainer(descriptor, options, new LineObserver(log), reporter).Run(resumeDir);
         }
+        var report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
         if (json) context.WriteJson(report);
         else PrintSummary(log, report, options.OutputDir);
         return 0;

@@ -6,7 +6,6 @@ using LGMSNet.Runtime.Inference;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
-using LGMSNet.Runtime.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,15 +13,14 @@ namespace LGMSNet.Runtime.Training;
 
 /// <summary>Trains one architecture: reference recipe, per-epoch validation, best-on-validation
 /// model selection, atomic checkpoints (last, best), metrics.json, curves.png and overlays.png.</summary>
-public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions options, ITrainingObserver observer)
+public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions options, ITrainingObserver observer, IRunReporter reporter)
 {
     public const string LastCheckpoint = "last.safetensors";
     public const string BestCheckpoint = "best.safetensors";
-    public const string BaselinesFile = "baselines.json";
 
     private readonly int _classes = architecture.Info.Classes;
 
-    public RunReport Run(string? resumeFrom = null)
+    public void Run(string? resumeFrom = null)
     {
         var device = TorchRuntime.Device(options.Device);
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
@@ -57,8 +55,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
         var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
-        var baselines = new Baselines(empty, full);
-        if (resumeFrom == null) AtomicFile.WriteAllText(Path.Combine(outDir, BaselinesFile), RuntimeJson.Serialize(baselines));
+        reporter.Started(data, empty, full, resumed: resumeFrom != null);
 
         var predictor = new Predictor(network, device, options.Size);
         var clock = Stopwatch.StartNew();
@@ -95,7 +92,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
-            RunReport.Create(architecture, options, data, state, baselines, final: null, test: null).Write(outDir);
+            reporter.EpochFinished(data, state);
             observer.EpochFinished(record, isBest);
         }
 
@@ -109,11 +106,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
             onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); });
         EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize)) : null;
-        var report = RunReport.Create(architecture, options, data, state, baselines, final, test);
-        report.Write(outDir);
-        Charts.Curves(Path.Combine(outDir, "curves.png"), state.History, architecture.Info.Name);
-        Charts.Overlays(Path.Combine(outDir, "overlays.png"), overlays);
-        return report;
+        reporter.Finished(data, state, final, test, overlays);
     }
 
     private bool Volumetric => architecture.Info.Dims == 3;
