@@ -91,7 +91,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                     $"training diverged: {bad} is not finite after epoch {epoch} (optimizer step {optimizer.Steps}); {LastGood(epoch)}. Lower --lr or check the data.");
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
-            Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
+            Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer.State, progressRecord);
             reporter.EpochFinished(data, state);
             observer.EpochFinished(record, isBest);
         }
