@@ -76,7 +76,7 @@ public sealed class PackageTests
             Assert.Equal(2_321_393, reference.GetProperty("parameters").GetInt64());
 
             Expect(project, "run --no-build -- train tiny --data synthetic --epochs 1 --size 32 --batch 4 " +
-                            "--synthetic-train 8 --synthetic-val 4 --out runs/one-epoch");
+                            "--synthetic-train 8 --synthetic-val 4 --output runs/one-epoch");
             var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "runs", "one-epoch", "metrics.json"))).RootElement;
             Assert.Equal(1, metrics.GetProperty("epochs").GetArrayLength());
             Assert.True(File.Exists(Path.Combine(project, "runs", "one-epoch", "last.safetensors")));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
 using LGMSNet.Runtime.Blocks;
@@ -25,8 +26,8 @@ internal static class BenchCommand
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture to measure." };
-        var batch = new Option<int>("--batch") { Description = "Inference batch size.", DefaultValueFactory = _ => 1 };
-        var size = new Option<string?>("--size") { Description = "Inference input size (default: the YAML's input_size, 256 for lgmsnet)." };
+        var batch = new Option<int>("--batch", "-b") { Description = "Inference batch size.", DefaultValueFactory = _ => 1 };
+        var size = new Option<string?>("--size", "-s") { Description = "Inference input size (default: the YAML's input_size, 256 for lgmsnet)." };
         var trainBatch = new Option<int>("--train-batch") { Description = "Training-step batch size.", DefaultValueFactory = _ => 8 };
         var trainSize = new Option<string?>("--train-size") { Description = "Training-step input size (default 128 in 2D, 64 in 3D)." };
         var threads = new Option<int>("--threads") { Description = "libtorch CPU threads (default: all cores)." };
@@ -49,7 +50,7 @@ internal static class BenchCommand
             int[] inferSize = result.GetValue(size) is { } s ? Format.ParseSize(s, info.Dims) : info.MultiplyAddsInputSize.ToArray();
             int[] stepSize = result.GetValue(trainSize) is { } t ? Format.ParseSize(t, info.Dims) : Enumerable.Repeat(info.Dims == 2 ? 128 : 64, info.Dims).ToArray();
             foreach (var candidate in new[] { inferSize, stepSize })
-                if (info.CheckInputSize(candidate.Select(v => (long)v).ToArray()) is { } problem) throw new CliException(problem, 2);
+                if (info.CheckInputSize(candidate.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException(problem, 2);
             int n = Math.Max(1, result.GetValue(iterations)), w = Math.Max(0, result.GetValue(warmup));
             int b = Math.Max(1, result.GetValue(batch)), tb = Math.Max(1, result.GetValue(trainBatch));
             var log = result.GetValue(json) ? context.Error : context.Out;
@@ -100,12 +101,12 @@ internal static class BenchCommand
                 long early = workingSets[Math.Max(0, steps / 10 - 1)], late = workingSets[^1];
                 var trajectory = Enumerable.Range(1, 10).Select(k => workingSets[Math.Max(0, k * steps / 10 - 1)]).ToArray();
                 memory = (early, late, (double)late / early - 1, trajectory);
-                log.WriteLine($"memory over {steps} training steps: working set {Format.Bytes(early)} at step {steps / 10}, " +
-                              $"{Format.Bytes(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%); " +
+                log.WriteLine($"memory over {steps} training steps: working set {ByteSize.Format(early)} at step {steps / 10}, " +
+                              $"{ByteSize.Format(late)} at step {steps} ({(memory.Value.Growth * 100).ToString("+0.0;-0.0", CultureInfo.InvariantCulture)}%); " +
                               $"every {steps / 10} steps: {string.Join(", ", trajectory.Select(b => (b >> 20) + " MiB"))}");
             }
             long peak = Process.GetCurrentProcess().PeakWorkingSet64;
-            log.WriteLine($"peak working set {Format.Bytes(peak)}");
+            log.WriteLine($"peak working set {ByteSize.Format(peak)}");
 
             if (stages != null)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Cli;
 
@@ -14,19 +15,15 @@ internal static class Format
 
     public static string Size(IEnumerable<long> sizes) => string.Join("x", sizes);
 
-    public static string Bytes(long bytes) => bytes >= 1L << 30
-        ? (bytes / (double)(1L << 30)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB"
-        : (bytes / (double)(1L << 20)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
-
     /// <summary>"256" → [256, 256] (2D); "96x160" → [96, 160]; one entry per spatial axis.</summary>
     public static int[] ParseSize(string text, int dims)
     {
         var parts = text.Split('x', 'X', ',');
         if (parts.Any(p => !int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) || v <= 0))
-            throw new CliException($"--size '{text}' is not a size: give N or {(dims == 2 ? "HxW" : "DxHxW")} with positive integers", 2);
+            throw new UserErrorException($"--size '{text}' is not a size: give N or {(dims == 2 ? "HxW" : "DxHxW")} with positive integers", 2);
         var values = parts.Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         if (values.Length == 1) return Enumerable.Repeat(values[0], dims).ToArray();
-        if (values.Length != dims) throw new CliException($"--size '{text}' has {values.Length} sizes; this is a {dims}D architecture", 2);
+        if (values.Length != dims) throw new UserErrorException($"--size '{text}' has {values.Length} sizes; this is a {dims}D architecture", 2);
         return values;
     }
 }

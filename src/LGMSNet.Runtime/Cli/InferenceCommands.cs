@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Inference;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
@@ -17,10 +18,10 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
-        var data = new Option<string>("--data") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
+        var data = new Option<string>("--data", "-d") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
-        var size = new Option<string?>("--size") { Description = "Input size (default: the size the checkpoint was trained at)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Input size (default: the size the checkpoint was trained at)." };
         var common = new CommonInferenceOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable cases with a warning." };
@@ -34,7 +35,7 @@ internal static class InferenceCommands
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs);
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
@@ -88,26 +89,27 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
-        var input = new Option<string>("--input") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
-        var output = new Option<string>("--output") { Description = "Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", Required = true };
-        var size = new Option<string?>("--size") { Description = "Network input size (default: the training size)." };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var input = new Option<string>("--input", "-i") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
+        var output = new OutputOption("Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", required: true);
+        var size = new Option<string?>("--size", "-s") { Description = "Network input size (default: the training size)." };
         var maskFormat = new Option<string>("--mask-format")
             { Description = "png (lossless; the default) or same (the input's format: JPEG inputs get lossy JPEG masks). Volumes are always NIfTI.", DefaultValueFactory = _ => "png" };
         maskFormat.AcceptOnlyFromAmong("png", "same");
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace masks that already exist in the output folder (inputs are never replaced)." };
         var common = new CommonInferenceOptions();
         var command = new Command("predict", "Segment images or volumes; masks are written at each input's size, as PNG (2D) or NIfTI (3D).")
-            { arch, weights, input, output, size, maskFormat, overwrite };
+            { arch, weights, input, size, maskFormat, overwrite };
+        output.AddTo(command);
         common.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            string source = result.GetValue(input)!, target = result.GetValue(output)!;
+            string source = result.GetValue(input)!, target = output.GetValue(result)!;
             var files = Directory.Exists(source)
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
-                : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
-            if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
+                : File.Exists(source) ? new List<string> { source } : throw new UserErrorException($"--input {source}: no such file or folder", 2);
+            if (files.Count == 0) throw new UserErrorException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
             IReadOnlyList<(string Input, string Mask)> plan;
             try
             {
@@ -116,13 +118,13 @@ internal static class InferenceCommands
             }
             catch (PredictionOutputException e)
             {
-                throw new CliException(e.Message, 2);
+                throw new UserErrorException(e.Message, 2);
             }
             var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
+                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
                 var predictor = new Predictor(network, device, inputSize);
                 foreach (var (file, destination) in plan)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 
@@ -34,7 +35,7 @@ public static class LgmsCli
         catch (Exception e) when (UserFacing(e) is { } message)
         {
             context.Error.WriteLine("error: " + message);
-            return e is CliException cli ? cli.ExitCode : 1;
+            return e is UserErrorException user ? user.ExitCode : 1;
         }
         catch (Exception e)
         {
@@ -48,7 +49,7 @@ public static class LgmsCli
     /// <summary>The message to show for an expected failure (bad input, missing file), or null for a bug.</summary>
     private static string? UserFacing(Exception e) => e switch
     {
-        CliException or WeightMismatchException or SafeTensorsException or TorchRuntimeException or Data.DataException
+        UserErrorException or WeightMismatchException or SafeTensorsException or TorchRuntimeException or Data.DataException
             or Training.TrainingDivergedException => e.Message,
         FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
         DirectoryNotFoundException or UnauthorizedAccessException or IOException => e.Message,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LGMSNet.Dsl.Planning;
+using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Cli;
 
@@ -42,7 +43,7 @@ internal static class ModelCommands
     public static Command Summary(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture: YAML file stem or name (case-insensitive)." };
-        var size = new Option<string?>("--size") { Description = "Input size: N, HxW or DxHxW (default: the YAML's input_size)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Input size: N, HxW or DxHxW (default: the YAML's input_size)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var command = new Command("summary", "Per-stage channels, parameters and multiply-adds.") { arch, size, json };
         command.SetAction(result =>
@@ -50,7 +51,7 @@ internal static class ModelCommands
             var descriptor = context.Resolve(result.GetValue(arch)!);
             var plan = descriptor.Info.Plan;
             int[] input = result.GetValue(size) is { } text ? Format.ParseSize(text, plan.Dims) : plan.DefaultInputSize.ToArray();
-            if (Costs.CheckInputSize(plan, input) is { } problem) throw new CliException($"--size: {problem}", 2);
+            if (Costs.CheckInputSize(plan, input) is { } problem) throw new UserErrorException($"--size: {problem}", 2);
             var stages = Costs.PerStage(plan, input);
             long counted;
             using (var network = descriptor.Create()) counted = network.parameters().Sum(p => p.numel());

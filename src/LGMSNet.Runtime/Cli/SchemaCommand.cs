@@ -1,6 +1,6 @@
 using System.CommandLine;
 using LGMSNet.Dsl.Language;
-using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Cli;
 

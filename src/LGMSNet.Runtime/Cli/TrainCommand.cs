@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Reports;
 using LGMSNet.Runtime.Training;
 using Spectre.Console;
 
@@ -16,46 +18,49 @@ internal static class TrainCommand
     public static string[] MainJobArguments => new[]
     {
         "train", "lgmsnet", "--data", "synthetic", "--epochs", "20", "--batch", "8", "--size", "64",
-        "--synthetic-train", "320", "--synthetic-val", "80", "--out", Path.Combine("runs", $"main-{DateTime.Now:yyyyMMdd-HHmmss}"),
+        "--synthetic-train", "320", "--synthetic-val", "80", "--output", Path.Combine("runs", $"main-{DateTime.Now:yyyyMMdd-HHmmss}"),
     };
 
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string?>("arch") { Description = "Architecture (file stem or name). Omit with --resume.", Arity = ArgumentArity.ZeroOrOne };
-        var data = new Option<string>("--data") { Description = "Dataset folder (2D: images/ + masks/; 3D: Decathlon dataset.json) or 'synthetic'.", DefaultValueFactory = _ => "synthetic" };
+        var defaults = TrainOptions.Defaults;
+        var data = new Option<string>("--data", "-d") { Description = "Dataset folder (2D: images/ + masks/; 3D: Decathlon dataset.json) or 'synthetic'.", DefaultValueFactory = _ => defaults.Data };
         var trainSplit = new Option<string?>("--train-split") { Description = "File listing training cases, one per line." };
         var valSplit = new Option<string?>("--val-split") { Description = "File listing validation cases (model selection)." };
         var testSplit = new Option<string?>("--test-split") { Description = "File listing held-out test cases, reported with the best checkpoint." };
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 500, the reference recipe)." };
-        var batch = new Option<int?>("--batch") { Description = "Batch size (default 16 in 2D, 1 in 3D)." };
-        var size = new Option<string?>("--size") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default 256 / 96)." };
-        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 0.02 SGD, 1e-4 AdamW)." };
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Epochs (default {defaults.Epochs}, the reference recipe)." };
+        var batch = new Option<int?>("--batch", "-b") { Description = $"Batch size (default {defaults.BatchSize} in 2D, 1 in 3D)." };
+        var size = new Option<string?>("--size", "-s") { Description = "Training size: N, HxW (2D images are resized) or the 3D patch (default: the YAML's input_size)." };
+        var lr = new Option<double?>("--lr") { Description = $"Base learning rate (default {defaults.LearningRate.ToString(CultureInfo.InvariantCulture)} SGD, 1e-4 AdamW)." };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd (reference, 2D default) or adamw (3D default)." };
         optimizer.AcceptOnlyFromAmong("sgd", "adamw");
         var weightDecay = new Option<double?>("--weight-decay") { Description = "Weight decay (default 1e-4 SGD, 1e-5 AdamW)." };
-        var seed = new Option<long>("--seed") { Description = "Seed for initialisation, data order, augmentation and splits.", DefaultValueFactory = _ => 42 };
-        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        var seed = new Option<long>("--seed") { Description = "Seed for initialisation, data order, augmentation and splits.", DefaultValueFactory = _ => defaults.Seed };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => defaults.Device };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
-        var output = new Option<string?>("--out") { Description = "Run folder (default runs/<arch>-<time>)." };
+        var output = new OutputOption("Run folder (default runs/<arch>-<time>).", required: false);
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable or inconsistent cases with a warning instead of stopping." };
-        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
-        var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => "standard" };
+        var allowOverlap = new Option<bool>("--allow-overlap") { Description = "Allow training cases that are also validation or test cases (normally an error)." };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValEvery };
+        var convention = new Option<string>("--input-convention") { Description = "standard (RGB, ImageNet normalisation) or authors (BGR, normalised then /255 again, as the authors' loader).", DefaultValueFactory = _ => Name(defaults.InputConvention) };
         convention.AcceptOnlyFromAmong("standard", "authors");
         var schedule = new Option<string?>("--schedule") { Description = "poly (2D default, main.py) or warmup-cosine (3D default, main3d.py)." };
         schedule.AcceptOnlyFromAmong("poly", "warmup-cosine");
         var warmup = new Option<int?>("--warmup-epochs") { Description = "Warm-up epochs of warmup-cosine (default: 50, at most a tenth of --epochs)." };
-        var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => 400 };
-        var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => 100 };
+        var syntheticTrain = new Option<int>("--synthetic-train") { Description = "Synthetic training cases.", DefaultValueFactory = _ => defaults.SyntheticTrain };
+        var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => defaults.SyntheticVal };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
-        var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => 0.2 };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => defaults.ValFraction };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
-            arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, output, resume,
-            skipBad, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
+            arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
+            skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
         };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             TrainOptions options;
@@ -64,51 +69,61 @@ internal static class TrainCommand
             if (resumeDir != null)
             {
                 string runFile = Path.Combine(resumeDir, "run.json");
-                if (!File.Exists(runFile)) throw new CliException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
-                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), CliContext.Json)!;
+                if (!File.Exists(runFile)) throw new UserErrorException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
+                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), RuntimeJson.Options)!;
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
-                    throw new CliException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
+                    throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
-                    throw new CliException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
-                options = options with
+                    throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
+                // The recipe, data and folder are the run's; only how long and where it runs may change, and that is saved.
+                var fixedOptions = new Option[]
                 {
-                    OutputDir = resumeDir,
+                    data, trainSplit, valSplit, testSplit, batch, size, lr, optimizer, weightDecay, seed, skipBad, allowOverlap, valEvery, convention,
+                    schedule, warmup, syntheticTrain, syntheticVal, valFraction,
+                };
+                var refused = fixedOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (output.IsGiven(result)) refused.Add("--output");
+                if (refused.Count > 0)
+                    throw new UserErrorException($"{string.Join(", ", refused)} cannot change on --resume (the run keeps the options in {runFile}); " +
+                                                 "only --epochs, --device and --threads can. Start a new run to change them.", 2);
+                var continued = options with
+                {
                     Epochs = result.GetValue(epochs) ?? options.Epochs,
                     Threads = result.GetValue(threads) > 0 ? result.GetValue(threads) : options.Threads,
                     Device = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : options.Device,
                 };
+                if (continued.Epochs < 1) throw new UserErrorException("--epochs must be positive", 2);
+                if (continued != options) AtomicFile.WriteAllText(runFile, RuntimeJson.Serialize(continued));
+                options = continued with { OutputDir = resumeDir };
             }
             else
             {
-                descriptor = context.Resolve(result.GetValue(arch) ?? throw new CliException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
-                bool volumes = descriptor.Info.Dims == 3;
-                var kind = (result.GetValue(optimizer) ?? (volumes ? "adamw" : "sgd")) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd;
-                var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims)
-                    : Enumerable.Repeat(volumes ? 96 : 256, descriptor.Info.Dims).ToArray();
-                if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new CliException("--size: " + problem, 2);
-                options = new TrainOptions
+                descriptor = context.Resolve(result.GetValue(arch) ?? throw new UserErrorException("train needs an architecture (see 'list'), or --resume <run folder>", 2));
+                var kind = result.GetValue(optimizer) switch { "adamw" => OptimizerKind.AdamW, "sgd" => OptimizerKind.Sgd, _ => (OptimizerKind?)null };
+                var recipe = TrainOptions.Recipe(descriptor.Info, kind, result.GetValue(epochs));
+                var trainSize = result.GetValue(size) is { } text ? Format.ParseSize(text, descriptor.Info.Dims) : recipe.Size;
+                if (descriptor.Info.CheckInputSize(trainSize.Select(s => (long)s).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
+                options = recipe with
                 {
-                    Architecture = descriptor.Info.FileStem,
                     Data = result.GetValue(data)!,
                     TrainSplit = result.GetValue(trainSplit),
                     ValSplit = result.GetValue(valSplit),
                     TestSplit = result.GetValue(testSplit),
-                    Epochs = result.GetValue(epochs) ?? 500,
-                    BatchSize = result.GetValue(batch) ?? (volumes ? 1 : 16),
+                    BatchSize = result.GetValue(batch) ?? recipe.BatchSize,
                     Size = trainSize,
-                    LearningRate = result.GetValue(lr) ?? (kind == OptimizerKind.AdamW ? 1e-4 : 0.02),
-                    Optimizer = kind,
-                    WeightDecay = result.GetValue(weightDecay) ?? (kind == OptimizerKind.AdamW ? 1e-5 : 1e-4),
+                    LearningRate = result.GetValue(lr) ?? recipe.LearningRate,
+                    WeightDecay = result.GetValue(weightDecay) ?? recipe.WeightDecay,
                     Seed = result.GetValue(seed),
                     Device = result.GetValue(device)!,
                     Threads = result.GetValue(threads),
-                    OutputDir = result.GetValue(output) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
+                    OutputDir = output.GetValue(result) ?? Path.Combine("runs", $"{descriptor.Info.FileStem}-{DateTime.Now:yyyyMMdd-HHmmss}"),
                     SkipBad = result.GetValue(skipBad),
+                    AllowOverlap = result.GetValue(allowOverlap),
                     ValEvery = Math.Max(1, result.GetValue(valEvery)),
-                    InputConvention = result.GetValue(convention) == "authors" ? Data.InputConvention.Authors : Data.InputConvention.Standard,
-                    Schedule = (result.GetValue(schedule) ?? (volumes ? "warmup-cosine" : "poly")) == "poly" ? ScheduleKind.Poly : ScheduleKind.WarmupCosine,
-                    WarmupEpochs = result.GetValue(warmup) ?? Math.Min(50, (result.GetValue(epochs) ?? 500) / 10),
+                    InputConvention = result.GetValue(convention) == Name(Data.InputConvention.Authors) ? Data.InputConvention.Authors : Data.InputConvention.Standard,
+                    Schedule = result.GetValue(schedule) switch { "poly" => ScheduleKind.Poly, "warmup-cosine" => ScheduleKind.WarmupCosine, _ => recipe.Schedule },
+                    WarmupEpochs = result.GetValue(warmup) ?? recipe.WarmupEpochs,
                     SyntheticTrain = result.GetValue(syntheticTrain),
                     SyntheticVal = result.GetValue(syntheticVal),
                     ValFraction = result.GetValue(valFraction),
@@ -116,7 +131,7 @@ internal static class TrainCommand
                 };
                 if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
                     || options.ValFraction is <= 0 or >= 1)
-                    throw new CliException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
+                    throw new UserErrorException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
                 WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
@@ -132,48 +147,43 @@ internal static class TrainCommand
                       $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
-        JsonDocument report;
+        var reporter = new RunFolderReporter(descriptor, options);
         if (context.Interactive && !json)
         {
-            report = null!;
             AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-                .Start(progress => report = new Trainer(descriptor, options, new ProgressObserver(progress)).Run(resumeDir));
+                .Start(progress => new Trainer(descriptor, options, new ProgressObserver(progress), reporter).Run(resumeDir));
         }
         else
         {
-            report = new Trainer(descriptor, options, new LineObserver(log)).Run(resumeDir);
+            new Trainer(descriptor, options, new LineObserver(log), reporter).Run(resumeDir);
         }
-        using (report)
-        {
-            if (json) context.Out.WriteLine(JsonSerializer.Serialize(report.RootElement, CliContext.Json));
-            else PrintSummary(log, report.RootElement, options.OutputDir);
-        }
+        var report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
+        if (json) context.WriteJson(report);
+        else PrintSummary(log, report, options.OutputDir);
         return 0;
     }
 
-    private static void PrintSummary(TextWriter log, JsonElement report, string outDir)
+    private static void PrintSummary(TextWriter log, RunReport report, string outDir)
     {
-        string Metric(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number
-            ? v.GetDouble().ToString(key == "epoch" ? "0" : "0.0000", CultureInfo.InvariantCulture) : "-";
+        string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var table = new TextTable("", "epoch", "IoU", "F1", "Dice", "SE", "PC", "ACC").AlignRight(1, 2, 3, 4, 5, 6, 7);
-        foreach (var (label, key) in new[] { ("best (validation)", "best"), ("final: best checkpoint on validation", "final"), ("test", "test") })
-        {
-            if (!report.TryGetProperty(key, out var row) || row.ValueKind != JsonValueKind.Object) continue;
-            table.Add(label, Metric(row, "epoch"), Metric(row, "iou"), Metric(row, "f1"), Metric(row, "dice"), Metric(row, "se"), Metric(row, "pc"), Metric(row, "acc"));
-        }
-        if (report.TryGetProperty("baselines", out var baselines) && baselines.ValueKind == JsonValueKind.Object)
-            foreach (var (label, key) in new[] { ("baseline: predict nothing", "empty"), ("baseline: predict everything", "all_foreground") })
-                if (baselines.TryGetProperty(key, out var b))
-                    table.Add(label, "", Metric(b, "iou"), Metric(b, "f1"), Metric(b, "dice"), Metric(b, "sensitivity"), Metric(b, "precision"), Metric(b, "accuracy"));
+        foreach (var (label, row) in new[] { ("best (validation)", report.Best), ("final: best checkpoint on validation", report.Final) })
+            if (row != null)
+            {
+                var m = row.Validation;
+                table.Add(label, row.Epoch.ToString(CultureInfo.InvariantCulture), F(m?.Iou), F(m?.F1), F(m?.Dice), F(m?.Se), F(m?.Pc), F(m?.Acc));
+            }
+        if (report.Test is { } t) table.Add("test", "-", F(t.Iou), F(t.F1), F(t.Dice), F(t.Se), F(t.Pc), F(t.Acc));
+        if (report.Baselines is { } baselines)
+            foreach (var (label, b) in new[] { ("baseline: predict nothing", baselines.Empty), ("baseline: predict everything", baselines.AllForeground) })
+                table.Add(label, "", F(b.Iou), F(b.F1), F(b.Dice), F(b.Sensitivity), F(b.Precision), F(b.Accuracy));
         log.WriteLine(table);
-        var seconds = report.TryGetProperty("epochs", out var epochs) && epochs.ValueKind == JsonValueKind.Array
-            ? epochs.EnumerateArray().Select(e => e.GetProperty("seconds").GetDouble()).OrderBy(v => v).ToList()
-            : new List<double>();
+        var seconds = report.Epochs.Select(e => e.Seconds).OrderBy(v => v).ToList();
         string perEpoch = seconds.Count == 0 ? "-"
             : (seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2)
                 .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
-        log.WriteLine($"{perEpoch}; peak memory {Format.Bytes(report.GetProperty("peak_memory_bytes").GetInt64())}");
+        log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.PeakMemoryBytes)}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
     }
 
@@ -184,16 +194,18 @@ internal static class TrainCommand
         {
             Directory.CreateDirectory(outDir);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
-                throw new CliException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --out", 2);
-            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, CliContext.Json));
+                throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);
+            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, RuntimeJson.Options));
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
         }
     }
+
+    private static string Name(Data.InputConvention convention) => convention.ToString().ToLowerInvariant();
 
     private static string CommandLine() =>
         string.Join(" ", Environment.GetCommandLineArgs().Select(a => a.Contains(' ') ? $"\"{a}\"" : a));

@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Cli;
 
@@ -15,9 +14,10 @@ internal static class WeightCommands
     {
         var arch = new Argument<string>("arch") { Description = "Architecture the weights are for." };
         var from = new Option<string>("--from") { Description = "safetensors file in the reference (PyTorch state_dict) key layout.", Required = true };
-        var output = new Option<string>("--out") { Description = "Weights file to write (our layout).", Required = true };
+        var output = new OutputOption("Weights file to write (our layout).", required: true);
         var prefix = new Option<string?>("--prefix") { Description = "Key prefix to strip (default: 'weights.' when every key has it)." };
-        var command = new Command("import", "Convert reference-layout weights into a weights file for <arch>.") { arch, from, output, prefix };
+        var command = new Command("import", "Convert reference-layout weights into a weights file for <arch>.") { arch, from, prefix };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
@@ -25,8 +25,8 @@ internal static class WeightCommands
             using var network = descriptor.Create();
             WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file, network));
             // Weights from the authors' code expect their loader's inputs (BGR, normalised then /255 again).
-            Checkpoint.Save(result.GetValue(output)!, network, convention: Data.InputConvention.Authors);
-            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {result.GetValue(output)} ({descriptor.Info.Name})");
+            Checkpoint.Save(output.GetValue(result)!, network, convention: Data.InputConvention.Authors);
+            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {output.GetValue(result)} ({descriptor.Info.Name})");
             return 0;
         });
         return command;
@@ -35,11 +35,12 @@ internal static class WeightCommands
     public static Command Export(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
-        var output = new Option<string>("--out") { Description = "safetensors file to write.", Required = true };
+        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var output = new OutputOption("safetensors file to write.", required: true);
         var layout = new Option<string>("--layout") { Description = "Key layout: reference (PyTorch state_dict names) or ours.", DefaultValueFactory = _ => "reference" };
         layout.AcceptOnlyFromAmong("reference", "ours");
-        var command = new Command("export", "Write weights as plain safetensors, by default in the authors' PyTorch key layout.") { arch, weights, output, layout };
+        var command = new Command("export", "Write weights as plain safetensors, by default in the authors' PyTorch key layout.") { arch, weights, layout };
+        output.AddTo(command);
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
@@ -48,13 +49,13 @@ internal static class WeightCommands
             if (note != null) context.Error.WriteLine("note: " + note);
             var keyLayout = result.GetValue(layout) == "ours" ? KeyLayout.Ours : KeyLayout.Reference;
             var tensors = WeightLayout.Export(network, keyLayout);
-            SafeTensorWriter.Write(result.GetValue(output)!, tensors, new Dictionary<string, string>
+            SafeTensorWriter.Write(output.GetValue(result)!, tensors, new Dictionary<string, string>
             {
                 ["architecture"] = descriptor.Info.Name,
                 ["layout"] = keyLayout.ToString().ToLowerInvariant(),
                 ["yaml_sha256"] = descriptor.Info.YamlSha256,
             });
-            context.Out.WriteLine($"exported {tensors.Count} tensors of {descriptor.Info.Name} to {result.GetValue(output)} ({keyLayout.ToString().ToLowerInvariant()} layout)");
+            context.Out.WriteLine($"exported {tensors.Count} tensors of {descriptor.Info.Name} to {output.GetValue(result)} ({keyLayout.ToString().ToLowerInvariant()} layout)");
             return 0;
         });
         return command;
@@ -73,7 +74,8 @@ internal static class WeightCommands
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
             var fixture = GoldenFixture.Open(result.GetValue(golden)!, result.GetValue(variant));
-            var rows = Check(descriptor, fixture, result.GetValue(tolerance));
+            var rows = ReferenceComparison.Check(descriptor, fixture, result.GetValue(tolerance),
+                (logits, target) => Losses.ForClasses(descriptor.Info.Classes, logits, target));
             bool ok = rows.All(r => r.Passed);
             if (result.GetValue(json))
             {
@@ -95,138 +97,10 @@ internal static class WeightCommands
 
     private static string E(double value) => value.ToString("0.00E+00", CultureInfo.InvariantCulture);
 
-    public sealed record CheckRow(string Name, double MaxAbsDiff, double MaxAbsReference, double Relative, double RelativeL2, double Tolerance, bool Passed);
-
-    public static List<CheckRow> Check(ArchitectureDescriptor descriptor, GoldenFixture fixture, double? tolerance)
-    {
-        var rows = new List<CheckRow>();
-        double evalTolerance = tolerance ?? (descriptor.Info.Dims == 3 ? 3e-4 : 1e-4);
-        double trainTolerance = tolerance ?? 3e-4;
-        using var input = fixture.Input();
-
-        using (var network = fixture.LoadNetwork(descriptor))
-        {
-            network.eval();
-            using var _ = no_grad();
-            var stages = network.ForwardStages(input);
-            rows.Add(Compare("eval output", stages["head"], fixture.EvalOutput(), evalTolerance));
-            foreach (var stage in network.Architecture.Plan.Stages)
-                if (fixture.StageOutput(stage.ReferenceName) is { } expected)
-                    rows.Add(Compare($"stage {stage.Name} ({stage.ReferenceName})", stages[stage.Name], expected, tolerance ?? 1e-4));
-            foreach (var t in stages.Values) t.Dispose();
-        }
-
-        if (fixture.TrainOutput() is { } trainExpected)
-        {
-            using var network = fixture.LoadNetwork(descriptor);
-            network.train();
-            using var logits = network.forward(input);
-            rows.Add(Compare("train output", logits, trainExpected, trainTolerance));
-            if (fixture.Target() is { } target && fixture.Loss() is { } expectedLoss)
-            {
-                using var loss = Losses.ForClasses(descriptor.Info.Classes, logits, target);
-                double actual = loss.item<float>(), diff = Math.Abs(actual - expectedLoss);
-                double bound = tolerance ?? 1e-5;
-                rows.Add(new CheckRow("loss", diff, Math.Abs(expectedLoss), diff / Math.Abs(expectedLoss), diff / Math.Abs(expectedLoss), bound,
-                    diff <= bound * Math.Abs(expectedLoss)));
-            }
-        }
-        return rows;
-    }
-
-    private static CheckRow Compare(string name, Tensor actual, Tensor expected, double tolerance)
-    {
-        if (!actual.shape.SequenceEqual(expected.shape))
-            throw new CliException($"{name}: shape [{string.Join(", ", actual.shape)}] differs from the reference's [{string.Join(", ", expected.shape)}] — " +
-                                   "does the architecture's YAML match the fixture's configuration?");
-        using var scope = NewDisposeScope();
-        var a = actual.detach().to_type(ScalarType.Float64);
-        var e = expected.to_type(ScalarType.Float64);
-        double maxDiff = (a - e).abs().max().item<double>();
-        double maxRef = e.abs().max().item<double>();
-        double relL2 = (a - e).norm().item<double>() / Math.Max(e.norm().item<double>(), double.Epsilon);
-        double relative = maxDiff / Math.Max(maxRef, double.Epsilon);
-        return new CheckRow(name, maxDiff, maxRef, relative, relL2, tolerance, relative <= tolerance);
-    }
-
     /// <summary>"" or "weights." (the single-file golden layout), whichever names more of the architecture's reference keys.</summary>
     internal static string DetectPrefix(SafeTensorFile file, SegmentationNetwork network)
     {
         var keys = WeightLayout.KeyMap(network.Architecture).Select(t => t.ReferenceName).ToList();
         return keys.Count(k => file.Contains("weights." + k)) > keys.Count(file.Contains) ? "weights." : "";
     }
-}
-
-/// <summary>The two fixture layouts of shared/reference: a folder (weights/input/expected
-/// [/intermediates_eval].safetensors) or one file (weights.*, input, output.eval, output.train).</summary>
-public sealed class GoldenFixture
-{
-    private readonly SafeTensorFile _weights;
-    private readonly string _weightsPrefix;
-    private readonly SafeTensorFile _inputs;
-    private readonly SafeTensorFile _expected;
-    private readonly SafeTensorFile? _stages;
-    private readonly bool _singleFile;
-
-    private GoldenFixture(string description, SafeTensorFile weights, string prefix, SafeTensorFile inputs, SafeTensorFile expected,
-        SafeTensorFile? stages, bool singleFile)
-    {
-        Description = description;
-        _weights = weights;
-        _weightsPrefix = prefix;
-        _inputs = inputs;
-        _expected = expected;
-        _stages = stages;
-        _singleFile = singleFile;
-    }
-
-    public string Description { get; }
-
-    public static GoldenFixture Open(string path, string? variant)
-    {
-        if (Directory.Exists(path))
-        {
-            string suffix = string.IsNullOrEmpty(variant) ? "" : "_" + variant;
-            string Need(string file)
-            {
-                string full = Path.Combine(path, file);
-                return File.Exists(full) ? full : throw new CliException($"golden folder {path} has no {file}", 2);
-            }
-            string? stages = Path.Combine(path, "intermediates_eval.safetensors");
-            return new GoldenFixture(path + (variant != null ? $" ({variant})" : ""),
-                SafeTensorFile.Read(Need($"weights{suffix}.safetensors")), "",
-                SafeTensorFile.Read(Need("input.safetensors")),
-                SafeTensorFile.Read(Need($"expected{suffix}.safetensors")),
-                variant == null && File.Exists(stages) ? SafeTensorFile.Read(stages) : null, false);
-        }
-        if (!File.Exists(path)) throw new CliException($"--golden {path}: no such file or folder", 2);
-        if (variant != null) throw new CliException("--variant applies to the folder layout only", 2);
-        var file = SafeTensorFile.Read(path);
-        foreach (var key in new[] { "input", "output.eval" })
-            if (!file.Contains(key)) throw new CliException($"{path}: a single-file golden needs '{key}', 'output.train' and 'weights.*' tensors", 2);
-        return new GoldenFixture(path, file, "weights.", file, file, null, true);
-    }
-
-    public SegmentationNetwork LoadNetwork(ArchitectureDescriptor descriptor)
-    {
-        var network = descriptor.Create();
-        WeightLayout.Load(network, _weights, KeyLayout.Reference, _weightsPrefix);
-        return network;
-    }
-
-    public Tensor Input() => _inputs.ToTensor("input");
-
-    public Tensor? Target() => _inputs.Contains("target") ? _inputs.ToTensor("target") : null;
-
-    public Tensor EvalOutput() => _expected.ToTensor(_singleFile ? "output.eval" : "eval_output");
-
-    public Tensor? TrainOutput()
-    {
-        string key = _singleFile ? "output.train" : "train_output";
-        return _expected.Contains(key) ? _expected.ToTensor(key) : null;
-    }
-
-    public double? Loss() => !_singleFile && _expected.Contains("loss") ? _expected.ReadFloats("loss")[0] : null;
-
-    public Tensor? StageOutput(string referenceName) => _stages is { } s && s.Contains(referenceName) ? s.ToTensor(referenceName) : null;
 }

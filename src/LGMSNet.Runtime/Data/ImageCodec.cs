@@ -105,6 +105,6 @@ public static class ImageCodec
         string extension = Path.GetExtension(path).ToLowerInvariant();
         var format = extension is ".jpg" or ".jpeg" ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Png;
         using var data = bitmap.Encode(format, 100);
-        Interop.AtomicFile.Write(path, stream => data.SaveTo(stream));
+        IO.AtomicFile.Write(path, stream => data.SaveTo(stream));
     }
 }

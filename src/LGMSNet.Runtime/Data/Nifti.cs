@@ -173,7 +173,7 @@ public static class Nifti
             BinaryPrimitives.WriteSingleLittleEndian(h.AsSpan(312 + 4 * i), g.SrowZ[i]);
         }
         Encoding.ASCII.GetBytes("n+1\0").CopyTo(h, 344);
-        Interop.AtomicFile.Write(path, stream =>
+        IO.AtomicFile.Write(path, stream =>
         {
             Stream target = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
                 ? new GZipStream(stream, CompressionLevel.Fastest, leaveOpen: true)

@@ -1,6 +1,4 @@
-using LGMSNet.Runtime.Training;
-
-namespace LGMSNet.Runtime.Interop;
+namespace LGMSNet.Runtime.IO;
 
 /// <summary>Writes a file so that readers see either the old content or the complete new one:
 /// write a temporary file in the same folder, flush it to disk, then rename it over the target.

@@ -1,6 +1,5 @@
 using System.Globalization;
 using LGMSNet.Runtime.Network;
-using LGMSNet.Runtime.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,15 +32,15 @@ public static class Checkpoint
     private const string ModelPrefix = "model.";
     private const string OptimizerPrefix = "optimizer.";
 
-    public static void Save(string path, SegmentationNetwork network, Optimizer? optimizer = null, TrainingProgress? progress = null,
+    public static void Save(string path, SegmentationNetwork network, IReadOnlyDictionary<string, Tensor>? optimizerState = null, TrainingProgress? progress = null,
         Data.InputConvention? convention = null)
     {
         if (network.IsFusedForInference)
             throw new InvalidOperationException("a network fused for inference cannot be saved as a checkpoint");
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, tensor) in WeightLayout.Export(network, KeyLayout.Ours)) tensors[ModelPrefix + key] = tensor;
-        if (optimizer != null)
-            foreach (var (key, tensor) in optimizer.State) tensors[OptimizerPrefix + key] = tensor;
+        if (optimizerState != null)
+            foreach (var (key, tensor) in optimizerState) tensors[OptimizerPrefix + key] = tensor;
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,

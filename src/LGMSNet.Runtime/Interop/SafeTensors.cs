@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using LGMSNet.Runtime.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
 using LGMSNet.Runtime.Data;
-using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Training;
 using SkiaSharp;
 

@@ -1,13 +1,41 @@
 using System.Text.Json.Serialization;
+using LGMSNet.Runtime.Network;
 
 namespace LGMSNet.Runtime.Training;
 
-/// <summary>Everything a training run depends on. Defaults are the reference recipe
-/// (ARCHITECTURE.md §7: SGD momentum 0.9, weight decay 1e-4, lr 0.02 with the poly schedule, batch 16,
-/// 500 epochs, 256x256); 3D runs default to the authors' main3d.py (the 3D UX-Net framework: AdamW, lr 1e-4,
-/// batch 1, 96³ patches, warm-up cosine schedule). Saved as run.json so a run can be resumed and reproduced.</summary>
+/// <summary>Everything a training run depends on, and the one home of the recipe defaults
+/// (<see cref="Recipe"/>): the reference recipe (ARCHITECTURE.md §7: SGD momentum 0.9, weight decay 1e-4,
+/// lr 0.02 with the poly schedule, batch 16, 500 epochs); 3D runs default to the authors' main3d.py (the
+/// 3D UX-Net framework: AdamW, lr 1e-4, weight decay 1e-5, batch 1, warm-up cosine schedule). The training
+/// size defaults to the architecture's YAML <c>input_size</c> (256x256 and 96³ unless the YAML says
+/// otherwise). Saved as run.json so a run can be resumed and reproduced.</summary>
 public sealed record TrainOptions
 {
+    /// <summary>The options of a 2D run nobody changed (the property initialisers below); the CLI shows them as defaults.</summary>
+    public static TrainOptions Defaults { get; } = new();
+
+    /// <summary>The recipe for <paramref name="architecture"/>: every option at its default, except the
+    /// optimizer and epoch count when given (learning rate, weight decay and warm-up follow from them).
+    /// 3D architectures get the authors' 3D recipe; the size is the YAML's input_size.</summary>
+    public static TrainOptions Recipe(ArchitectureInfo architecture, OptimizerKind? optimizer = null, int? epochs = null)
+    {
+        bool volumes = architecture.Dims == 3;
+        var kind = optimizer ?? (volumes ? OptimizerKind.AdamW : Defaults.Optimizer);
+        int epochCount = epochs ?? Defaults.Epochs;
+        return Defaults with
+        {
+            Architecture = architecture.FileStem,
+            Epochs = epochCount,
+            BatchSize = volumes ? 1 : Defaults.BatchSize,
+            Size = architecture.MultiplyAddsInputSize.ToArray(),
+            Optimizer = kind,
+            LearningRate = kind == OptimizerKind.AdamW ? 1e-4 : Defaults.LearningRate,
+            WeightDecay = kind == OptimizerKind.AdamW ? 1e-5 : Defaults.WeightDecay,
+            Schedule = volumes ? ScheduleKind.WarmupCosine : Defaults.Schedule,
+            WarmupEpochs = Math.Min(50, epochCount / 10),
+        };
+    }
+
     public string Architecture { get; init; } = "";
     public string Data { get; init; } = "synthetic";
     public string? TrainSplit { get; init; }
@@ -28,6 +56,9 @@ public sealed record TrainOptions
     public int Threads { get; init; }
     public string OutputDir { get; init; } = "";
     public bool SkipBad { get; init; }
+
+    /// <summary>Let training cases also be validation or test cases (normally an error).</summary>
+    public bool AllowOverlap { get; init; }
     public int ValEvery { get; init; } = 1;
     public int SyntheticTrain { get; init; } = 400;
     public int SyntheticVal { get; init; } = 100;

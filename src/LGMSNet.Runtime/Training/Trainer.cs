@@ -1,39 +1,32 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using LGMSNet.Runtime.Cli;
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Inference;
 using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
-using LGMSNet.Runtime.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Training;
 
-/// <summary>The data of a run: train, validation and optional test cases, decoded.</summary>
-public sealed record RunData(IReadOnlyList<CaseData> Train, IReadOnlyList<CaseData> Validation, IReadOnlyList<CaseData>? Test,
-    IReadOnlyList<string> Skipped, string Description, Dictionary<string, List<string>> Splits);
-
-/// <summary>State carried in checkpoints so that --resume continues the same run.</summary>
-public sealed record RunState(List<EpochRecord> History, int BestEpoch, double BestScore, double ElapsedSeconds);
-
 /// <summary>Trains one architecture: reference recipe, per-epoch validation, best-on-validation
 /// model selection, atomic checkpoints (last, best), metrics.json, curves.png and overlays.png.</summary>
-public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions options, ITrainingObserver observer)
+public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions options, ITrainingObserver observer, IRunReporter reporter)
 {
     public const string LastCheckpoint = "last.safetensors";
     public const string BestCheckpoint = "best.safetensors";
 
     private readonly int _classes = architecture.Info.Classes;
 
-    public JsonDocument Run(string? resumeFrom = null)
+    public void Run(string? resumeFrom = null)
     {
         var device = TorchRuntime.Device(options.Device);
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
         string outDir = Path.GetFullPath(options.OutputDir);
-        PrepareOutput(outDir);
+        // Two checkpoints (weights + optimizer state) plus reports must fit before we spend hours training.
+        OutputFolder.Prepare(outDir, architecture.Info.Parameters * 4 * 5 + (64L << 20), $"a run of {architecture.Info.Name}");
 
         var data = LoadData(outDir, resumeFrom != null);
         if (data.Train.Count == 0) throw new DataException("no training cases left");
@@ -50,22 +43,19 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             ? new PolySchedule(options.LearningRate, (long)BatchLoader.Count(samplesPerEpoch, options.BatchSize) * options.Epochs)
             : new WarmupCosineSchedule(options.LearningRate, options.WarmupEpochs, options.Epochs);
 
-        var state = new RunState(new List<EpochRecord>(), 0, double.NegativeInfinity, 0);
+        var state = new RunState(new List<EpochRecord>(), 0, null, 0);
         int firstEpoch = 1;
         if (resumeFrom != null)
         {
             var (file, _) = Checkpoint.LoadWeights(network, Path.Combine(resumeFrom, LastCheckpoint));
-            var progress = Checkpoint.ReadProgress(file) ?? throw new CliException($"{resumeFrom}/{LastCheckpoint} holds no training progress", 2);
+            var progress = Checkpoint.ReadProgress(file) ?? throw new UserErrorException($"{resumeFrom}/{LastCheckpoint} holds no training progress", 2);
             optimizer.LoadState(Checkpoint.ReadOptimizerState(file), progress.OptimizerSteps);
-            state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, CliContext.Json)!;
+            state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, RuntimeJson.Options)!;
             firstEpoch = progress.EpochsDone + 1;
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
-        else
-        {
-            var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
-            AtomicFile.WriteAllText(Path.Combine(outDir, "baselines.json"), JsonSerializer.Serialize(new { empty, all_foreground = full }, CliContext.Json));
-        }
+        var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
+        reporter.Started(data, empty, full, resumed: resumeFrom != null);
 
         var predictor = new Predictor(network, device, options.Size);
         var clock = Stopwatch.StartNew();
@@ -82,7 +72,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 network.eval();
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
             }
-            bool isBest = validation != null && validation.Score > state.BestScore;
+            bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,
                 Process.GetCurrentProcess().WorkingSet64, validation);
             state.History.Add(record);
@@ -93,11 +83,16 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
             var progressRecord = new TrainingProgress(epoch, optimizer.Steps, optimizer.LearningRate,
-                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, CliContext.Json), options.Size, options.InputConvention);
+                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, RuntimeJson.Options), options.Size, options.InputConvention);
+            // Never checkpoint non-finite numbers: the loss check sees only the loss, and one overflowing update can
+            // leave weights or optimizer state infinite while the loss that produced it was finite.
+            if (FirstNonFinite(network, optimizer) is { } bad)
+                throw new TrainingDivergedException(
+                    $"training diverged: {bad} is not finite after epoch {epoch} (optimizer step {optimizer.Steps}); {LastGood(epoch)}. Lower --lr or check the data.");
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
-            Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer, progressRecord);
-            RunReport.WriteMetrics(outDir, architecture, options, data, state, final: null, test: null);
+            Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer.State, progressRecord);
+            reporter.EpochFinished(data, state);
             observer.EpochFinished(record, isBest);
         }
 
@@ -111,13 +106,33 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
             onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); });
         EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize)) : null;
-        var report = RunReport.WriteMetrics(outDir, architecture, options, data, state, final, test);
-        Charts.Curves(Path.Combine(outDir, "curves.png"), state.History, architecture.Info.Name);
-        Charts.Overlays(Path.Combine(outDir, "overlays.png"), overlays);
-        return report;
+        reporter.Finished(data, state, final, test, overlays);
     }
 
     private bool Volumetric => architecture.Info.Dims == 3;
+
+    /// <summary>What survives a failure during <paramref name="epoch"/>: the checkpoint of the epoch before.</summary>
+    private string LastGood(int epoch) => epoch > 1
+        ? $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1})"
+        : "no checkpoint was written";
+
+    /// <summary>The first parameter, buffer or optimizer state tensor holding NaN or ±∞, named; null when all are finite.</summary>
+    private static string? FirstNonFinite(SegmentationNetwork network, Optimizer optimizer)
+    {
+        static bool Finite(Tensor t)
+        {
+            using var all = isfinite(t).all();
+            return all.item<bool>();
+        }
+        using var _ = no_grad();
+        foreach (var (name, parameter) in network.named_parameters())
+            if (!Finite(parameter)) return $"parameter {name}";
+        foreach (var (name, buffer) in network.named_buffers())
+            if (buffer.is_floating_point() && !Finite(buffer)) return $"buffer {name}";
+        foreach (var (name, state) in optimizer.State)
+            if (!Finite(state)) return $"optimizer state {name}";
+        return null;
+    }
 
     private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, LearningRateSchedule schedule, IReadOnlyList<CaseData> train,
         Device device, int epoch)
@@ -141,7 +156,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             double value = TrainingStep.Run(network, optimizer, input, target, _classes, step =>
                 new TrainingDivergedException(
                     $"training diverged: the loss is {step.Describe} at epoch {epoch}, step {step.Index} (optimizer step {optimizer.Steps + 1}); " +
-                    $"the last good checkpoint is {Path.Combine(options.OutputDir, LastCheckpoint)} (epoch {epoch - 1}). Lower --lr or check the data."),
+                    $"{LastGood(epoch)}. Lower --lr or check the data."),
                 step);
             lossSum += value;
             observer.StepFinished(epoch, step, loader.BatchCount, value);
@@ -149,32 +164,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         return lossSum / Math.Max(1, step);
     }
 
-    private void PrepareOutput(string outDir)
-    {
-        try
-        {
-            Directory.CreateDirectory(outDir);
-            AtomicFile.WriteAllText(Path.Combine(outDir, ".write-test"), "ok");
-            File.Delete(Path.Combine(outDir, ".write-test"));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"cannot write to the output folder {outDir}: {e.Message}");
-        }
-        // Two checkpoints (weights + optimizer state) plus reports must fit before we spend hours training.
-        long needed = architecture.Info.Parameters * 4 * 5 + (64L << 20);
-        long free = new DriveInfo(outDir).AvailableFreeSpace;
-        if (free < needed)
-            throw new CliException($"only {Format.Bytes(free)} free in {outDir}; a run of {architecture.Info.Name} needs about {Format.Bytes(needed)}");
-    }
-
     private RunData LoadData(string outDir, bool resuming)
     {
-        var splits = new Dictionary<string, List<string>>();
-        string splitFile = Path.Combine(outDir, "split.json");
-        if (resuming && File.Exists(splitFile))
-            splits = JsonSerializer.Deserialize<Dictionary<string, List<string>>>(File.ReadAllText(splitFile))!;
-
+        var splits = (resuming ? SplitPolicy.Read(outDir) : null) ?? new Dictionary<string, List<string>>();
         ISegmentationDataset train, validation;
         ISegmentationDataset? test = null;
         int dims = architecture.Info.Dims, channels = architecture.Info.InChannels;
@@ -196,36 +188,14 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             Func<IReadOnlyList<string>?, ISegmentationDataset> open = decathlon
                 ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
                 : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.InputConvention), ids);
-            if (!splits.ContainsKey("train"))
-            {
-                if (options.TrainSplit != null) splits["train"] = ImageFolderDataset.ReadSplit(options.TrainSplit);
-                if (options.ValSplit != null) splits["val"] = ImageFolderDataset.ReadSplit(options.ValSplit);
-                if (options.TestSplit != null) splits["test"] = ImageFolderDataset.ReadSplit(options.TestSplit);
-                if (!splits.ContainsKey("val"))
-                {
-                    // No validation split: a seeded fraction of the training split (or, without one, of every
-                    // case not otherwise assigned) is held out for model selection; recorded in split.json.
-                    var pool = splits.TryGetValue("train", out var given)
-                        ? given
-                        : open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).ToList();
-                    var order = Rng.For(options.Seed, "split").Permutation(pool.Count).Select(i => pool[i]).ToList();
-                    int validationCount = Math.Clamp((int)Math.Round(order.Count * options.ValFraction), 1, Math.Max(1, order.Count - 1));
-                    splits["val"] = order.Take(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
-                    splits["train"] = order.Skip(validationCount).OrderBy(x => x, StringComparer.Ordinal).ToList();
-                }
-                else if (!splits.ContainsKey("train"))
-                {
-                    splits["train"] = open(null).CaseIds.Except(splits.Values.SelectMany(v => v)).OrderBy(x => x, StringComparer.Ordinal).ToList();
-                }
-                var overlap = splits["train"].Intersect(splits["val"]).ToList();
-                if (overlap.Count > 0)
-                    observer.Message($"warning: {overlap.Count} case(s) are in both the training and validation splits (e.g. '{overlap[0]}')");
-            }
-            train = open(splits["train"]);
-            validation = open(splits["val"]);
-            if (splits.TryGetValue("test", out var testIds)) test = open(testIds);
+            if (!splits.ContainsKey(SplitPolicy.Train))
+                splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction, options.AllowOverlap),
+                    () => open(null).CaseIds, observer.Message);
+            train = open(splits[SplitPolicy.Train]);
+            validation = open(splits[SplitPolicy.Validation]);
+            if (splits.TryGetValue(SplitPolicy.Test, out var testIds)) test = open(testIds);
         }
-        if (!options.IsSynthetic) AtomicFile.WriteAllText(splitFile, JsonSerializer.Serialize(splits, CliContext.Json));
+        if (!options.IsSynthetic) SplitPolicy.Write(outDir, splits);
 
         var skipped = new List<string>();
         var trainCases = Decode(train, "training", skipped);
@@ -258,122 +228,5 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         foreach (var failure in failures) observer.Message("warning: skipped " + failure);
         skipped.AddRange(failures);
         return results.Where(r => r != null).Cast<CaseData>().ToList();
-    }
-}
-
-/// <summary>One optimisation step, shared by the trainer and the benchmark so both measure the same thing:
-/// forward (channels-last input), the recipe's loss, a finite-loss check before any weight changes,
-/// backward and the optimizer step.</summary>
-public static class TrainingStep
-{
-    public readonly record struct Failure(int Index, double Loss)
-    {
-        public string Describe => double.IsFinite(Loss) ? "NaN (injected)" : Loss.ToString(CultureInfo.InvariantCulture);
-    }
-
-    public static double Run(SegmentationNetwork network, Optimizer optimizer, Tensor input, Tensor target, int classes,
-        Func<Failure, Exception>? onDiverged = null, int index = 0)
-    {
-        using var scope = NewDisposeScope();
-        var loss = Losses.ForClasses(classes, network.forward(SegmentationNetwork.ChannelsLast(input)), target);
-        double value = loss.item<float>();
-        if (!double.IsFinite(value) || FaultInjection.NanAtStep == optimizer.Steps + 1)
-            throw onDiverged?.Invoke(new Failure(index, value)) ?? new TrainingDivergedException($"training diverged: the loss is {value}");
-        optimizer.ZeroGrad();
-        loss.backward();
-        optimizer.Step();
-        return value;
-    }
-}
-
-/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Both are
-/// off unless their environment variable is set.</summary>
-public static class FaultInjection
-{
-    /// <summary>LGMSNET_FAULT_NAN_STEP=N makes optimizer step N see a NaN loss.</summary>
-    public static long? NanAtStep { get; set; } =
-        long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_NAN_STEP"), out long step) ? step : null;
-
-    /// <summary>LGMSNET_FAULT_WRITE_PAUSE_MS=N pauses every atomic file write for N ms halfway through
-    /// its bytes, so a test can kill the process in the middle of writing a checkpoint.</summary>
-    public static int? WritePauseMilliseconds { get; set; } =
-        int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_WRITE_PAUSE_MS"), out int ms) ? ms : null;
-
-    /// <summary>LGMSNET_FAULT_DISK_FULL=name:N makes the N-th atomic write of a file called <c>name</c> fail
-    /// as a full disk does (ENOSPC) after its first 64 KiB, so a test can check that nothing earlier is lost.</summary>
-    public static (string FileName, int Occurrence)? DiskFullAt { get; set; } = ParseDiskFull(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DISK_FULL"));
-
-    private static readonly Dictionary<string, int> WritesByName = new(StringComparer.Ordinal);
-
-    private static (string, int)? ParseDiskFull(string? value) =>
-        value?.Split(':') is [var name, var count] && int.TryParse(count, out int n) ? (name, n) : null;
-
-    internal static Stream Wrap(Stream stream, string fileName)
-    {
-        if (DiskFullAt is { } fault && fault.FileName == fileName)
-        {
-            int occurrence;
-            lock (WritesByName)
-                WritesByName[fileName] = occurrence = WritesByName.GetValueOrDefault(fileName) + 1;
-            if (occurrence == fault.Occurrence) return new FullDiskStream(stream);
-        }
-        return WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
-    }
-
-    /// <summary>Forgets how many writes the disk-full fault has seen (tests).</summary>
-    public static void ResetWriteCounts()
-    {
-        lock (WritesByName) WritesByName.Clear();
-    }
-
-    /// <summary>Accepts 64 KiB, then fails every write with the error a full disk gives.</summary>
-    private sealed class FullDiskStream(Stream inner) : NonClosing(inner)
-    {
-        private long _written;
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_written + buffer.Length > 1 << 16)
-                throw new IOException("No space left on device (injected by LGMSNET_FAULT_DISK_FULL)");
-            base.Write(buffer);
-            _written += buffer.Length;
-        }
-    }
-
-    /// <summary>Passes writes through; sleeps once after the first megabyte (mid-checkpoint).</summary>
-    private sealed class PausingStream(Stream inner, int pause) : NonClosing(inner)
-    {
-        private long _written;
-        private bool _paused;
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            base.Write(buffer);
-            _written += buffer.Length;
-            if (_paused || _written < 1 << 20) return;
-            _paused = true;
-            Inner.Flush();
-            Thread.Sleep(pause);
-        }
-    }
-
-    private class NonClosing(Stream inner) : Stream
-    {
-        protected Stream Inner { get; } = inner;
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => Inner.Length;
-        public override long Position { get => Inner.Position; set => throw new NotSupportedException(); }
-        public override void Flush() => Inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);
-        public override void Write(ReadOnlySpan<byte> buffer) => Inner.Write(buffer);
     }
 }

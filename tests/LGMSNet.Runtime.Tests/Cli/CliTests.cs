@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Tests.Support;
 using LGMSNet.Runtime.Training;
 using Xunit;
@@ -10,14 +11,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>The command line end to end, in-process: model commands, reference checks, and tiny
 /// training, evaluation and prediction runs on synthetic data and on folders made by the test.</summary>
 [Collection("cli")]
-public sealed class CliTests : IDisposable
+public sealed class CliTests() : TempFolderTest("lgms-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     [Fact]
     public void Summary_json_agrees_with_the_reference_counts()
     {
@@ -206,7 +201,7 @@ public sealed class CliTests : IDisposable
     {
         string run = Temp("nan");
         // 12 cases, batch 4: three steps per epoch; step 5 is the second step of epoch 2.
-        LGMSNet.Runtime.Training.FaultInjection.NanAtStep = 5;
+        LGMSNet.Runtime.IO.FaultInjection.NanAtStep = 5;
         try
         {
             var (code, _, error) = CliRunner.Run("train", "lgmsnet", "--data", "synthetic", "--epochs", "3", "--batch", "4", "--size", "32",
@@ -217,7 +212,7 @@ public sealed class CliTests : IDisposable
         }
         finally
         {
-            LGMSNet.Runtime.Training.FaultInjection.NanAtStep = null;
+            LGMSNet.Runtime.IO.FaultInjection.NanAtStep = null;
         }
         var last = SafeTensorFile.Read(Path.Combine(run, "last.safetensors"));
         Assert.Equal(1, Checkpoint.ReadProgress(last)!.EpochsDone);
@@ -302,11 +297,11 @@ public sealed class JsonOutputTests
     [Fact]
     public void Non_finite_numbers_are_written_as_null_and_read_back()
     {
-        var json = System.Text.Json.JsonSerializer.Serialize(new { loss = double.NaN, dice = new[] { 0.5, double.PositiveInfinity } }, LGMSNet.Runtime.Cli.CliContext.Json);
+        var json = System.Text.Json.JsonSerializer.Serialize(new { loss = double.NaN, dice = new[] { 0.5, double.PositiveInfinity } }, LGMSNet.Runtime.IO.RuntimeJson.Options);
         var parsed = System.Text.Json.JsonDocument.Parse(json).RootElement;
         Assert.Equal(System.Text.Json.JsonValueKind.Null, parsed.GetProperty("loss").ValueKind);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, parsed.GetProperty("dice")[1].ValueKind);
-        var back = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>("{\"a\": null, \"b\": \"NaN\", \"c\": 1.5}", LGMSNet.Runtime.Cli.CliContext.Json)!;
+        var back = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, double>>("{\"a\": null, \"b\": \"NaN\", \"c\": 1.5}", LGMSNet.Runtime.IO.RuntimeJson.Options)!;
         Assert.True(double.IsNaN(back["a"]) && double.IsNaN(back["b"]));
         Assert.Equal(1.5, back["c"]);
     }

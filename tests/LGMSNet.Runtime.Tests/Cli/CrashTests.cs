@@ -8,19 +8,15 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>Kills a real training process in the middle of writing a checkpoint and checks that the
 /// previous checkpoint is intact and the run resumes from it.</summary>
 [Collection("cli")]
-public sealed class CrashTests : IDisposable
+public sealed class CrashTests() : TempFolderTest("lgms-crash-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-crash-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Fact]
     public void Killing_the_process_during_a_checkpoint_write_leaves_the_previous_checkpoint_intact()
     {
         string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
         string cli = Path.Combine(Fixtures.RepoRoot, "architectures", "bin", configuration, "net10.0", "lgmsnet.dll");
         Assert.True(File.Exists(cli), cli + " not built");
-        string run = Path.Combine(_dir, "run");
+        string run = Path.Combine(Dir, "run");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,

@@ -12,12 +12,11 @@ namespace LGMSNet.Runtime.Tests.Golden;
 /// tolerances from its README). A structural bug moves these by O(1), far outside the bounds.</summary>
 public sealed class LgmsNet2DGoldenTests
 {
-    private static readonly string[] Folder = { "lgmsnet2d" };
+    private static readonly GoldenFixture Fixture = GoldenFixture.Open(Fixtures.Reference("lgmsnet2d"), variant: null);
 
     private static SegmentationNetwork LoadReference(params string[] overrides)
     {
-        var network = new LGMSNet.Architectures.LgmsNet();
-        WeightLayout.Load(network, Fixtures.Load("lgmsnet2d", "weights.safetensors"), KeyLayout.Reference);
+        var network = Fixture.LoadInto(new LGMSNet.Architectures.LgmsNet());
         foreach (var file in overrides)
         {
             var patch = Fixtures.Load("lgmsnet2d", file);
@@ -34,10 +33,9 @@ public sealed class LgmsNet2DGoldenTests
     {
         using var network = LoadReference();
         network.eval();
-        var input = Fixtures.Load("lgmsnet2d", "input.safetensors").ToTensor("input");
         using var _ = no_grad();
-        using var logits = network.forward(input);
-        TensorAssert.MaxRelative(logits, Fixtures.Load("lgmsnet2d", "expected.safetensors").ToTensor("eval_output"), 1e-4, "eval_output");
+        using var logits = network.forward(Fixture.Input());
+        TensorAssert.Within(ReferenceComparison.Compare("eval_output", logits, Fixture.EvalOutput(), ReferenceComparison.EvalTolerance(2)));
     }
 
     [Fact]
@@ -45,10 +43,11 @@ public sealed class LgmsNet2DGoldenTests
     {
         using var network = LoadReference("calibrated_bn_stats.safetensors");
         network.eval();
-        var input = Fixtures.Load("lgmsnet2d", "input.safetensors").ToTensor("input");
         using var _ = no_grad();
-        using var logits = network.forward(input);
-        TensorAssert.MaxRelative(logits, Fixtures.Load("lgmsnet2d", "expected_calibrated.safetensors").ToTensor("eval_output"), 1e-4, "calibrated eval_output");
+        using var logits = network.forward(Fixture.Input());
+        // The test fixture carries the calibrated statistics as a patch (no weights_calibrated file), so the expected file is read directly.
+        var expected = Fixtures.Load("lgmsnet2d", "expected_calibrated.safetensors").ToTensor("eval_output");
+        TensorAssert.Within(ReferenceComparison.Compare("calibrated eval_output", logits, expected, ReferenceComparison.EvalTolerance(2)));
     }
 
     public static TheoryData<string> Stages() => new()
@@ -63,12 +62,11 @@ public sealed class LgmsNet2DGoldenTests
     {
         using var network = LoadReference();
         network.eval();
-        var input = Fixtures.Load("lgmsnet2d", "input.safetensors").ToTensor("input");
         using var _ = no_grad();
-        var outputs = network.ForwardStages(input);
+        var outputs = network.ForwardStages(Fixture.Input());
         string reference = network.Architecture.Plan.Stages.Single(s => s.Name == stage).ReferenceName;
-        TensorAssert.MaxRelative(outputs[stage], Fixtures.Load("lgmsnet2d", "intermediates_eval.safetensors").ToTensor(reference), 1e-4,
-            $"stage {stage} (reference {reference})");
+        var expected = Fixture.StageOutput(reference) ?? throw new InvalidOperationException($"the fixture has no stage {reference}");
+        TensorAssert.Within(ReferenceComparison.Compare($"stage {stage} (reference {reference})", outputs[stage], expected, ReferenceComparison.StageTolerance));
     }
 
     [Fact]
@@ -76,18 +74,13 @@ public sealed class LgmsNet2DGoldenTests
     {
         using var network = LoadReference();
         network.train();
-        var data = Fixtures.Load("lgmsnet2d", "input.safetensors");
         var expected = Fixtures.Load("lgmsnet2d", "expected.safetensors");
-        var input = data.ToTensor("input");
-        var target = data.ToTensor("target");
 
-        using var logits = network.forward(input);
-        TensorAssert.MaxRelative(logits, expected.ToTensor("train_output"), 3e-4, "train_output");
+        using var logits = network.forward(Fixture.Input());
+        TensorAssert.Within(ReferenceComparison.Compare("train_output", logits, Fixture.TrainOutput()!, ReferenceComparison.TrainTolerance));
 
-        using var loss = Losses.BceDice(logits, target);
-        double expectedLoss = expected.ToTensor("loss").item<float>();
-        Assert.True(Math.Abs(loss.item<float>() - expectedLoss) <= 1e-5 * Math.Abs(expectedLoss),
-            $"loss {loss.item<float>():R} vs reference {expectedLoss:R}");
+        using var loss = Losses.BceDice(logits, Fixture.Target()!);
+        TensorAssert.Within(ReferenceComparison.CompareLoss("loss", loss.item<float>(), Fixture.Loss()!.Value, ReferenceComparison.LossTolerance));
         loss.backward();
 
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);

@@ -23,13 +23,14 @@ public sealed class LgmsNet3DGoldenTests
     [InlineData(true)]
     public void Logits_match_the_reference(bool training)
     {
-        var fixture = Fixtures.Load("lgmsnet3d-small", "golden.safetensors");
-        using var network = new LgmsNet3DSmall();
-        WeightLayout.Load(network, fixture, KeyLayout.Reference, prefix: "weights.");
+        var fixture = GoldenFixture.Open(Fixtures.Reference("lgmsnet3d-small", "golden.safetensors"), variant: null);
+        using var network = fixture.LoadInto(new LgmsNet3DSmall());
         network.train(training);
         using var _ = no_grad();
-        using var logits = network.forward(fixture.ToTensor("input"));
-        TensorAssert.MaxRelative(logits, fixture.ToTensor(training ? "output.train" : "output.eval"), 3e-4, training ? "3D train output" : "3D eval output");
+        using var logits = network.forward(fixture.Input());
+        TensorAssert.Within(training
+            ? ReferenceComparison.Compare("3D train output", logits, fixture.TrainOutput()!, ReferenceComparison.TrainTolerance)
+            : ReferenceComparison.Compare("3D eval output", logits, fixture.EvalOutput(), ReferenceComparison.EvalTolerance(3)));
     }
 
     [Fact]

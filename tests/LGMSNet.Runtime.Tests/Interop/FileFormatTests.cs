@@ -162,7 +162,7 @@ public sealed class FileFormatTests : IDisposable
         network.train();
         using (var loss = network.forward(torch.randn(2, 3, 32, 32)).mean()) { loss.backward(); }
         optimizer.Step();
-        Checkpoint.Save(path, network, optimizer, new TrainingProgress(3, 1, 0.005, "sgd", "{}", new[] { 32, 32 }));
+        Checkpoint.Save(path, network, optimizer.State, new TrainingProgress(3, 1, 0.005, "sgd", "{}", new[] { 32, 32 }));
 
         using var restored = new LGMSNet.Architectures.LgmsNet();
         var (file, note) = Checkpoint.LoadWeights(restored, path);

@@ -1,3 +1,4 @@
+using LGMSNet.Runtime.Interop;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -7,17 +8,15 @@ namespace LGMSNet.Runtime.Tests.Support;
 /// <summary>Comparisons with the tolerance criteria of shared/reference/README.md.</summary>
 public static class TensorAssert
 {
-    /// <summary>max |actual − expected| ≤ relative · max |expected|.</summary>
-    public static double MaxRelative(Tensor actual, Tensor expected, double relative, string what)
+    /// <summary>max |actual − expected| ≤ relative · max |expected|, by the engine behind check-reference.</summary>
+    public static double MaxRelative(Tensor actual, Tensor expected, double relative, string what) =>
+        Within(ReferenceComparison.Compare(what, actual, expected, relative));
+
+    /// <summary>Asserts a reference comparison passed, with its numbers in the message; returns max |Δ|.</summary>
+    public static double Within(ComparisonRow row)
     {
-        AssertShape(actual, expected, what);
-        using var a = actual.detach().cpu().to_type(ScalarType.Float64);
-        using var e = expected.detach().cpu().to_type(ScalarType.Float64);
-        double maxDiff = (a - e).abs().max().item<double>();
-        double scale = e.abs().max().item<double>();
-        Assert.True(maxDiff <= relative * scale,
-            $"{what}: max |Δ| = {maxDiff:E3} exceeds {relative:E1} · max|ref| = {relative * scale:E3}");
-        return maxDiff;
+        Assert.True(row.Passed, row.Describe());
+        return row.MaxAbsDiff;
     }
 
     /// <summary>‖actual − expected‖₂ / ‖expected‖₂ ≤ bound.</summary>

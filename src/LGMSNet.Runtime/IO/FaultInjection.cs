@@ -1,0 +1,98 @@
+namespace LGMSNet.Runtime.IO;
+
+/// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Each is
+/// off unless its environment variable is set.</summary>
+public static class FaultInjection
+{
+    /// <summary>LGMSNET_FAULT_NAN_STEP=N makes optimizer step N see a NaN loss.</summary>
+    public static long? NanAtStep { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_NAN_STEP"), out long step) ? step : null;
+
+    /// <summary>LGMSNET_FAULT_INF_WEIGHT_STEP=N makes one weight +∞ right after optimizer step N (as a float32
+    /// overflow in an update would), while that step's loss was finite.</summary>
+    public static long? InfiniteWeightAfterStep { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_INF_WEIGHT_STEP"), out long infStep) ? infStep : null;
+
+    /// <summary>LGMSNET_FAULT_WRITE_PAUSE_MS=N pauses every atomic file write for N ms halfway through
+    /// its bytes, so a test can kill the process in the middle of writing a checkpoint.</summary>
+    public static int? WritePauseMilliseconds { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_WRITE_PAUSE_MS"), out int ms) ? ms : null;
+
+    /// <summary>LGMSNET_FAULT_DISK_FULL=name:N makes the N-th atomic write of a file called <c>name</c> fail
+    /// as a full disk does (ENOSPC) after its first 64 KiB, so a test can check that nothing earlier is lost.</summary>
+    public static (string FileName, int Occurrence)? DiskFullAt { get; set; } = ParseDiskFull(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DISK_FULL"));
+
+    private static readonly Dictionary<string, int> WritesByName = new(StringComparer.Ordinal);
+
+    private static (string, int)? ParseDiskFull(string? value) =>
+        value?.Split(':') is [var name, var count] && int.TryParse(count, out int n) ? (name, n) : null;
+
+    internal static Stream Wrap(Stream stream, string fileName)
+    {
+        if (DiskFullAt is { } fault && fault.FileName == fileName)
+        {
+            int occurrence;
+            lock (WritesByName)
+                WritesByName[fileName] = occurrence = WritesByName.GetValueOrDefault(fileName) + 1;
+            if (occurrence == fault.Occurrence) return new FullDiskStream(stream);
+        }
+        return WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
+    }
+
+    /// <summary>Forgets how many writes the disk-full fault has seen (tests).</summary>
+    public static void ResetWriteCounts()
+    {
+        lock (WritesByName) WritesByName.Clear();
+    }
+
+    /// <summary>Accepts 64 KiB, then fails every write with the error a full disk gives.</summary>
+    private sealed class FullDiskStream(Stream inner) : NonClosing(inner)
+    {
+        private long _written;
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (_written + buffer.Length > 1 << 16)
+                throw new IOException("No space left on device (injected by LGMSNET_FAULT_DISK_FULL)");
+            base.Write(buffer);
+            _written += buffer.Length;
+        }
+    }
+
+    /// <summary>Passes writes through; sleeps once after the first megabyte (mid-checkpoint).</summary>
+    private sealed class PausingStream(Stream inner, int pause) : NonClosing(inner)
+    {
+        private long _written;
+        private bool _paused;
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            base.Write(buffer);
+            _written += buffer.Length;
+            if (_paused || _written < 1 << 20) return;
+            _paused = true;
+            Inner.Flush();
+            Thread.Sleep(pause);
+        }
+    }
+
+    private class NonClosing(Stream inner) : Stream
+    {
+        protected Stream Inner { get; } = inner;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Inner.Length;
+        public override long Position { get => Inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => Inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => Inner.Write(buffer);
+    }
+}
