@@ -20,10 +20,6 @@ public sealed record StageCost(StagePlan Stage, long Parameters, MacCount Macs, 
 /// <summary>Parameter and multiply-add counts of a plan, from its <see cref="Layers"/> (no TorchSharp).</summary>
 public static class Costs
 {
-    /// <summary>The state_dict entries of <paramref name="plan"/> (<see cref="KeyMap.Tensors(NetworkPlan)"/>; kept
-    /// here for callers that have not switched yet).</summary>
-    public static IEnumerable<TensorSpec> Tensors(NetworkPlan plan) => KeyMap.Tensors(plan);
-
     public static long Parameters(NetworkPlan plan) => KeyMap.Tensors(plan).Where(t => t.IsParameter).Sum(t => t.Elements);
 
     public static long Parameters(NetworkPlan plan, StagePlan stage) =>

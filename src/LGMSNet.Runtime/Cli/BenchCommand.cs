@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using LGMSNet.Dsl;
 using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
@@ -79,7 +80,7 @@ internal static class BenchCommand
             var fusedTiming = Timing.Of(fusedTimes);
             var unfusedTiming = Timing.Of(unfusedTimes);
             log.WriteLine($"{info.Name} on {Describe(dev)}, {torch.get_num_threads()} threads");
-            log.WriteLine($"inference {Format.Size(inferSize.Select(v => (long)v))} batch {b}: fused {Ips(b, fusedTiming)} images/s " +
+            log.WriteLine($"inference {Formatting.Size(inferSize.Select(v => (long)v))} batch {b}: fused {Ips(b, fusedTiming)} images/s " +
                           $"(median {Ms(fusedTiming.Median)}, p10–p90 {Ms(fusedTiming.P10)}–{Ms(fusedTiming.P90)}); " +
                           $"unfused {Ips(b, unfusedTiming)} images/s (median {Ms(unfusedTiming.Median)})");
 
@@ -90,7 +91,7 @@ internal static class BenchCommand
             if (!result.GetValue(skipTrain))
             {
                 trainTiming = TrainSteps(descriptor, dev, tb, stepSize, w, n, out _);
-                log.WriteLine($"training step {Format.Size(stepSize.Select(v => (long)v))} batch {tb} (forward, {(info.Classes == 1 ? "BCE+Dice" : "CE+Dice")}, backward, SGD): " +
+                log.WriteLine($"training step {Formatting.Size(stepSize.Select(v => (long)v))} batch {tb} (forward, {(info.Classes == 1 ? "BCE+Dice" : "CE+Dice")}, backward, SGD): " +
                               $"{Ips(tb, trainTiming)} images/s (median {Ms(trainTiming.Median)}, p10–p90 {Ms(trainTiming.P10)}–{Ms(trainTiming.P90)})");
             }
 

@@ -3,17 +3,11 @@ using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Cli;
 
+/// <summary>Command-line parsing and the CLI's own number format; counts, sizes and stages are formatted by
+/// <see cref="LGMSNet.Dsl.Formatting"/>, which the generated docs use too.</summary>
 internal static class Format
 {
-    public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    public static string Giga(long value) => (value / 1e9).ToString("0.000", CultureInfo.InvariantCulture) + " G";
-
-    public static string Mega(double value) => (value / 1e6).ToString("0.0", CultureInfo.InvariantCulture);
-
     public static string Number(double value, string format = "0.0000") => value.ToString(format, CultureInfo.InvariantCulture);
-
-    public static string Size(IEnumerable<long> sizes) => string.Join("x", sizes);
 
     /// <summary>"256" → [256, 256] (2D); "96x160" → [96, 160]; one entry per spatial axis.</summary>
     public static int[] ParseSize(string text, int dims)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LGMSNet.Dsl;
 using LGMSNet.Dsl.Planning;
 using LGMSNet.Runtime.IO;
 
@@ -32,7 +33,7 @@ internal static class ModelCommands
             }
             var table = new TextTable("architecture", "name", "dims", "in", "classes", "parameters", "MACs", "at", "multiple").AlignRight(2, 3, 4, 5, 6);
             foreach (var r in rows)
-                table.Add(r.FileStem, r.Name, r.Dims + "D", r.InChannels, r.Classes, Format.Count(r.Parameters), Format.Giga(r.Macs),
+                table.Add(r.FileStem, r.Name, r.Dims + "D", r.InChannels, r.Classes, Formatting.Count(r.Parameters), Formatting.Giga(r.Macs) + " G",
                     string.Join("x", r.MacsInputSize), string.Join("x", r.InputMultiple));
             context.Out.WriteLine(table);
             return 0;
@@ -80,7 +81,7 @@ internal static class ModelCommands
                     {
                         name = s.Stage.Name,
                         reference = s.Stage.ReferenceName,
-                        block = string.Join(", then ", s.Stage.Blocks.Select(b => b.Describe())),
+                        block = Formatting.Stage(s.Stage),
                         in_channels = s.Stage.InChannels,
                         out_channels = s.Stage.OutChannels,
                         output_shape = s.OutputShape,
@@ -98,14 +99,14 @@ internal static class ModelCommands
                                   $"input {string.Join("x", input)} (sizes must be multiples of {string.Join("x", plan.InputMultiple)})");
             var table = new TextTable("stage", "reference", "block", "in→out", "output", "parameters", "MMACs").AlignRight(5, 6);
             foreach (var s in stages)
-                table.Add(s.Stage.Name, s.Stage.ReferenceName, string.Join(", then ", s.Stage.Blocks.Select(b => b.Describe())),
-                    $"{s.Stage.InChannels}→{s.Stage.OutChannels}", Format.Size(s.OutputShape), Format.Count(s.Parameters), Format.Mega(s.Macs.Total));
+                table.Add(s.Stage.Name, s.Stage.ReferenceName, Formatting.Stage(s.Stage),
+                    $"{s.Stage.InChannels}→{s.Stage.OutChannels}", Formatting.Size(s.OutputShape), Formatting.Count(s.Parameters), Formatting.Mega(s.Macs.Total));
             table.Separator();
-            table.Add("total", "", "", "", "", Format.Count(parameters), Format.Mega(macs.Total));
+            table.Add("total", "", "", "", "", Formatting.Count(parameters), Formatting.Mega(macs.Total));
             context.Out.WriteLine(table);
-            context.Out.WriteLine($"parameters: {Format.Count(parameters)} (TorchSharp counts {Format.Count(counted)})");
-            context.Out.WriteLine($"multiply-adds: {Format.Giga(macs.Total)} = conv {Format.Giga(macs.Convolution)} + linear {Format.Giga(macs.Linear)} " +
-                                  $"+ attention {Format.Giga(macs.Attention)} (bias adds, norms, activations, pooling and resampling not counted)");
+            context.Out.WriteLine($"parameters: {Formatting.Count(parameters)} (TorchSharp counts {Formatting.Count(counted)})");
+            context.Out.WriteLine($"multiply-adds: {Formatting.Giga(macs.Total)} G = conv {Formatting.Giga(macs.Convolution)} G + linear {Formatting.Giga(macs.Linear)} G " +
+                                  $"+ attention {Formatting.Giga(macs.Attention)} G (bias adds, norms, activations, pooling and resampling not counted)");
             return 0;
         });
         return command;

@@ -10,12 +10,12 @@ namespace LGMSNet.Runtime.Interop;
 public enum KeyLayout { Ours, Reference }
 
 /// <summary>Moves weights between a generated module and tensors keyed in either layout. The key
-/// map comes from the architecture's plan (<see cref="Costs.Tensors"/>), so any YAML variant
+/// map comes from the architecture's plan (<see cref="LGMSNet.Dsl.Planning.KeyMap.Tensors(LGMSNet.Dsl.Planning.NetworkPlan)"/>), so any YAML variant
 /// (other widths, splits, classes, depths) maps without a hand-written table.</summary>
 public static class WeightLayout
 {
     /// <summary>(our key, reference key) for every state_dict entry, in registration order.</summary>
-    public static IReadOnlyList<TensorSpec> KeyMap(ArchitectureInfo architecture) => Costs.Tensors(architecture.Plan).ToList();
+    public static IReadOnlyList<TensorSpec> KeyMap(ArchitectureInfo architecture) => LGMSNet.Dsl.Planning.KeyMap.Tensors(architecture.Plan).ToList();
 
     /// <summary>Copies tensors named in <paramref name="layout"/> into the module. All mismatches
     /// (missing, unexpected, wrong shape) are collected and reported together.</summary>

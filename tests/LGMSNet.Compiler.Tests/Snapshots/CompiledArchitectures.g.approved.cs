@@ -6,7 +6,7 @@
 namespace Test.Models;
 
 /// <summary>All architectures compiled into this assembly, ordered by file name.</summary>
-[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "1.0.0.0")]
+[global::System.CodeDom.Compiler.GeneratedCode("LGMSNet.Generator", "0.2.0.0")]
 public static class CompiledArchitectures
 {
     /// <summary>Descriptors (metadata and a factory) for every compiled architecture.</summary>
