@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using LGMSNet.Dsl;
 using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Network;
@@ -70,7 +71,7 @@ internal static class TrainCommand
             {
                 string runFile = Path.Combine(resumeDir, "run.json");
                 if (!File.Exists(runFile)) throw new UserErrorException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
-                options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), RuntimeJson.Options)!;
+                options = ReadRunFile(runFile);
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
@@ -143,7 +144,7 @@ internal static class TrainCommand
     private static int Run(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json)
     {
         var log = json ? context.Error : context.Out;
-        log.WriteLine($"training {descriptor.Info.Name} ({Format.Count(descriptor.Info.Parameters)} parameters) on {options.Data}, " +
+        log.WriteLine($"training {descriptor.Info.Name} ({Formatting.Count(descriptor.Info.Parameters)} parameters) on {options.Data}, " +
                       $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
@@ -164,6 +165,23 @@ internal static class TrainCommand
         return 0;
     }
 
+    /// <summary>run.json as written by <c>train</c>; anything else is a user-facing error naming the file.</summary>
+    private static TrainOptions ReadRunFile(string runFile)
+    {
+        TrainOptions? options;
+        try
+        {
+            options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), RuntimeJson.Options);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            throw new UserErrorException($"{runFile}: not a valid run.json ({e.Message})", 2);
+        }
+        if (options == null || string.IsNullOrWhiteSpace(options.Architecture))
+            throw new UserErrorException($"{runFile}: not a valid run.json (it names no architecture)", 2);
+        return options;
+    }
+
     private static void PrintSummary(TextWriter log, RunReport report, string outDir)
     {
         string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
@@ -179,6 +197,7 @@ internal static class TrainCommand
             foreach (var (label, b) in new[] { ("baseline: predict nothing", baselines.Empty), ("baseline: predict everything", baselines.AllForeground) })
                 table.Add(label, "", F(b.Iou), F(b.F1), F(b.Dice), F(b.Sensitivity), F(b.Precision), F(b.Accuracy));
         log.WriteLine(table);
+        foreach (var warning in report.Warnings) log.WriteLine("warning: " + warning.Message);
         var seconds = report.Epochs.Select(e => e.Seconds).OrderBy(v => v).ToList();
         string perEpoch = seconds.Count == 0 ? "-"
             : (seconds.Count % 2 == 1 ? seconds[seconds.Count / 2] : (seconds[seconds.Count / 2 - 1] + seconds[seconds.Count / 2]) / 2)

@@ -45,8 +45,8 @@ internal static class WeightCommands
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
             using var network = descriptor.Create();
-            var (_, note) = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
-            if (note != null) context.Error.WriteLine("note: " + note);
+            var loaded = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
+            if (loaded.Note != null) context.Error.WriteLine("note: " + loaded.Note);
             var keyLayout = result.GetValue(layout) == "ours" ? KeyLayout.Ours : KeyLayout.Reference;
             var tensors = WeightLayout.Export(network, keyLayout);
             SafeTensorWriter.Write(output.GetValue(result)!, tensors, new Dictionary<string, string>
@@ -54,6 +54,8 @@ internal static class WeightCommands
                 ["architecture"] = descriptor.Info.Name,
                 ["layout"] = keyLayout.ToString().ToLowerInvariant(),
                 ["yaml_sha256"] = descriptor.Info.YamlSha256,
+                // The convention travels with the weights: whoever loads this file feeds it the inputs it was trained on.
+                ["input_convention"] = (loaded.Convention ?? Data.InputConvention.Standard).ToString().ToLowerInvariant(),
             });
             context.Out.WriteLine($"exported {tensors.Count} tensors of {descriptor.Info.Name} to {output.GetValue(result)} ({keyLayout.ToString().ToLowerInvariant()} layout)");
             return 0;

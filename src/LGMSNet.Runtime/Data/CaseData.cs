@@ -98,9 +98,11 @@ public sealed record LabelSummary(string Set, int Cases, int CasesWithLabels, in
 public enum DataWarningKind
 {
     /// <summary>No case of the set has any foreground (after loading): its overlap metrics are meaningless.</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("no_foreground")]
     NoForeground,
 
     /// <summary>Some masks hold only values 2..127, read as background (see <see cref="MaskRule"/>).</summary>
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("faint_masks")]
     FaintMasks,
 }
 

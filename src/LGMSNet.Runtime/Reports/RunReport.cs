@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Training;
@@ -38,7 +39,8 @@ public sealed record Baselines(EvaluationResult Empty, EvaluationResult AllForeg
 public sealed record RunReport(
     string Architecture, string YamlSha256, long Parameters, string Dataset, CaseCounts Cases, string Selection, TrainOptions Options,
     IReadOnlyList<EpochRow> Epochs, EpochRow? Best, EpochRow? Final, MetricsRow? Test, Baselines? Baselines,
-    double SecondsTotal, double SecondsPerEpoch, long PeakMemoryBytes)
+    double SecondsTotal, double SecondsPerEpoch, long PeakMemoryBytes,
+    IReadOnlyDictionary<string, LabelSummary> Labels, IReadOnlyList<DataWarning> Warnings)
 {
     public const string FileName = "metrics.json";
 
@@ -59,7 +61,9 @@ public sealed record RunReport(
             baselines,
             state.ElapsedSeconds,
             state.History.Count == 0 ? 0 : state.History.Average(r => r.Seconds),
-            Process.GetCurrentProcess().PeakWorkingSet64);
+            Process.GetCurrentProcess().PeakWorkingSet64,
+            data.Labels,
+            data.Warnings);
     }
 
     /// <summary>Writes metrics.json into the run folder (atomically).</summary>

@@ -2,9 +2,27 @@ using LGMSNet.Runtime.Data;
 
 namespace LGMSNet.Runtime.Training;
 
-/// <summary>The data of a run: train, validation and optional test cases, decoded.</summary>
+/// <summary>The data of a run: train, validation and optional test cases, decoded, and what their labels hold
+/// (<see cref="Labels"/>: one summary per split, with the warnings a run must show and record).</summary>
 public sealed record RunData(IReadOnlyList<CaseData> Train, IReadOnlyList<CaseData> Validation, IReadOnlyList<CaseData>? Test,
-    IReadOnlyList<string> Skipped, string Description, Dictionary<string, List<string>> Splits);
+    IReadOnlyList<string> Skipped, string Description, Dictionary<string, List<string>> Splits)
+{
+    public IReadOnlyDictionary<string, LabelSummary> Labels { get; } = Summaries(Train, Validation, Test);
+
+    public IReadOnlyList<DataWarning> Warnings => Labels.Values.SelectMany(l => l.Warnings).ToList();
+
+    private static IReadOnlyDictionary<string, LabelSummary> Summaries(IReadOnlyList<CaseData> train, IReadOnlyList<CaseData> validation,
+        IReadOnlyList<CaseData>? test)
+    {
+        var labels = new Dictionary<string, LabelSummary>(StringComparer.Ordinal)
+        {
+            ["training"] = LabelSummary.Of("training", train),
+            ["validation"] = LabelSummary.Of("validation", validation),
+        };
+        if (test != null) labels["test"] = LabelSummary.Of("test", test);
+        return labels;
+    }
+}
 
 /// <summary>State carried in checkpoints so that --resume continues the same run. <see cref="BestScore"/>
 /// is null until an epoch has been validated (JSON has no −∞: a sentinel would come back as null/NaN, and

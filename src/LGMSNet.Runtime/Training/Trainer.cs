@@ -49,8 +49,17 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         {
             var (file, _) = Checkpoint.LoadWeights(network, Path.Combine(resumeFrom, LastCheckpoint));
             var progress = Checkpoint.ReadProgress(file) ?? throw new UserErrorException($"{resumeFrom}/{LastCheckpoint} holds no training progress", 2);
-            optimizer.LoadState(Checkpoint.ReadOptimizerState(file), progress.OptimizerSteps);
-            state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, RuntimeJson.Options)!;
+            string checkpoint = Path.Combine(resumeFrom, LastCheckpoint);
+            try
+            {
+                optimizer.LoadState(Checkpoint.ReadOptimizerState(file), progress.OptimizerSteps);
+                state = JsonSerializer.Deserialize<RunState>(progress.RunStateJson, RuntimeJson.Options)
+                        ?? throw new InvalidDataException("its run state is null");
+            }
+            catch (Exception e) when (e is JsonException or InvalidDataException or NotSupportedException)
+            {
+                throw new UserErrorException($"{checkpoint}: corrupt training state ({e.Message})", 1);
+            }
             firstEpoch = progress.EpochsDone + 1;
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
@@ -201,7 +210,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var trainCases = Decode(train, "training", skipped);
         var validationCases = Decode(validation, "validation", skipped);
         var testCases = test == null ? null : Decode(test, "test", skipped);
-        return new RunData(trainCases, validationCases, testCases, skipped, train.Description, splits);
+        var data = new RunData(trainCases, validationCases, testCases, skipped, train.Description, splits);
+        foreach (var warning in data.Warnings) observer.Message("warning: " + warning.Message);
+        return data;
     }
 
     /// <summary>Decodes every case once, in parallel, before training (images are cached at training size).</summary>

@@ -39,7 +39,7 @@ public sealed class InferenceSafetyTests : IDisposable
         Assert.Contains("warning: evaluation set: none of the 3 cases has any foreground", error);
         var labels = CliRunner.Json(output).GetProperty("labels");
         Assert.Equal(0, labels.GetProperty("cases_with_foreground").GetInt32());
-        Assert.Equal("NoForeground", labels.GetProperty("warnings")[0].GetProperty("kind").GetString());
+        Assert.Equal("no_foreground", labels.GetProperty("warnings")[0].GetProperty("kind").GetString());
     }
 
     /// <summary>A folder with a PNG, a JPEG and a BMP image.</summary>

@@ -46,6 +46,16 @@ public sealed class WeightConventionTests : IDisposable
     }
 
     [Fact]
+    public void Export_keeps_the_convention_of_the_weights_it_was_given()
+    {
+        string exported = Path.Combine(_dir, "round-trip.safetensors");
+        var (code, output, error) = CliRunner.Run("export", "lgmsnet", "--weights", ReferenceWeights, "--output", exported);
+        Assert.True(code == 0, output + error);
+        using var network = new LGMSNet.Architectures.LgmsNet();
+        Assert.Equal(InputConvention.Authors, Checkpoint.LoadWeights(network, exported).Convention); // was: unrecorded, read as standard
+    }
+
+    [Fact]
     public void Loaded_weights_carry_their_convention()
     {
         using var network = new LGMSNet.Architectures.LgmsNet();
