@@ -31,11 +31,10 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
-            using (network)
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights)!, result.GetValue(size), result);
             {
-                int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
+                int[] inputSize = segmenter.InputSize;
+                var inputs = segmenter.Convention;
                 var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs);
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
@@ -54,8 +53,7 @@ internal static class InferenceCommands
                 if (cases.Count == 0) throw new DataException("no cases to evaluate");
                 var labels = LabelSummary.Of("evaluation set", cases);
                 foreach (var warning in labels.Warnings) context.Error.WriteLine("warning: " + warning.Message);
-                var predictor = new Predictor(network, device, inputSize);
-                var metrics = Evaluation.Evaluate(predictor, cases, descriptor.Info.Classes, 4);
+                var metrics = Evaluation.Evaluate(segmenter.Predictor, cases, descriptor.Info.Classes, 4);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
                 if (result.GetValue(json))
                 {
@@ -120,17 +118,13 @@ internal static class InferenceCommands
             {
                 throw new UserErrorException(e.Message, 2);
             }
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
-            using (network)
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights)!, result.GetValue(size), result);
             {
-                int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
-                if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
-                var predictor = new Predictor(network, device, inputSize);
                 foreach (var (file, destination) in plan)
                 {
-                    if (descriptor.Info.Dims == 2) Predict2D(predictor, descriptor, file, destination, inputSize, inputs);
-                    else Predict3D(predictor, descriptor, file, destination);
+                    if (descriptor.Info.Dims == 2) Predict2D(segmenter, file, destination);
+                    else Predict3D(segmenter, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");
                 }
                 return 0;
@@ -139,29 +133,19 @@ internal static class InferenceCommands
         return command;
     }
 
-    private static void Predict2D(Predictor predictor, ArchitectureDescriptor descriptor, string file, string destination, int[] size, InputConvention inputs)
+    private static void Predict2D(Segmenter segmenter, string file, string destination)
     {
-        var image = ImageCodec.Read(file);
-        var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, size[1], size[0]);
-        var data = ImageFolderDataset.ToChannels(resized, size[0] * size[1], descriptor.Info.InChannels, inputs, Path.GetFileName(file));
-        using var scope = NewDisposeScope();
-        var logits = predictor.Logits(data, 1, descriptor.Info.InChannels, size);
-        // Back to the input's size on the logits (bilinear), then threshold or argmax.
-        var original = nn.functional.interpolate(logits, new long[] { image.Height, image.Width }, mode: InterpolationMode.Bilinear, align_corners: false)[0];
-        var labels = Predictor.Labels(original);
-        byte scale = descriptor.Info.Classes == 1 ? (byte)255 : (byte)1;
-        for (int i = 0; i < labels.Length; i++) labels[i] = (byte)(labels[i] * scale);
-        ImageCodec.WriteGray(destination, labels, image.Width, image.Height);
+        var labels = segmenter.SegmentImage(file);
+        // Binary masks are written 0/255 (viewable); multi-class masks as class indices.
+        if (segmenter.Architecture.Classes == 1)
+            for (int i = 0; i < labels.Data.Length; i++) labels.Data[i] = (byte)(labels.Data[i] * 255);
+        ImageCodec.WriteGray(destination, labels.Data, labels.Size[1], labels.Size[0]);
     }
 
-    private static void Predict3D(Predictor predictor, ArchitectureDescriptor descriptor, string file, string destination)
+    private static void Predict3D(Segmenter segmenter, string file, string destination)
     {
-        var (header, volume) = Nifti.Read(file);
-        if (volume.Channels != descriptor.Info.InChannels)
-            throw new DataException($"{file} has {volume.Channels} channel(s); {descriptor.Info.Name} wants {descriptor.Info.InChannels}");
-        Intensity.Standardise(volume.Data, volume.Channels);
-        using var logits = predictor.SlidingWindow(volume);
-        Nifti.WriteLabels(destination, new LabelMap(Predictor.Labels(logits), volume.Size), header);
+        var (labels, header) = segmenter.SegmentVolume(file);
+        Nifti.WriteLabels(destination, labels, header);
     }
 
     internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention inputs)
@@ -200,26 +184,19 @@ internal static class InferenceCommands
             command.Add(_unfused);
         }
 
-        public (SegmentationNetwork Network, int[] TrainedSize, Device Device, InputConvention Inputs) Load(CliContext context,
-            ArchitectureDescriptor descriptor, string weights, ParseResult result)
+        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string weights, string? size, ParseResult result)
         {
-            var device = TorchRuntime.Device(result.GetValue(_device)!);
             if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
-            var network = descriptor.Create();
-            var loaded = Checkpoint.LoadWeights(network, weights);
-            var (file, note) = loaded;
-            if (note != null) context.Error.WriteLine("note: " + note);
-            network.to(device);
-            network.eval();
-            if (!result.GetValue(_unfused)) network.FuseForInference();
-            var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();
+            int[]? inputSize = size is null ? null : Format.ParseSize(size, descriptor.Info.Dims);
+            if (inputSize != null && descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem)
+                throw new UserErrorException("--size: " + problem, 2);
             var given = result.GetValue(_convention);
-            var inputs = given != null
-                ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
-                : loaded.Convention ?? InputConvention.Standard;
-            if (given == null && loaded.Layout == KeyLayout.Reference && inputs == InputConvention.Authors)
+            InputConvention? chosen = given == null ? null : given == "authors" ? InputConvention.Authors : InputConvention.Standard;
+            var segmenter = Segmenter.Load(descriptor.Create(), weights, result.GetValue(_device)!, inputSize, chosen, fuse: !result.GetValue(_unfused));
+            if (segmenter.Weights.Note != null) context.Error.WriteLine("note: " + segmenter.Weights.Note);
+            if (given == null && segmenter.Weights.Layout == KeyLayout.Reference && segmenter.Convention == InputConvention.Authors)
                 context.Error.WriteLine($"note: {weights} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
-            return (network, trained, device, inputs);
+            return segmenter;
         }
     }
 }

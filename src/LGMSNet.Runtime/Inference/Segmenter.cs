@@ -1,0 +1,104 @@
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.Network;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LGMSNet.Runtime.Inference;
+
+/// <summary>A trained network ready to segment, for programs that embed the runtime (and for the CLI's
+/// <c>eval</c> and <c>predict</c>, which use it too): the weights loaded into a generated module, the input size and
+/// intensity convention the weights were trained with, the fused inference form, and the whole path from an image
+/// or volume to a label map at that case's own size.</summary>
+/// <example><code>
+/// using var segmenter = Segmenter.Load(new MyNets.LgmsNet(), "runs/busi/best.safetensors");
+/// LabelMap mask = segmenter.SegmentImage("case.png");   // the image's size; 1 = foreground
+/// </code></example>
+public sealed class Segmenter : IDisposable
+{
+    private Segmenter(SegmentationNetwork network, LoadedWeights weights, Device device, int[] inputSize, InputConvention convention)
+    {
+        Network = network;
+        Weights = weights;
+        Device = device;
+        InputSize = inputSize;
+        Convention = convention;
+        Predictor = new Predictor(network, device, inputSize);
+    }
+
+    public SegmentationNetwork Network { get; }
+
+    public ArchitectureInfo Architecture => Network.Architecture;
+
+    /// <summary>What was loaded: the file, its key layout and the convention it records (if any).</summary>
+    public LoadedWeights Weights { get; }
+
+    public Device Device { get; }
+
+    /// <summary>The network's input size: images are resized to it (volumes are tiled with windows of it).</summary>
+    public int[] InputSize { get; }
+
+    /// <summary>How image intensities are fed: what the weights record, unless the caller chose.</summary>
+    public InputConvention Convention { get; }
+
+    public Predictor Predictor { get; }
+
+    /// <summary>Loads <paramref name="weights"/> (a checkpoint, a weights file, or the authors' reference-layout
+    /// safetensors) into <paramref name="network"/>, which the segmenter then owns. <paramref name="inputSize"/>
+    /// defaults to the size the checkpoint was trained at (else the YAML's input_size); <paramref name="convention"/>
+    /// to what the file records (the authors' files: the authors' convention; otherwise standard).</summary>
+    public static Segmenter Load(SegmentationNetwork network, string weights, string device = "cpu", int[]? inputSize = null,
+        InputConvention? convention = null, bool fuse = true)
+    {
+        var loaded = Checkpoint.LoadWeights(network, weights);
+        var torchDevice = TorchRuntime.Device(device);
+        network.to(torchDevice);
+        network.eval();
+        if (fuse) network.FuseForInference();
+        var size = inputSize ?? Checkpoint.ReadProgress(loaded.File)?.InputSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
+        if (network.Architecture.CheckInputSize(size.Select(v => (long)v).ToArray()) is { } problem)
+            throw new IO.UserErrorException($"input size {string.Join("x", size)}: {problem}", 2);
+        return new Segmenter(network, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
+    }
+
+    /// <summary>Segments a PNG, JPEG or BMP image (2D architectures): class indices at the image's own size
+    /// (binary: 0 and 1).</summary>
+    public LabelMap SegmentImage(string file) => Segment(ImageCodec.Read(file), Path.GetFileName(file));
+
+    /// <summary>Segments a decoded image: it is resized to <see cref="InputSize"/>, normalised with
+    /// <see cref="Convention"/>, and the logits are resized back (bilinear) before thresholding or argmax.</summary>
+    public LabelMap Segment(RgbImage image, string name = "image")
+    {
+        if (Architecture.Dims != 2) throw new IO.UserErrorException($"{Architecture.Name} is a 3D architecture: give it a volume, not an image ({name})", 2);
+        int height = InputSize[0], width = InputSize[1];
+        var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, width, height);
+        var data = ImageFolderDataset.ToChannels(resized, width * height, Architecture.InChannels, Convention, name);
+        using var scope = NewDisposeScope();
+        var logits = Predictor.Logits(data, 1, Architecture.InChannels, InputSize);
+        var original = nn.functional.interpolate(logits, new long[] { image.Height, image.Width }, mode: InterpolationMode.Bilinear, align_corners: false)[0];
+        return new LabelMap(Predictor.Labels(original), new[] { image.Height, image.Width });
+    }
+
+    /// <summary>Segments a NIfTI volume (3D architectures) with sliding windows; the header comes back so the
+    /// label map can be written with the volume's geometry (<see cref="Nifti.WriteLabels"/>).</summary>
+    public (LabelMap Labels, Nifti.Header Header) SegmentVolume(string file)
+    {
+        if (Architecture.Dims != 3) throw new IO.UserErrorException($"{Architecture.Name} is a 2D architecture: give it an image, not a volume ({file})", 2);
+        var (header, volume) = Nifti.Read(file);
+        return (SegmentInPlace(volume, file), header);
+    }
+
+    /// <summary>Segments a volume already in memory (channels first); intensities are standardised per channel here.</summary>
+    public LabelMap Segment(Volume volume, string name = "volume") => SegmentInPlace(volume with { Data = (float[])volume.Data.Clone() }, name);
+
+    private LabelMap SegmentInPlace(Volume volume, string name)
+    {
+        if (volume.Channels != Architecture.InChannels)
+            throw new DataException($"{name} has {volume.Channels} channel(s); {Architecture.Name} wants {Architecture.InChannels}");
+        Intensity.Standardise(volume.Data, volume.Channels);
+        using var logits = Predictor.SlidingWindow(volume);
+        return new LabelMap(Predictor.Labels(logits), volume.Size);
+    }
+
+    public void Dispose() => Network.Dispose();
+}
