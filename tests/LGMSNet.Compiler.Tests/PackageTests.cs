@@ -33,13 +33,12 @@ public sealed class PackageTests
         Directory.CreateDirectory(work);
         try
         {
-            // Restore from the feed plus the configured sources; a private global-packages folder so nothing
-            // leaks into the user's cache, with that cache as a fallback so TorchSharp is not downloaded again.
+            // Isolation only (not part of the README's commands): a private global-packages folder so nothing leaks
+            // into the user's cache, with that cache as a fallback so TorchSharp is not downloaded again.
             File.WriteAllText(Path.Combine(work, "nuget.config"), $"""
                 <?xml version="1.0" encoding="utf-8"?>
                 <configuration>
                   <config><add key="globalPackagesFolder" value="{Path.Combine(root, "packages")}" /></config>
-                  <packageSources><add key="lgmsnet-test-feed" value="{feed}" /></packageSources>
                   <fallbackPackageFolders><add key="user-cache" value="{UserPackageCache()}" /></fallbackPackageFolders>
                 </configuration>
                 """);
@@ -55,6 +54,9 @@ public sealed class PackageTests
             Assert.Contains($"Version=\"{version}\"", File.ReadAllText(Path.Combine(project, "MyNets.csproj")));
             Assert.StartsWith("# yaml-language-server: $schema=lgmsnet.schema.json", File.ReadAllText(Path.Combine(project, "lgmsnet.yaml")));
 
+            // The README's commands: a nuget.config with the normal source, plus the feed.
+            Expect(project, "new nugetconfig");
+            Expect(project, $"nuget add source \"{feed}\" --name lgmsnet-feed --configfile nuget.config");
             Expect(project, "build -nologo --disable-build-servers");
             Assert.Single(Directory.GetFiles(Path.Combine(project, "obj"), "LgmsNet.g.cs", SearchOption.AllDirectories));
 
