@@ -55,7 +55,9 @@ public sealed class Segmenter : IDisposable
         network.to(torchDevice);
         network.eval();
         if (fuse) network.FuseForInference();
-        var size = inputSize ?? Checkpoint.ReadProgress(loaded.File)?.InputSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
+        // Read (and so validate) the training progress even when the size is given: corrupt metadata is an error.
+        var trainedSize = Checkpoint.ReadProgress(loaded.File)?.InputSize;
+        var size = inputSize ?? trainedSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
         if (network.Architecture.CheckInputSize(size.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", size)}: {problem}", 2);
         return new Segmenter(network, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
