@@ -83,6 +83,14 @@ SessionOptions Options()
     // ORT's workers spin-wait after each run by default, which on a 2-core machine steals the cores
     // from libtorch's next iteration (and libtorch's OpenMP threads do the same to ORT): no spinning.
     if (!Flag("--spin")) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+    // --profile DIR: ORT's per-node timings (chrome-trace JSON) for each session, to see where time goes.
+    if (Option("--profile", "") is { Length: > 0 } profile)
+    {
+        Directory.CreateDirectory(profile);
+        options.EnableProfiling = true;
+        options.ProfileOutputPathPrefix = Path.Combine(profile, "ort");
+    }
+    if (Option("--save-optimized", "") is { Length: > 0 } saved) options.OptimizedModelFilePath = saved;
     return options;
 }
 var engines = new List<(string Name, Func<double> Run, long Memory)>();
@@ -150,6 +158,11 @@ if (authors) Console.WriteLine($"  ratio (b)/(a), speed: {Median(times[0]) / Med
 Console.WriteLine($"  ratio (b)/(c), speed: {Median(times[^1]) / Median(times[authors ? 1 : 0]):0.00}");
 process.Refresh();
 Console.WriteLine($"  process peak working set {process.PeakWorkingSet64 / 1024.0 / 1024.0:0} MiB (baseline before models {baseline / 1024.0 / 1024.0:0} MiB)");
+if (Option("--profile", "") is { Length: > 0 })
+{
+    if (authorsSession != null) Console.WriteLine($"  profile (a): {authorsSession.EndProfiling()}");
+    Console.WriteLine($"  profile (b): {oursSession.EndProfiling()}");
+}
 oursSession.Dispose();
 authorsSession?.Dispose();
 return 0;

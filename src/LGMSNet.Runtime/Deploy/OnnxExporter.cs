@@ -11,8 +11,12 @@
 //     runtime's fold helper); a fusion block's BatchNorms after GELU fold into the next 1x1 convolution;
 //   * an LMS block's per-slice depthwise convolutions become one depthwise convolution with centred,
 //     zero-padded kernels, the first residual added as +1 on the centre tap (as LmsBlock's fused form);
-//   * the attention scale 1/√d is folded into the query weights; q, k and v are three MatMuls whose
-//     reshapes put k directly in [.., d, N] order, so no transpose of the scores is needed.
+//   * tokens live as [B·P, N, a] (batch and patch-offset sequences merged); q, k and v are three MatMuls;
+//     from opset 23 attention is ONNX's Attention operator, before that MatMul → Softmax → MatMul with
+//     the scale 1/√d folded into the query weights and k reshaped straight into [.., d, N].
+//   * a per-channel affine that cannot fold (a fusion block's last BatchNorm, the GMS conv branch's
+//     depthwise 1x1) is a BatchNormalization with mean 0, variance 1, epsilon 0, which ORT keeps in its
+//     blocked NCHWc layout.
 // Instance norm is InstanceNormalization, group norm is Reshape → InstanceNormalization → Reshape →
 // per-channel affine (valid from opset 17; GroupNormalization-18 had per-group scales), layer norm is
 // LayerNormalization (opset 17). Batch and spatial axes are dynamic; shapes inside the GMS token
@@ -264,13 +268,16 @@ public static class OnnxExporter
             return ConvNorm(joined, o + ".conv4", 3, bias: false, Activation.SiLU);
         }
 
-        /// <summary>[B, a, S1..Sd] → [B, P, N, a] (GmsBlock.Unfold): sequence p = intra-patch offset, token n = patch-grid position.</summary>
+        /// <summary>[B, a, S1..Sd] → [B·P, N, a] (GmsBlock.Unfold with batch and sequence axes merged, which
+        /// is what attention needs): sequence p = intra-patch offset, token n = patch-grid position.</summary>
         private string Unfold(string x, GmsPlan g, string o)
         {
             var parts = new List<string> { Graph.Int64s(0, g.TransformerChannels) };
+            var grids = new List<string>();
             for (int axis = 0; axis < _dims; axis++)
             {
-                parts.Add(GridSize(x, axis, g.Patch[axis], o));
+                grids.Add(GridSize(x, axis, g.Patch[axis], o));
+                parts.Add(grids[^1]);
                 parts.Add(Graph.Int64s(g.Patch[axis]));
             }
             string shape = Graph.Node("Concat", o + ".unfold_shape", parts, OnnxGraph.Int("axis", 0));
@@ -280,14 +287,17 @@ public static class OnnxExporter
             for (int axis = 0; axis < _dims; axis++) order.Add(2 + 2 * axis);
             order.Add(1);
             string moved = Graph.Node("Transpose", o + ".unfold", new[] { split }, OnnxGraph.Ints("perm", order.ToArray()));
-            long sequences = g.Patch.Aggregate(1L, (p, q) => p * q);
-            return Graph.Node("Reshape", o + ".unfold", new[] { moved, Graph.Int64s(0, sequences, -1, g.TransformerChannels) });
+            string tokens = grids[0];
+            for (int axis = 1; axis < _dims; axis++) tokens = Graph.Node("Mul", o + ".tokens", new[] { tokens, grids[axis] });
+            string target = Graph.Node("Concat", o + ".unfold_shape", new[] { Graph.Int64s(-1), tokens, Graph.Int64s(g.TransformerChannels) },
+                OnnxGraph.Int("axis", 0));
+            return Graph.Node("Reshape", o + ".unfold", new[] { moved, target });
         }
 
         /// <summary>The inverse of <see cref="Unfold"/>, back to the shape of <paramref name="like"/>.</summary>
         private string FoldTokens(string tokens, string like, GmsPlan g, string o)
         {
-            var parts = new List<string> { Graph.Int64s(new long[] { 0 }.Concat(g.Patch.Select(p => (long)p)).ToArray()) };
+            var parts = new List<string> { Graph.Int64s(new long[] { -1 }.Concat(g.Patch.Select(p => (long)p)).ToArray()) };
             for (int axis = 0; axis < _dims; axis++) parts.Add(GridSize(like, axis, g.Patch[axis], o));
             parts.Add(Graph.Int64s(g.TransformerChannels));
             string shape = Graph.Node("Concat", o + ".fold_shape", parts, OnnxGraph.Int("axis", 0));
@@ -309,30 +319,39 @@ public static class OnnxExporter
             return patch == 1 ? size : Graph.Node("Div", o + ".grid", new[] { size, Graph.Int64s(patch) });
         }
 
-        /// <summary>x + proj(attention(LN(x))), then x + ffn2(SiLU(ffn1(LN(x)))), on [B, P, N, a].</summary>
+        /// <summary>x + proj(attention(LN(x))), then x + ffn2(SiLU(ffn1(LN(x)))), on [B·P, N, a]. From opset 23
+        /// the attention is ONNX's Attention operator; before, MatMul → Softmax → MatMul per head.</summary>
         private string TransformerLayer(string x, GmsPlan g, string t)
         {
             int a = g.TransformerChannels, h = g.Heads, d = g.HeadDim, inner = h * d;
             string normed = LayerNorm(x, t + ".attn_norm", a);
             var qkv = Weight(t + ".qkv.weight"); // [3·h·d, a]: q, k, v row blocks; head i uses rows i·d..(i+1)·d of each
-            var q = qkv.narrow(0, 0, inner).Times(1.0 / Math.Sqrt(d)); // scaled_dot_product_attention's scale, folded
+            bool fused = _options.Opset >= 23;
+            // scaled_dot_product_attention's scale 1/√d: the Attention operator's default, otherwise folded into q.
+            var q = fused ? qkv.narrow(0, 0, inner) : qkv.narrow(0, 0, inner).Times(1.0 / Math.Sqrt(d));
             var k = qkv.narrow(0, inner, inner);
             var v = qkv.narrow(0, 2 * inner, inner);
-            string heads = Graph.Int64s(0, 0, 0, h, d);
-            string Project(Tensor w, string name, long[] perm)
+            string Project(Tensor w, string name) => Graph.Node("MatMul", t + "." + name, new[] { normed, Floats(t + "." + name, w.t(), a, inner) });
+            string attended;
+            if (fused)
             {
-                string y = Graph.Node("MatMul", name, new[] { normed, Floats(t + "." + name, w.t(), a, inner) });
-                y = Graph.Node("Reshape", name, new[] { y, heads });
-                return Graph.Node("Transpose", name, new[] { y }, OnnxGraph.Ints("perm", perm));
+                attended = Graph.Node("Attention", t + ".attention", new[] { Project(q, "q"), Project(k, "k"), Project(v, "v") },
+                    OnnxGraph.Int("q_num_heads", h), OnnxGraph.Int("kv_num_heads", h));
             }
-            string query = Project(q, "q", new long[] { 0, 1, 3, 2, 4 });  // [B, P, h, N, d]
-            string key = Project(k, "k", new long[] { 0, 1, 3, 4, 2 });    // [B, P, h, d, N]
-            string value = Project(v, "v", new long[] { 0, 1, 3, 2, 4 });  // [B, P, h, N, d]
-            string scores = Graph.Node("MatMul", t + ".scores", new[] { query, key });
-            string weights = Graph.Node("Softmax", t + ".softmax", new[] { scores }, OnnxGraph.Int("axis", -1));
-            string attended = Graph.Node("MatMul", t + ".attend", new[] { weights, value });
-            attended = Graph.Node("Transpose", t + ".merge", new[] { attended }, OnnxGraph.Ints("perm", 0, 1, 3, 2, 4));
-            attended = Graph.Node("Reshape", t + ".merge", new[] { attended, Graph.Int64s(0, 0, 0, inner) });
+            else
+            {
+                string heads = Graph.Int64s(0, 0, h, d);
+                string Heads(string y, string name, long[] perm) =>
+                    Graph.Node("Transpose", t + "." + name, new[] { Graph.Node("Reshape", t + "." + name, new[] { y, heads }) }, OnnxGraph.Ints("perm", perm));
+                string query = Heads(Project(q, "q"), "q", new long[] { 0, 2, 1, 3 }); // [BP, h, N, d]
+                string key = Heads(Project(k, "k"), "k", new long[] { 0, 2, 3, 1 });   // [BP, h, d, N]
+                string value = Heads(Project(v, "v"), "v", new long[] { 0, 2, 1, 3 }); // [BP, h, N, d]
+                string scores = Graph.Node("MatMul", t + ".scores", new[] { query, key });
+                string weights = Graph.Node("Softmax", t + ".softmax", new[] { scores }, OnnxGraph.Int("axis", -1));
+                attended = Graph.Node("MatMul", t + ".attend", new[] { weights, value });
+                attended = Graph.Node("Transpose", t + ".merge", new[] { attended }, OnnxGraph.Ints("perm", 0, 2, 1, 3));
+                attended = Graph.Node("Reshape", t + ".merge", new[] { attended, Graph.Int64s(0, 0, inner) });
+            }
             x = Graph.Node("Add", t + ".residual1", new[] { Linear(attended, t + ".proj", inner, a), x });
 
             string f = LayerNorm(x, t + ".ffn_norm", a);
@@ -469,13 +488,17 @@ public static class OnnxExporter
                 x, Floats(name + ".weight", Weight(name + ".weight"), channels), Floats(name + ".bias", Weight(name + ".bias"), channels),
             }, OnnxGraph.Int("axis", -1), OnnxGraph.Float("epsilon", NormEps));
 
-        /// <summary>x·s + t with per-channel s, t (axis 1).</summary>
+        /// <summary>x·s + t with per-channel s, t (axis 1), written as BatchNormalization with mean 0, variance 1
+        /// and epsilon 0: ONNX Runtime runs that in its blocked (NCHWc) layout, where a Mul/Add pair would
+        /// force a layout conversion.</summary>
         private string Affine(string x, string name, Tensor scale, Tensor shift)
         {
             long channels = scale.shape[0];
-            var shape = new long[] { channels }.Concat(Enumerable.Repeat(1L, _dims)).ToArray();
-            string scaled = Graph.Node("Mul", name, new[] { x, Floats(name + ".scale", scale, shape) });
-            return Graph.Node("Add", name, new[] { scaled, Floats(name + ".shift", shift, shape) });
+            return Graph.Node("BatchNormalization", name, new[]
+            {
+                x, Floats(name + ".scale", scale, channels), Floats(name + ".shift", shift, channels),
+                Floats(name + ".mean", zeros(channels), channels), Floats(name + ".var", ones(channels), channels),
+            }, OnnxGraph.Float("epsilon", 0f));
         }
 
         private string Linear(string x, string name, int inFeatures, int outFeatures)
