@@ -54,7 +54,7 @@ public static class OnnxMetadata
         bool authors = convention == Data.InputConvention.Authors;
         list.Add((InputConvention, convention.ToString().ToLowerInvariant()));
         list.Add((ChannelOrder, info.InChannels == 1 ? "gray" : authors ? "bgr" : "rgb"));
-        if (info.InChannels == 1) list.Add(("lgmsnet.gray", "round((299·R + 587·G + 114·B) / 1000)"));
+        if (info.InChannels == 1) list.Add(("lgmsnet.gray", "(299·R + 587·G + 114·B + 500) / 1000, integer division"));
         list.Add((Mean, Join(mean)));
         list.Add((Std, Join(std)));
         list.Add((ExtraScale, authors ? (1 / 255.0).ToString("R", CultureInfo.InvariantCulture) : "1"));
