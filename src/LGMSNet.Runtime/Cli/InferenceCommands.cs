@@ -17,7 +17,7 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
+        var weights = new Option<string?>("--weights") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights (optional with --model)." };
         var data = new Option<string>("--data") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
         var size = new Option<string?>("--size") { Description = "Input size (default: the size the checkpoint was trained at)." };
@@ -30,7 +30,7 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights), result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
@@ -60,6 +60,7 @@ internal static class InferenceCommands
                     {
                         ["architecture"] = descriptor.Info.Name,
                         ["weights"] = result.GetValue(weights),
+                        ["engine"] = network is Deploy.OnnxNetwork ? "onnx" : "torch",
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
                         ["metrics"] = RunReport.Metrics(metrics),
@@ -84,7 +85,7 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
+        var weights = new Option<string?>("--weights") { Description = "Checkpoint or weights file (optional with --model)." };
         var input = new Option<string>("--input") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
         var output = new Option<string>("--output") { Description = "Folder for the masks (same file names, format and size as the inputs).", Required = true };
         var size = new Option<string?>("--size") { Description = "Network input size (default: the training size)." };
@@ -99,7 +100,7 @@ internal static class InferenceCommands
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new CliException($"--input {source}: no such file or folder", 2);
             if (files.Count == 0) throw new CliException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights), result);
             using (network)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
@@ -172,6 +173,8 @@ internal static class InferenceCommands
         private readonly Option<int> _threads = new("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
         private readonly Option<string?> _convention = new("--input-convention") { Description = "standard or authors (default: what the weights file records; imported reference weights record authors)." };
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
+        private readonly Option<string> _engine = new("--engine") { Description = "torch (TorchSharp) or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).", DefaultValueFactory = _ => "torch" };
+        private readonly Option<string?> _model = new("--model") { Description = "--engine onnx: an exported model.onnx to run instead of exporting the weights." };
 
         public void AddTo(Command command)
         {
@@ -181,11 +184,20 @@ internal static class InferenceCommands
             _convention.AcceptOnlyFromAmong("standard", "authors");
             command.Add(_convention);
             command.Add(_unfused);
+            _engine.AcceptOnlyFromAmong("torch", "onnx");
+            command.Add(_engine);
+            command.Add(_model);
         }
 
         public (SegmentationNetwork Network, int[] TrainedSize, Device Device, InputConvention Inputs) Load(CliContext context,
-            ArchitectureDescriptor descriptor, string weights, ParseResult result)
+            ArchitectureDescriptor descriptor, string? weights, ParseResult result)
         {
+            bool onnx = result.GetValue(_engine) == "onnx";
+            string? model = result.GetValue(_model);
+            if (model != null && !onnx) throw new CliException("--model needs --engine onnx", 2);
+            if (onnx && result.GetValue(_device) != "cpu") throw new CliException("--engine onnx runs on the CPU (--device cpu)", 2);
+            if (onnx && model != null && weights == null) return LoadOnnxModel(descriptor, model, result);
+            if (weights == null) throw new CliException("give --weights" + (onnx ? " or --model" : ""), 2);
             var device = TorchRuntime.Device(result.GetValue(_device)!);
             if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
             var network = descriptor.Create();
@@ -193,12 +205,32 @@ internal static class InferenceCommands
             if (note != null) context.Error.WriteLine("note: " + note);
             network.to(device);
             network.eval();
-            if (!result.GetValue(_unfused)) network.FuseForInference();
+            if (onnx)
+            {
+                using var torchNetwork = network;
+                var session = model != null
+                    ? Deploy.OnnxEngine.Open(model, descriptor.Info, result.GetValue(_threads))
+                    : Deploy.OnnxEngine.Open(Deploy.OnnxExporter.ExportBytes(torchNetwork), result.GetValue(_threads));
+                network = new Deploy.OnnxNetwork(descriptor.Info, session);
+            }
+            else if (!result.GetValue(_unfused)) network.FuseForInference();
             var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();
             var inputs = result.GetValue(_convention) is { } given
                 ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
                 : Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
             return (network, trained, device, inputs);
+        }
+
+        /// <summary>--engine onnx --model without weights: size and input convention from the model's metadata.</summary>
+        private (SegmentationNetwork, int[], Device, InputConvention) LoadOnnxModel(ArchitectureDescriptor descriptor, string model, ParseResult result)
+        {
+            var session = Deploy.OnnxEngine.Open(model, descriptor.Info, result.GetValue(_threads));
+            var metadata = session.ModelMetadata.CustomMetadataMap;
+            int[] size = metadata.TryGetValue(Deploy.OnnxMetadata.InputSize, out var s) ? Format.ParseSize(s, descriptor.Info.Dims) : descriptor.Info.MultiplyAddsInputSize.ToArray();
+            var inputs = result.GetValue(_convention) is { } given
+                ? (given == "authors" ? InputConvention.Authors : InputConvention.Standard)
+                : metadata.GetValueOrDefault(Deploy.OnnxMetadata.InputConvention) == "authors" ? InputConvention.Authors : InputConvention.Standard;
+            return (new Deploy.OnnxNetwork(descriptor.Info, session), size, CPU, inputs);
         }
     }
 }

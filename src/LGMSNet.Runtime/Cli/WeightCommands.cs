@@ -36,16 +36,23 @@ internal static class WeightCommands
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
         var weights = new Option<string>("--weights") { Description = "Checkpoint or weights file.", Required = true };
-        var output = new Option<string>("--out") { Description = "safetensors file to write.", Required = true };
-        var layout = new Option<string>("--layout") { Description = "Key layout: reference (PyTorch state_dict names) or ours.", DefaultValueFactory = _ => "reference" };
+        var output = new Option<string>("--out") { Description = "File to write (.safetensors or .onnx).", Required = true };
+        var layout = new Option<string>("--layout") { Description = "safetensors key layout: reference (PyTorch state_dict names) or ours.", DefaultValueFactory = _ => "reference" };
         layout.AcceptOnlyFromAmong("reference", "ours");
-        var command = new Command("export", "Write weights as plain safetensors, by default in the authors' PyTorch key layout.") { arch, weights, output, layout };
+        var format = new Option<string>("--format") { Description = "safetensors (weights) or onnx (the whole fused network for ONNX Runtime).", DefaultValueFactory = _ => "safetensors" };
+        format.AcceptOnlyFromAmong("safetensors", "onnx");
+        var opset = new Option<int>("--opset") { Description = $"ONNX operator set, {Deploy.OnnxExportOptions.DefaultOpset}–{Deploy.OnnxExportOptions.MaxOpset} (23+: Attention operator).", DefaultValueFactory = _ => Deploy.OnnxExportOptions.DefaultOpset };
+        var noVerify = new Option<bool>("--no-verify") { Description = "onnx: skip the ONNX Runtime vs TorchSharp check on a seeded input." };
+        var command = new Command("export", "Write weights as plain safetensors (by default in the authors' PyTorch key layout), or the network as ONNX.")
+            { arch, weights, output, layout, format, opset, noVerify };
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
             using var network = descriptor.Create();
-            var (_, note) = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
+            var (file, note) = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
             if (note != null) context.Error.WriteLine("note: " + note);
+            if (result.GetValue(format) == "onnx")
+                return ExportOnnx(context, network, file, result.GetValue(output)!, result.GetValue(opset), !result.GetValue(noVerify));
             var keyLayout = result.GetValue(layout) == "ours" ? KeyLayout.Ours : KeyLayout.Reference;
             var tensors = WeightLayout.Export(network, keyLayout);
             SafeTensorWriter.Write(result.GetValue(output)!, tensors, new Dictionary<string, string>
@@ -58,6 +65,36 @@ internal static class WeightCommands
             return 0;
         });
         return command;
+    }
+
+    /// <summary>ONNX export, verified by default: ONNX Runtime against TorchSharp's eval output on a seeded input
+    /// of the training size; above 1e-4 relative nothing is written and the exit code is 1.</summary>
+    private static int ExportOnnx(CliContext context, SegmentationNetwork network, SafeTensorFile file, string path, int opset, bool verify)
+    {
+        if (opset < Deploy.OnnxExportOptions.DefaultOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
+            throw new CliException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.DefaultOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
+        var info = network.Architecture;
+        int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
+        var options = new Deploy.OnnxExportOptions
+        {
+            Opset = opset, Convention = Checkpoint.ReadInputConvention(file) ?? Data.InputConvention.Standard, InputSize = size,
+        };
+        network.eval();
+        var model = Deploy.OnnxExporter.Export(network, options);
+        if (verify)
+        {
+            var check = Deploy.OnnxVerifier.Verify(network, Google.Protobuf.MessageExtensions.ToByteArray(model), size);
+            context.Out.WriteLine($"verified: ONNX Runtime vs TorchSharp on a seeded input [{string.Join(", ", check.InputShape)}]: " +
+                                  $"max |Δ| {E(check.MaxAbsDiff)}, relative {E(check.Relative)} (tolerance {E(check.Tolerance)})");
+            if (!check.Passed)
+            {
+                context.Error.WriteLine($"error: the ONNX model differs from TorchSharp by {E(check.Relative)} relative (> {E(check.Tolerance)}); {path} was not written");
+                return 1;
+            }
+        }
+        Deploy.OnnxExporter.Save(model, path);
+        context.Out.WriteLine($"exported {info.Name} to {path} (ONNX opset {opset}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1024.0 / 1024.0:0.00} MiB)");
+        return 0;
     }
 
     public static Command CheckReference(CliContext context)

@@ -42,11 +42,17 @@ public sealed record OnnxExportOptions
 {
     public const int DefaultOpset = 17;
 
+    /// <summary>The newest operator set the exporter writes and ONNX Runtime 1.31 has been checked with.</summary>
+    public const int MaxOpset = 23;
+
     /// <summary>ONNX operator set (17 or newer).</summary>
     public int Opset { get; init; } = DefaultOpset;
 
     /// <summary>How the weights expect their inputs (written to the metadata).</summary>
     public Data.InputConvention Convention { get; init; } = Data.InputConvention.Standard;
+
+    /// <summary>The size the weights were trained at (metadata <c>lgmsnet.input_size</c>); null: the YAML's input size.</summary>
+    public int[]? InputSize { get; init; }
 
     /// <summary>One merged depthwise convolution per LMS block (true) or one per kernel size on channel slices.</summary>
     public bool MergeLmsKernels { get; init; } = true;
@@ -63,7 +69,8 @@ public static class OnnxExporter
     public static ModelProto Export(SegmentationNetwork network, OnnxExportOptions? options = null)
     {
         options ??= new OnnxExportOptions();
-        if (options.Opset < 17) throw new ArgumentException($"opset {options.Opset} is not supported: the exporter needs opset 17 or newer (LayerNormalization)");
+        if (options.Opset < OnnxExportOptions.DefaultOpset || options.Opset > OnnxExportOptions.MaxOpset)
+            throw new ArgumentException($"opset {options.Opset} is not supported: the exporter writes opsets {OnnxExportOptions.DefaultOpset} (LayerNormalization) to {OnnxExportOptions.MaxOpset}");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var writer = new Writer(network, options);
@@ -81,7 +88,7 @@ public static class OnnxExporter
             Graph = writer.Graph.Proto,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
-        foreach (var (key, value) in OnnxMetadata.For(network.Architecture, options.Convention))
+        foreach (var (key, value) in OnnxMetadata.For(network.Architecture, options.Convention, options.InputSize))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
     }

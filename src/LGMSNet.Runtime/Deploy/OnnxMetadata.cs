@@ -18,7 +18,9 @@ public static class OnnxMetadata
     public const string Std = "lgmsnet.std";
     public const string ExtraScale = "lgmsnet.extra_scale";
 
-    public static IReadOnlyList<(string Key, string Value)> For(ArchitectureInfo info, InputConvention convention)
+    public const string InputSize = "lgmsnet.input_size";
+
+    public static IReadOnlyList<(string Key, string Value)> For(ArchitectureInfo info, InputConvention convention, IReadOnlyList<int>? inputSize = null)
     {
         static string Join(IEnumerable<double> values) => string.Join(",", values.Select(v => Math.Round(v, 6).ToString("R", CultureInfo.InvariantCulture)));
         var list = new List<(string, string)>
@@ -31,7 +33,7 @@ public static class OnnxMetadata
             ("lgmsnet.in_channels", info.InChannels.ToString(CultureInfo.InvariantCulture)),
             (Classes, info.Classes.ToString(CultureInfo.InvariantCulture)),
             (InputMultiple, string.Join("x", info.InputMultiple)),
-            ("lgmsnet.default_input_size", string.Join("x", info.MultiplyAddsInputSize)),
+            (InputSize, string.Join("x", inputSize ?? info.MultiplyAddsInputSize)),
             ("lgmsnet.input", $"'{OnnxExporter.InputName}': float32 [batch, {info.InChannels}, " +
                               (info.Dims == 2 ? "height, width" : "depth, height, width") + $"], every spatial size a multiple of {string.Join("x", info.InputMultiple)}"),
             ("lgmsnet.output", $"'{OnnxExporter.OutputName}': float32 [batch, {info.Classes}, spatial...] raw logits; " +
