@@ -48,6 +48,11 @@ public sealed class OnnxCliTests : IDisposable
         Assert.Contains("--opset 16", error);
         Assert.False(File.Exists(Temp("bad.onnx")));
 
+        // 3D: checked at the input multiple by default.
+        (code, output, error) = CliRunner.Run("export", "lgmsnet3d-small", "--weights", Weights("lgmsnet3d-small"), "--format", "onnx", "--out", Temp("small3d.onnx"));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("verified: ONNX Runtime vs TorchSharp on a seeded input [1, 1, 32, 32, 32]", output);
+
         // The default format is still safetensors.
         (code, output, error) = CliRunner.Run("export", "variety", "--weights", weights, "--out", Temp("plain.safetensors"));
         Assert.True(code == 0, error);
