@@ -67,11 +67,9 @@ internal static class BenchCommand
             if (onnx && result.GetValue(perStage)) throw new CliException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
             if (result.GetValue(model) != null && !onnx) throw new CliException("--model needs --engine onnx", 2);
             torch.manual_seed(0);
-            using var fused = onnx
-                ? new Deploy.OnnxNetwork(info, result.GetValue(model) is { } path
-                    ? Deploy.OnnxEngine.Open(path, info, result.GetValue(threads))
-                    : Deploy.OnnxEngine.Open(Deploy.OnnxExporter.ExportBytes(unfused), result.GetValue(threads)))
-                : descriptor.Create();
+            using SegmentationNetwork fused = !onnx ? descriptor.Create()
+                : result.GetValue(model) is { } path ? Deploy.OnnxEngine.FromFile(path, info, result.GetValue(threads))
+                : Deploy.OnnxEngine.FromNetwork(unfused, result.GetValue(threads));
             fused.to(dev);
             if (!onnx) fused.FuseForInference();
             string fusedName = onnx ? "onnx" : "fused";

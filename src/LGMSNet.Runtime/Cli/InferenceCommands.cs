@@ -208,10 +208,9 @@ internal static class InferenceCommands
             if (onnx)
             {
                 using var torchNetwork = network;
-                var session = model != null
-                    ? Deploy.OnnxEngine.Open(model, descriptor.Info, result.GetValue(_threads))
-                    : Deploy.OnnxEngine.Open(Deploy.OnnxExporter.ExportBytes(torchNetwork), result.GetValue(_threads));
-                network = new Deploy.OnnxNetwork(descriptor.Info, session);
+                network = model != null
+                    ? Deploy.OnnxEngine.FromFile(model, descriptor.Info, result.GetValue(_threads))
+                    : Deploy.OnnxEngine.FromNetwork(torchNetwork, result.GetValue(_threads));
             }
             else if (!result.GetValue(_unfused)) network.FuseForInference();
             var trained = Checkpoint.ReadProgress(file)?.InputSize ?? descriptor.Info.MultiplyAddsInputSize.ToArray();

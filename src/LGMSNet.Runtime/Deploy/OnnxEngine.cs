@@ -60,6 +60,15 @@ public static class OnnxEngine
         return session;
     }
 
+    /// <summary>The engine for a network in memory: exported at <see cref="OnnxExportOptions.MaxOpset"/> (ONNX
+    /// Runtime's Attention kernel: faster and, at 512², about half the peak memory of opset 17 — the portable
+    /// default for files), then opened. The network itself is not kept.</summary>
+    public static OnnxNetwork FromNetwork(SegmentationNetwork network, int threads) =>
+        new(network.Architecture, Open(OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset }), threads));
+
+    /// <summary>The engine for an exported model file (checked against <paramref name="architecture"/>).</summary>
+    public static OnnxNetwork FromFile(string path, ArchitectureInfo architecture, int threads) => new(architecture, Open(path, architecture, threads));
+
     /// <summary>Runs one float32 input through the session: (logits, their shape).</summary>
     public static (float[] Values, long[] Shape) Run(InferenceSession session, float[] input, long[] shape)
     {
