@@ -40,8 +40,11 @@ internal static class BenchCommand
         var skipTrain = new Option<bool>("--no-train") { Description = "Measure inference only." };
         var memorySteps = new Option<int>("--memory-steps") { Description = "Run N training steps and compare the working set at step N with step N/10 (steady-state check)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
+        var engine = new Option<string>("--engine") { Description = "Inference engine measured against unfused TorchSharp: torch (fused TorchSharp) or onnx (ONNX Runtime, CPU).", DefaultValueFactory = _ => "torch" };
+        engine.AcceptOnlyFromAmong("torch", "onnx");
+        var model = new Option<string?>("--model") { Description = "--engine onnx: an exported model.onnx (default: the same weights exported in memory)." };
         var command = new Command("bench", "Measure inference (fused and unfused) and training-step throughput, spread and memory.")
-            { arch, batch, size, trainBatch, trainSize, threads, iterations, warmup, device, perStage, skipTrain, memorySteps, json };
+            { arch, batch, size, trainBatch, trainSize, threads, iterations, warmup, device, perStage, skipTrain, memorySteps, json, engine, model };
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
@@ -61,10 +64,17 @@ internal static class BenchCommand
             using var unfused = descriptor.Create();
             unfused.to(dev);
             unfused.eval();
+            bool onnx = result.GetValue(engine) == "onnx";
+            if (onnx && dev.type != DeviceType.CPU) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
+            if (onnx && result.GetValue(perStage)) throw new UserErrorException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
+            if (result.GetValue(model) != null && !onnx) throw new UserErrorException("--model needs --engine onnx", 2);
             torch.manual_seed(0);
-            using var fused = descriptor.Create();
+            using SegmentationNetwork fused = !onnx ? descriptor.Create()
+                : result.GetValue(model) is { } path ? Deploy.OnnxEngine.FromFile(path, info, result.GetValue(threads))
+                : Deploy.OnnxEngine.FromNetwork(unfused, result.GetValue(threads));
             fused.to(dev);
-            fused.FuseForInference();
+            if (!onnx) fused.FuseForInference();
+            string fusedName = onnx ? "onnx" : "fused";
 
             using var input = randn(Shape(b, info.InChannels, inferSize), device: dev);
             // Interleave fused and unfused so both see the same machine noise.
@@ -80,7 +90,7 @@ internal static class BenchCommand
             var fusedTiming = Timing.Of(fusedTimes);
             var unfusedTiming = Timing.Of(unfusedTimes);
             log.WriteLine($"{info.Name} on {Describe(dev)}, {torch.get_num_threads()} threads");
-            log.WriteLine($"inference {Formatting.Size(inferSize.Select(v => (long)v))} batch {b}: fused {Ips(b, fusedTiming)} images/s " +
+            log.WriteLine($"inference {Formatting.Size(inferSize.Select(v => (long)v))} batch {b}: {fusedName} {Ips(b, fusedTiming)} images/s " +
                           $"(median {Ms(fusedTiming.Median)}, p10–p90 {Ms(fusedTiming.P10)}–{Ms(fusedTiming.P90)}); " +
                           $"unfused {Ips(b, unfusedTiming)} images/s (median {Ms(unfusedTiming.Median)})");
 
@@ -125,6 +135,7 @@ internal static class BenchCommand
                     ["architecture"] = info.Name,
                     ["device"] = Describe(dev),
                     ["threads"] = torch.get_num_threads(),
+                    ["engine"] = onnx ? "onnx" : "torch",
                     ["batch"] = b,
                     ["size"] = inferSize,
                     ["inference_images_per_second"] = b / fusedTiming.Median,

@@ -18,7 +18,7 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
+        var weights = new Option<string?>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights (optional with --model)." };
         var data = new Option<string>("--data", "-d") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
         var size = new Option<string?>("--size", "-s") { Description = "Input size (default: the size the checkpoint was trained at)." };
@@ -31,7 +31,7 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            using var segmenter = common.Load(context, descriptor, result.GetValue(weights)!, result.GetValue(size), result);
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result);
             {
                 int[] inputSize = segmenter.InputSize;
                 var inputs = segmenter.Convention;
@@ -61,6 +61,7 @@ internal static class InferenceCommands
                     {
                         ["architecture"] = descriptor.Info.Name,
                         ["weights"] = result.GetValue(weights),
+                        ["engine"] = segmenter.Network is Deploy.OnnxNetwork ? "onnx" : "torch",
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
                         ["input_convention"] = inputs.ToString().ToLowerInvariant(),
@@ -87,7 +88,7 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var weights = new Option<string?>("--weights", "-w") { Description = "Checkpoint or weights file (optional with --model)." };
         var input = new Option<string>("--input", "-i") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
         var output = new OutputOption("Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", required: true);
         var size = new Option<string?>("--size", "-s") { Description = "Network input size (default: the training size)." };
@@ -118,7 +119,7 @@ internal static class InferenceCommands
             {
                 throw new UserErrorException(e.Message, 2);
             }
-            using var segmenter = common.Load(context, descriptor, result.GetValue(weights)!, result.GetValue(size), result);
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result);
             {
                 Directory.CreateDirectory(target);
                 foreach (var (file, destination) in plan)
@@ -173,6 +174,8 @@ internal static class InferenceCommands
         private readonly Option<int> _threads = new("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
         private readonly Option<string?> _convention = new("--input-convention") { Description = "standard or authors (default: what the weights file records; imported reference weights record authors)." };
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
+        private readonly Option<string> _engine = new("--engine") { Description = "torch (TorchSharp) or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).", DefaultValueFactory = _ => "torch" };
+        private readonly Option<string?> _model = new("--model") { Description = "--engine onnx: an exported model.onnx to run instead of exporting the weights." };
 
         public void AddTo(Command command)
         {
@@ -182,20 +185,44 @@ internal static class InferenceCommands
             _convention.AcceptOnlyFromAmong("standard", "authors");
             command.Add(_convention);
             command.Add(_unfused);
+            _engine.AcceptOnlyFromAmong("torch", "onnx");
+            command.Add(_engine);
+            command.Add(_model);
         }
 
-        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string weights, string? size, ParseResult result)
+        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string? weights, string? size, ParseResult result)
         {
-            if (result.GetValue(_threads) > 0) torch.set_num_threads(result.GetValue(_threads));
+            bool onnx = result.GetValue(_engine) == "onnx";
+            string? model = result.GetValue(_model);
+            if (model != null && !onnx) throw new UserErrorException("--model needs --engine onnx", 2);
+            if (onnx && result.GetValue(_device) != "cpu") throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
+            int threads = result.GetValue(_threads);
+            if (threads > 0) torch.set_num_threads(threads);
             int[]? inputSize = size is null ? null : Format.ParseSize(size, descriptor.Info.Dims);
             if (inputSize != null && descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem)
                 throw new UserErrorException("--size: " + problem, 2);
             var given = result.GetValue(_convention);
             InputConvention? chosen = given == null ? null : given == "authors" ? InputConvention.Authors : InputConvention.Standard;
-            var segmenter = Segmenter.Load(descriptor.Create(), weights, result.GetValue(_device)!, inputSize, chosen, fuse: !result.GetValue(_unfused));
-            if (segmenter.Weights.Note != null) context.Error.WriteLine("note: " + segmenter.Weights.Note);
-            if (given == null && segmenter.Weights.Layout == KeyLayout.Reference && segmenter.Convention == InputConvention.Authors)
+
+            if (onnx && model != null && weights == null)
+            {
+                // --model without weights: the size and input convention come from the model's metadata.
+                var session = Deploy.OnnxEngine.Open(model, descriptor.Info, threads);
+                var metadata = session.ModelMetadata.CustomMetadataMap;
+                int[] trained = metadata.TryGetValue(Deploy.OnnxMetadata.InputSize, out var s) ? Format.ParseSize(s, descriptor.Info.Dims) : descriptor.Info.MultiplyAddsInputSize.ToArray();
+                var recorded = metadata.GetValueOrDefault(Deploy.OnnxMetadata.InputConvention) == "authors" ? InputConvention.Authors : InputConvention.Standard;
+                return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded);
+            }
+            if (weights == null) throw new UserErrorException("give --weights" + (onnx ? " or --model" : ""), 2);
+            // ONNX export reads the unfused network (it folds and merges itself).
+            var segmenter = Segmenter.Load(descriptor.Create(), weights, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !result.GetValue(_unfused));
+            if (segmenter.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
+            if (given == null && segmenter.Weights?.Layout == KeyLayout.Reference && segmenter.Convention == InputConvention.Authors)
                 context.Error.WriteLine($"note: {weights} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
+            if (onnx)
+                segmenter = segmenter.WithNetwork(model != null
+                    ? Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads)
+                    : Deploy.OnnxEngine.FromNetwork(segmenter.Network, threads));
             return segmenter;
         }
     }

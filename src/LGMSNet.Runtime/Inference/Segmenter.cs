@@ -16,7 +16,7 @@ namespace LGMSNet.Runtime.Inference;
 /// </code></example>
 public sealed class Segmenter : IDisposable
 {
-    private Segmenter(SegmentationNetwork network, LoadedWeights weights, Device device, int[] inputSize, InputConvention convention)
+    private Segmenter(SegmentationNetwork network, LoadedWeights? weights, Device device, int[] inputSize, InputConvention convention)
     {
         Network = network;
         Weights = weights;
@@ -30,8 +30,9 @@ public sealed class Segmenter : IDisposable
 
     public ArchitectureInfo Architecture => Network.Architecture;
 
-    /// <summary>What was loaded: the file, its key layout and the convention it records (if any).</summary>
-    public LoadedWeights Weights { get; }
+    /// <summary>What was loaded: the file, its key layout and the convention it records (null when the network came
+    /// ready-made, see <see cref="ForNetwork"/>).</summary>
+    public LoadedWeights? Weights { get; }
 
     public Device Device { get; }
 
@@ -61,6 +62,23 @@ public sealed class Segmenter : IDisposable
         if (network.Architecture.CheckInputSize(size.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", size)}: {problem}", 2);
         return new Segmenter(network, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
+    }
+
+    /// <summary>A segmenter around a network that already holds its weights (e.g. an ONNX Runtime engine, which is
+    /// a <see cref="SegmentationNetwork"/> too); the caller says the size and convention they were trained with.</summary>
+    public static Segmenter ForNetwork(SegmentationNetwork network, Device device, int[] inputSize, InputConvention convention)
+    {
+        if (network.Architecture.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem)
+            throw new IO.UserErrorException($"input size {string.Join("x", inputSize)}: {problem}", 2);
+        return new Segmenter(network, null, device, inputSize, convention);
+    }
+
+    /// <summary>The same weights, size and convention run by <paramref name="network"/> (built from this one's, e.g.
+    /// exported to ONNX Runtime); this segmenter's network is disposed and the result owns the new one.</summary>
+    public Segmenter WithNetwork(SegmentationNetwork network)
+    {
+        if (!ReferenceEquals(network, Network)) Network.Dispose();
+        return new Segmenter(network, Weights, Device, InputSize, Convention);
     }
 
     /// <summary>Segments a PNG, JPEG or BMP image (2D architectures): class indices at the image's own size
