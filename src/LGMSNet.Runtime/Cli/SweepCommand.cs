@@ -75,14 +75,16 @@ internal static class SweepCommand
     {
         var file = new Argument<string>("file") { Description = "The sweep file (*.sweep.yaml)." };
         var output = new OutputOption("Sweep folder (runs, logs, status, report).", required: true);
-        var executor = new Option<string>("--executor") { Description = "Where the runs go: local (this machine).", DefaultValueFactory = _ => "local" };
-        executor.AcceptOnlyFromAmong("local");
+        var executor = new Option<string>("--executor") { Description = "Where the runs go: local (this machine) or slurm (one array job, submitted with sbatch).", DefaultValueFactory = _ => "local" };
+        executor.AcceptOnlyFromAmong("local", "slurm");
+        var slurmArgs = new Option<string?>("--slurm-args") { Description = "Extra sbatch arguments, e.g. '--partition gpu --time 12:00:00 --cpus-per-task 8'." };
+        var wait = new Option<bool>("--wait") { Description = "slurm: poll until the array job finishes; exit non-zero unless every submitted run is done." };
         var parallel = new Option<int>("--parallel", "-j") { Description = "Runs at a time (local); the cores are divided between them.", DefaultValueFactory = _ => 1 };
         var device = new Option<string>("--device") { Description = "cpu or cuda, for every run.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var dryRun = new Option<bool>("--dry-run") { Description = "Write the sweep folder and show what would run, without running." };
         var command = new Command("run", "Run a sweep's unfinished runs (finished ones are skipped, interrupted ones resume from their last checkpoint).")
-            { file, executor, parallel, device, dryRun };
+            { file, executor, parallel, device, dryRun, slurmArgs, wait };
         output.AddTo(command);
         command.SetAction(result =>
         {
@@ -93,6 +95,7 @@ internal static class SweepCommand
             if (result.GetValue(parallel) < 1) throw new UserErrorException("--parallel must be at least 1", 2);
             var manifest = new SweepManifest(spec.Name, spec.File, SweepFolder.ThisProgram(), result.GetValue(device)!, SweepPlanner.Plan(spec));
             folder.WriteManifest(manifest);
+            if (result.GetValue(executor) == "slurm") return RunOnSlurm(context, folder, manifest, result.GetValue(slurmArgs), result.GetValue(dryRun), result.GetValue(wait));
             if (result.GetValue(dryRun))
             {
                 foreach (var state in folder.States(manifest)) context.Out.WriteLine($"{state.Id}: {state.State}");
@@ -107,6 +110,37 @@ internal static class SweepCommand
         return command;
     }
 
+    private static int RunOnSlurm(CliContext context, SweepFolder folder, SweepManifest manifest, string? slurmArgs, bool dryRun, bool wait)
+    {
+        var states = folder.States(manifest, LiveSlurm(folder));
+        // Pending or failed, and not queued or running in Slurm already.
+        var todo = states.Select((s, i) => (s, i)).Where(p => p.s.State is SweepFolder.Pending or SweepFolder.Failed && p.s.SlurmState == null).Select(p => p.i).ToList();
+        context.Out.WriteLine($"{todo.Count} run(s) to submit ({states.Count(s => s.State == SweepFolder.Done)} done, " +
+                              $"{states.Count(s => s.SlurmState != null || s.State == SweepFolder.Running)} queued or running)");
+        if (todo.Count == 0) return states.All(s => s.State == SweepFolder.Done) || !wait ? 0 : 1;
+        string script = SlurmExecutor.WriteScript(folder, manifest, todo);
+        if (dryRun)
+        {
+            context.Out.WriteLine($"wrote {script} (not submitted: --dry-run)");
+            return 0;
+        }
+        var extra = (slurmArgs ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string job = SlurmExecutor.Submit(script, extra);
+        context.Out.WriteLine($"submitted array job {job}: {todo.Count} task(s); follow it with 'sweep status {folder.Path}'");
+        if (!wait) return 0;
+        SlurmExecutor.Wait(job, context.Out, TimeSpan.FromSeconds(2));
+        var after = folder.States(manifest, LiveSlurm(folder));
+        var unfinished = todo.Where(i => after[i].State != SweepFolder.Done).Select(i => after[i]).ToList();
+        foreach (var run in unfinished) context.Out.WriteLine($"{run.Id}: {run.State}{(run.ExitCode is { } c ? $" (exit code {c})" : "")}");
+        context.Out.WriteLine($"job {job} finished: {todo.Count - unfinished.Count} of {todo.Count} run(s) done" +
+                              (unfinished.Count > 0 ? "; run the same command again to resume the rest" : ""));
+        return unfinished.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>Slurm's live task states when this sweep was ever submitted to Slurm, else null.</summary>
+    private static Dictionary<string, string>? LiveSlurm(SweepFolder folder) =>
+        folder.SlurmJobs().Count > 0 && SlurmExecutor.Available ? SlurmExecutor.States() : null;
+
     private static Command Status(CliContext context)
     {
         var dir = new Argument<string>("dir") { Description = "The sweep folder." };
@@ -115,14 +149,15 @@ internal static class SweepCommand
         command.SetAction(result =>
         {
             var folder = new SweepFolder(result.GetValue(dir)!);
-            var states = folder.States(folder.ReadManifest());
+            var states = folder.States(folder.ReadManifest(), LiveSlurm(folder));
             if (result.GetValue(json))
             {
                 context.WriteJson(new { runs = states });
                 return 0;
             }
-            var table = new TextTable("id", "state", "epochs", "exit code").AlignRight(2, 3);
-            foreach (var s in states) table.Add(s.Id, s.State, s.EpochsDone.ToString(CultureInfo.InvariantCulture), s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "");
+            var table = new TextTable("id", "state", "epochs", "exit code", "slurm job", "slurm state").AlignRight(2, 3);
+            foreach (var s in states)
+                table.Add(s.Id, s.State, s.EpochsDone.ToString(CultureInfo.InvariantCulture), s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", s.SlurmJob ?? "", s.SlurmState ?? "");
             context.Out.WriteLine(table);
             context.Out.WriteLine(string.Join(", ", states.GroupBy(s => s.State).Select(g => $"{g.Count()} {g.Key}")));
             return 0;

@@ -65,11 +65,20 @@ public sealed class SweepFolder(string path)
 
     /// <summary>Every run's state. <paramref name="slurmStates"/> maps a Slurm job id (array job_task) to its
     /// Slurm state, when Slurm is in use.</summary>
-    public IReadOnlyList<SweepRunState> States(SweepManifest manifest, IReadOnlyDictionary<string, string>? slurmStates = null) =>
-        manifest.Runs.Select(run =>
+    public IReadOnlyList<SweepRunState> States(SweepManifest manifest, IReadOnlyDictionary<string, string>? slurmStates = null)
+    {
+        var jobs = SlurmJobs();
+        return manifest.Runs.Select((run, index) =>
         {
             var status = ReadStatus(run.Id);
-            string? slurm = status?.SlurmJob is { } job && slurmStates != null && slurmStates.TryGetValue(job, out var s) ? s : null;
+            string? job = status?.SlurmJob;
+            string? slurm = job != null && slurmStates != null && slurmStates.TryGetValue(job, out var s) ? s : null;
+            if (slurm == null && slurmStates != null)
+            {
+                // A task still queued (or requeued) has no status of its own yet.
+                foreach (var submitted in jobs)
+                    if (slurmStates.TryGetValue($"{submitted}_{index}", out var queued)) { job = $"{submitted}_{index}"; slurm = queued; }
+            }
             string state = status?.State switch
             {
                 Done => Done,
@@ -77,8 +86,16 @@ public sealed class SweepFolder(string path)
                 Running when IsAlive(status, slurm) => Running,
                 _ => Pending,
             };
-            return new SweepRunState(run.Id, state, run.Architecture, run.Dataset, run.Split, run.Seed, EpochsDone(run.Id), status?.ExitCode, status?.SlurmJob, slurm);
+            return new SweepRunState(run.Id, state, run.Architecture, run.Dataset, run.Split, run.Seed, EpochsDone(run.Id), status?.ExitCode, job, slurm);
         }).ToList();
+    }
+
+    /// <summary>The Slurm array jobs submitted for this sweep (slurm/jobs.txt), oldest first.</summary>
+    public IReadOnlyList<string> SlurmJobs()
+    {
+        string file = System.IO.Path.Combine(Path, "slurm", "jobs.txt");
+        return File.Exists(file) ? File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0).ToList() : Array.Empty<string>();
+    }
 
     /// <summary>Runs a task recorded as running are still running when their process (same host) or Slurm job lives.</summary>
     private static bool IsAlive(RunStatus status, string? slurmState)
