@@ -18,7 +18,7 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights.", Required = true };
+        var weights = WeightsOption("Checkpoint (best.safetensors), weights file, or reference-layout weights; several (or a folder of runs) evaluate their ensemble.");
         var data = new Option<string>("--data", "-d") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
         var size = new Option<string?>("--size", "-s") { Description = "Input size (default: the size the checkpoint was trained at)." };
@@ -31,8 +31,9 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
-            using (network)
+            var models = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (trainedSize, inputs) = (models.TrainedSize, models.Inputs);
+            using (models)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
                 if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
@@ -52,7 +53,7 @@ internal static class InferenceCommands
                     }
                 }
                 if (cases.Count == 0) throw new DataException("no cases to evaluate");
-                var predictor = new Predictor(network, device, inputSize);
+                var predictor = models.Predictor(inputSize);
                 var metrics = Evaluation.Evaluate(predictor, cases, descriptor.Info.Classes, 4);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
                 if (result.GetValue(json))
@@ -60,7 +61,9 @@ internal static class InferenceCommands
                     context.WriteJson(new Dictionary<string, object?>
                     {
                         ["architecture"] = descriptor.Info.Name,
-                        ["weights"] = result.GetValue(weights),
+                        ["weights"] = result.GetValue(weights)!.Length == 1 ? result.GetValue(weights)![0] : result.GetValue(weights),
+                        ["members"] = models.Networks.Count,
+                        ["tta"] = models.Flip ? "flip" : "none",
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
                         ["metrics"] = RunReport.Metrics(metrics),
@@ -85,7 +88,7 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string>("--weights", "-w") { Description = "Checkpoint or weights file.", Required = true };
+        var weights = WeightsOption("Checkpoint or weights file; several (or a folder of runs) predict with their ensemble.");
         var input = new Option<string>("--input", "-i") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
         var output = new OutputOption("Folder for the masks (same file names, format and size as the inputs).", required: true);
         var size = new Option<string?>("--size", "-s") { Description = "Network input size (default: the training size)." };
@@ -101,13 +104,14 @@ internal static class InferenceCommands
                 ? Directory.EnumerateFiles(source).Where(f => IsInput(f, descriptor.Info.Dims)).OrderBy(f => f, StringComparer.Ordinal).ToList()
                 : File.Exists(source) ? new List<string> { source } : throw new UserErrorException($"--input {source}: no such file or folder", 2);
             if (files.Count == 0) throw new UserErrorException($"--input {source}: no {(descriptor.Info.Dims == 2 ? "PNG/JPEG/BMP images" : "NIfTI volumes")} found", 2);
-            var (network, trainedSize, device, inputs) = common.Load(context, descriptor, result.GetValue(weights)!, result);
-            using (network)
+            var models = common.Load(context, descriptor, result.GetValue(weights)!, result);
+            var (trainedSize, inputs) = (models.TrainedSize, models.Inputs);
+            using (models)
             {
                 int[] inputSize = result.GetValue(size) is { } s ? Format.ParseSize(s, descriptor.Info.Dims) : trainedSize;
                 if (descriptor.Info.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem) throw new UserErrorException("--size: " + problem, 2);
                 Directory.CreateDirectory(target);
-                var predictor = new Predictor(network, device, inputSize);
+                var predictor = models.Predictor(inputSize);
                 foreach (var file in files)
                 {
                     // Masks keep the input's name and format; BMP, which we read but cannot encode, becomes PNG.
@@ -167,6 +171,28 @@ internal static class InferenceCommands
 
     private static string F(double value) => double.IsFinite(value) ? value.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
 
+    private static Option<string[]> WeightsOption(string description) =>
+        new("--weights", "-w") { Description = description + " Repeat -w for each member.", Required = true, Arity = ArgumentArity.OneOrMore };
+
+    /// <summary>The loaded members of an ensemble (one network unless several weights were given).</summary>
+    private sealed class LoadedModels(IReadOnlyList<SegmentationNetwork> networks, int[] trainedSize, Device device, InputConvention inputs, bool flip) : IDisposable
+    {
+        public IReadOnlyList<SegmentationNetwork> Networks { get; } = networks;
+
+        public int[] TrainedSize { get; } = trainedSize;
+
+        public InputConvention Inputs { get; } = inputs;
+
+        public bool Flip { get; } = flip;
+
+        public Predictor Predictor(int[] size) => new(Networks, device, size, Flip);
+
+        public void Dispose()
+        {
+            foreach (var network in Networks) network.Dispose();
+        }
+    }
+
     /// <summary>Options shared by eval and predict, and loading weights into the fused inference form.</summary>
     private sealed class CommonInferenceOptions
     {
@@ -174,6 +200,7 @@ internal static class InferenceCommands
         private readonly Option<int> _threads = new("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
         private readonly Option<string?> _convention = new("--input-convention") { Description = "standard or authors (default: what the weights file records; imported reference weights record authors)." };
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
+        private readonly Option<string> _tta = new("--tta") { Description = "Test-time augmentation: none, or flip (average over every mirror combination of the spatial axes).", DefaultValueFactory = _ => "none" };
 
         public void AddTo(Command command)
         {
@@ -183,9 +210,54 @@ internal static class InferenceCommands
             _convention.AcceptOnlyFromAmong("standard", "authors");
             command.Add(_convention);
             command.Add(_unfused);
+            _tta.AcceptOnlyFromAmong("none", "flip");
+            command.Add(_tta);
         }
 
-        public (SegmentationNetwork Network, int[] TrainedSize, Device Device, InputConvention Inputs) Load(CliContext context,
+        public LoadedModels Load(CliContext context, ArchitectureDescriptor descriptor, string[] weights, ParseResult result)
+        {
+            var files = Members(weights);
+            var loaded = new List<(SegmentationNetwork Network, int[] TrainedSize, InputConvention Inputs)>();
+            try
+            {
+                foreach (var file in files)
+                {
+                    if (files.Count > 1) context.Error.WriteLine($"ensemble member {loaded.Count + 1}/{files.Count}: {file}");
+                    var (network, trained, device, inputs) = LoadOne(context, descriptor, file, result);
+                    loaded.Add((network, trained, inputs));
+                }
+            }
+            catch
+            {
+                foreach (var member in loaded) member.Network.Dispose();
+                throw;
+            }
+            var sizes = loaded.Select(m => string.Join("x", m.TrainedSize)).Distinct().ToList();
+            if (sizes.Count > 1)
+                context.Error.WriteLine($"warning: ensemble members were trained at different sizes ({string.Join(", ", sizes)}); using the first's (give --size to choose)");
+            return new LoadedModels(loaded.Select(m => m.Network).ToList(), loaded[0].TrainedSize, TorchRuntime.Device(result.GetValue(_device)!),
+                loaded[0].Inputs, result.GetValue(_tta) == "flip");
+        }
+
+        /// <summary>The weight files: each --weights value is a file, or a folder searched for best.safetensors (a run, or a folder of runs such as a k-fold study).</summary>
+        private static List<string> Members(string[] weights)
+        {
+            var files = new List<string>();
+            foreach (var given in weights)
+            {
+                if (File.Exists(given)) files.Add(given);
+                else if (Directory.Exists(given))
+                {
+                    var found = Directory.EnumerateFiles(given, Trainer.BestCheckpoint, SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                    if (found.Count == 0) throw new UserErrorException($"--weights {given}: no {Trainer.BestCheckpoint} in this folder or below", 2);
+                    files.AddRange(found);
+                }
+                else throw new UserErrorException($"--weights {given}: no such file or folder", 2);
+            }
+            return files;
+        }
+
+        private (SegmentationNetwork Network, int[] TrainedSize, Device Device, InputConvention Inputs) LoadOne(CliContext context,
             ArchitectureDescriptor descriptor, string weights, ParseResult result)
         {
             var device = TorchRuntime.Device(result.GetValue(_device)!);
