@@ -77,6 +77,8 @@ internal static class InferenceCommands
                 foreach (var (label, m) in new[] { ("model", metrics), ("baseline: predict nothing", empty), ("baseline: predict everything", full) })
                     table.Add(label, m.Cases, F(m.Iou), F(m.F1), F(m.Dice), F(m.Sensitivity), F(m.Precision), F(m.Specificity), F(m.Accuracy));
                 context.Out.WriteLine(table);
+                context.Out.WriteLine($"HD95 {F(metrics.Hd95)}, NSD {F(metrics.Nsd)} (tolerance {SurfaceMetrics.DefaultTolerance.ToString(CultureInfo.InvariantCulture)}; " +
+                                      "physical units, at each case's original resolution)");
                 if (metrics.PerClassDice != null)
                     context.Out.WriteLine("per-class Dice: " + string.Join(", ", metrics.PerClassDice.Select((d, c) => $"class {c + 1} {F(d)}")));
                 return 0;
