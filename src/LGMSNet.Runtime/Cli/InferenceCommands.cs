@@ -18,7 +18,7 @@ internal static class InferenceCommands
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string?>("--weights", "-w") { Description = "Checkpoint (best.safetensors), weights file, or reference-layout weights (optional with --model)." };
+        var weights = WeightsOption("Checkpoint (best.safetensors), weights file, or reference-layout weights; several (or a folder of runs) evaluate their ensemble.");
         var data = new Option<string>("--data", "-d") { Description = "Dataset folder (any dataset: evaluating on one not trained on is the zero-shot test) or 'synthetic'.", Required = true };
         var split = new Option<string?>("--split") { Description = "File listing the cases to evaluate (default: all cases)." };
         var size = new Option<string?>("--size", "-s") { Description = "Input size (default: the size the checkpoint was trained at)." };
@@ -60,8 +60,10 @@ internal static class InferenceCommands
                     context.WriteJson(new Dictionary<string, object?>
                     {
                         ["architecture"] = descriptor.Info.Name,
-                        ["weights"] = result.GetValue(weights),
+                        ["weights"] = result.GetValue(weights) is { Length: 1 } one ? one[0] : result.GetValue(weights),
                         ["engine"] = segmenter.Network is Deploy.OnnxNetwork ? "onnx" : "torch",
+                        ["members"] = segmenter.Networks.Count,
+                        ["tta"] = segmenter.Flip ? "flip" : "none",
                         ["dataset"] = dataset.Description,
                         ["input_size"] = inputSize,
                         ["input_convention"] = inputs.ToString().ToLowerInvariant(),
@@ -77,6 +79,8 @@ internal static class InferenceCommands
                 foreach (var (label, m) in new[] { ("model", metrics), ("baseline: predict nothing", empty), ("baseline: predict everything", full) })
                     table.Add(label, m.Cases, F(m.Iou), F(m.F1), F(m.Dice), F(m.Sensitivity), F(m.Precision), F(m.Specificity), F(m.Accuracy));
                 context.Out.WriteLine(table);
+                context.Out.WriteLine($"HD95 {F(metrics.Hd95)}, NSD {F(metrics.Nsd)} (tolerance {SurfaceMetrics.DefaultTolerance.ToString(CultureInfo.InvariantCulture)}; " +
+                                      "physical units, at each case's original resolution)");
                 if (metrics.PerClassDice != null)
                     context.Out.WriteLine("per-class Dice: " + string.Join(", ", metrics.PerClassDice.Select((d, c) => $"class {c + 1} {F(d)}")));
                 return 0;
@@ -88,7 +92,7 @@ internal static class InferenceCommands
     public static Command Predict(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
-        var weights = new Option<string?>("--weights", "-w") { Description = "Checkpoint or weights file (optional with --model)." };
+        var weights = WeightsOption("Checkpoint or weights file; several (or a folder of runs) predict with their ensemble.");
         var input = new Option<string>("--input", "-i") { Description = "An image/volume file or a folder of them (PNG, JPEG, BMP; NIfTI .nii/.nii.gz for 3D).", Required = true };
         var output = new OutputOption("Folder for the masks (the inputs' names and sizes; see --mask-format). Never the --input folder.", required: true);
         var size = new Option<string?>("--size", "-s") { Description = "Network input size (default: the training size)." };
@@ -167,6 +171,9 @@ internal static class InferenceCommands
 
     private static string F(double value) => double.IsFinite(value) ? value.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
 
+    private static Option<string[]> WeightsOption(string description) =>
+        new("--weights", "-w") { Description = description + " Repeat -w for each member (optional with --engine onnx --model).", Arity = ArgumentArity.OneOrMore };
+
     /// <summary>Options shared by eval and predict, and loading weights into the fused inference form.</summary>
     private sealed class CommonInferenceOptions
     {
@@ -176,6 +183,7 @@ internal static class InferenceCommands
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
         private readonly Option<string> _engine = new("--engine") { Description = "torch (TorchSharp) or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).", DefaultValueFactory = _ => "torch" };
         private readonly Option<string?> _model = new("--model") { Description = "--engine onnx: an exported model.onnx to run instead of exporting the weights." };
+        private readonly Option<string> _tta = new("--tta") { Description = "Test-time augmentation: none, or flip (average over every mirror combination of the spatial axes).", DefaultValueFactory = _ => "none" };
 
         public void AddTo(Command command)
         {
@@ -188,9 +196,11 @@ internal static class InferenceCommands
             _engine.AcceptOnlyFromAmong("torch", "onnx");
             command.Add(_engine);
             command.Add(_model);
+            _tta.AcceptOnlyFromAmong("none", "flip");
+            command.Add(_tta);
         }
 
-        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string? weights, string? size, ParseResult result)
+        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string[]? weights, string? size, ParseResult result)
         {
             bool onnx = result.GetValue(_engine) == "onnx";
             string? model = result.GetValue(_model);
@@ -204,26 +214,67 @@ internal static class InferenceCommands
             var given = result.GetValue(_convention);
             InputConvention? chosen = given == null ? null : given == "authors" ? InputConvention.Authors : InputConvention.Standard;
 
-            if (onnx && model != null && weights == null)
+            bool flip = result.GetValue(_tta) == "flip";
+            if (onnx && model != null && weights is null or { Length: 0 })
             {
                 // --model without weights: the size and input convention come from the model's metadata.
                 var session = Deploy.OnnxEngine.Open(model, descriptor.Info, threads);
                 var metadata = session.ModelMetadata.CustomMetadataMap;
                 int[] trained = metadata.TryGetValue(Deploy.OnnxMetadata.InputSize, out var s) ? Format.ParseSize(s, descriptor.Info.Dims) : descriptor.Info.MultiplyAddsInputSize.ToArray();
                 var recorded = metadata.GetValueOrDefault(Deploy.OnnxMetadata.InputConvention) == "authors" ? InputConvention.Authors : InputConvention.Standard;
-                return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded);
+                return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded, flip);
             }
-            if (weights == null) throw new UserErrorException("give --weights" + (onnx ? " or --model" : ""), 2);
-            // ONNX export reads the unfused network (it folds and merges itself).
-            var segmenter = Segmenter.Load(descriptor.Create(), weights, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !result.GetValue(_unfused));
-            if (segmenter.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
-            if (given == null && segmenter.Weights?.Layout == KeyLayout.Reference && segmenter.Convention == InputConvention.Authors)
-                context.Error.WriteLine($"note: {weights} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
-            if (onnx)
-                segmenter = segmenter.WithNetwork(model != null
-                    ? Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads)
-                    : Deploy.OnnxEngine.FromNetwork(segmenter.Network, threads));
-            return segmenter;
+            if (weights is null or { Length: 0 }) throw new UserErrorException("give --weights" + (onnx ? " or --model" : ""), 2);
+            var files = Members(weights);
+            if (model != null && files.Count > 1) throw new UserErrorException("--model runs one exported network; give one --weights with it", 2);
+            var members = new List<Segmenter>();
+            try
+            {
+                foreach (var file in files)
+                {
+                    if (files.Count > 1) context.Error.WriteLine($"ensemble member {members.Count + 1}/{files.Count}: {file}");
+                    // ONNX export reads the unfused network (it folds and merges itself).
+                    var member = Segmenter.Load(descriptor.Create(), file, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !result.GetValue(_unfused));
+                    members.Add(member);
+                    if (member.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
+                    if (given == null && member.Weights?.Layout == KeyLayout.Reference && member.Convention == InputConvention.Authors)
+                        context.Error.WriteLine($"note: {file} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
+                    if (onnx)
+                        members[^1] = member.WithNetwork(model != null
+                            ? Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads)
+                            : Deploy.OnnxEngine.FromNetwork(member.Network, threads));
+                }
+            }
+            catch
+            {
+                foreach (var member in members) member.Dispose();
+                throw;
+            }
+            if (members.Count == 1 && !flip) return members[0];
+            var sizes = members.Select(m => string.Join("x", m.InputSize)).Distinct().ToList();
+            if (inputSize == null && sizes.Count > 1)
+                context.Error.WriteLine($"warning: ensemble members were trained at different sizes ({string.Join(", ", sizes)}); using the first's (give --size to choose)");
+            if (members.Select(m => m.Convention).Distinct().Count() > 1)
+                context.Error.WriteLine($"warning: ensemble members record different input conventions; using the first's ({members[0].Convention.ToString().ToLowerInvariant()}; give --input-convention to choose)");
+            return Segmenter.Ensemble(members, flip);
+        }
+
+        /// <summary>The weight files: each --weights value is a file, or a folder searched for best.safetensors (a run, or a folder of runs such as a k-fold study).</summary>
+        private static List<string> Members(string[] weights)
+        {
+            var files = new List<string>();
+            foreach (var given in weights)
+            {
+                if (File.Exists(given)) files.Add(given);
+                else if (Directory.Exists(given))
+                {
+                    var found = Directory.EnumerateFiles(given, Trainer.BestCheckpoint, SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                    if (found.Count == 0) throw new UserErrorException($"--weights {given}: no {Trainer.BestCheckpoint} in this folder or below", 2);
+                    files.AddRange(found);
+                }
+                else throw new UserErrorException($"--weights {given}: no such file or folder", 2);
+            }
+            return files;
         }
     }
 }

@@ -23,6 +23,7 @@ public static class LgmsCli
             InferenceCommands.Predict(context),
             BenchCommand.Create(context),
             SchemaCommand.Create(context),
+            SweepCommand.Create(context),
         };
         // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
         if (args.Length == 0) args = TrainCommand.MainJobArguments;

@@ -55,11 +55,13 @@ internal static class TrainCommand
         var syntheticVal = new Option<int>("--synthetic-val") { Description = "Synthetic validation cases.", DefaultValueFactory = _ => defaults.SyntheticVal };
         var json = new Option<bool>("--json") { Description = "Print the final report as JSON (progress goes to stderr)." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => defaults.ValFraction };
+        var folds = new Option<int>("--folds") { Description = "K-fold cross-validation over the training cases (the test split is untouched); without --fold, trains every fold into <output>/fold-<i>." };
+        var fold = new Option<int?>("--fold") { Description = "With --folds: the fold (0 to K-1) held out for validation." };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
-            skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup,
+            skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup, folds, fold,
         };
         output.AddTo(command);
         command.SetAction(result =>
@@ -133,21 +135,43 @@ internal static class TrainCommand
                 if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
                     || options.ValFraction is <= 0 or >= 1)
                     throw new UserErrorException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);
+                int k = result.GetValue(folds);
+                int? only = result.GetValue(fold);
+                if (k == 1 || k < 0) throw new UserErrorException($"--folds {k}: K-fold needs at least 2 folds", 2);
+                if (only != null && k == 0) throw new UserErrorException("--fold needs --folds K", 2);
+                if (only is { } i && (i < 0 || i >= k)) throw new UserErrorException($"--fold {i}: folds are numbered 0 to {k - 1}", 2);
+                if (k > 0 && options.ValSplit != null) throw new UserErrorException("--folds and --val-split exclude each other (with --folds, validation is the held-out fold)", 2);
+                if (k > 0 && only == null)
+                {
+                    // Every fold in turn, each in its own run folder.
+                    var reports = new List<RunReport>();
+                    for (int f = 0; f < k; f++)
+                    {
+                        var foldOptions = options with { Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter) };
+                        WriteRunFiles(foldOptions, descriptor);
+                        reports.Add(Train(context, descriptor, foldOptions, null, result.GetValue(json)));
+                    }
+                    if (result.GetValue(json)) context.WriteJson(reports);
+                    return 0;
+                }
+                options = options with { Folds = k, Fold = only ?? 0 };
                 WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
-            return Run(context, descriptor, options, resumeDir, result.GetValue(json));
+            var report = Train(context, descriptor, options, resumeDir, result.GetValue(json));
+            if (result.GetValue(json)) context.WriteJson(report);
+            return 0;
         });
         return command;
     }
 
-    private static int Run(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json)
+    private static RunReport Train(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json)
     {
         var log = json ? context.Error : context.Out;
         log.WriteLine($"training {descriptor.Info.Name} ({Formatting.Count(descriptor.Info.Parameters)} parameters) on {options.Data}, " +
                       $"{options.Epochs} epochs, batch {options.BatchSize}, size {string.Join("x", options.Size)}, " +
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
-                      $"{options.Device}; run folder {Path.GetFullPath(options.OutputDir)}");
+                      $"{options.Device}{(options.Folds > 0 ? $", fold {options.Fold} of {options.Folds}" : "")}; run folder {Path.GetFullPath(options.OutputDir)}");
         var reporter = new RunFolderReporter(descriptor, options);
         if (context.Interactive && !json)
         {
@@ -160,9 +184,8 @@ internal static class TrainCommand
             new Trainer(descriptor, options, new LineObserver(log), reporter).Run(resumeDir);
         }
         var report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
-        if (json) context.WriteJson(report);
-        else PrintSummary(log, report, options.OutputDir);
-        return 0;
+        if (!json) PrintSummary(log, report, options.OutputDir);
+        return report;
     }
 
     /// <summary>run.json as written by <c>train</c>; anything else is a user-facing error naming the file.</summary>

@@ -25,8 +25,12 @@ public sealed record LabelMap(byte[] Data, int[] Size, MaskEncoding Encoding = M
     }
 }
 
-/// <summary>Where a case came from, so outputs can be written back in the same format and size.</summary>
-public sealed record CaseSource(string ImagePath, string Format, int[] OriginalSize, Nifti.Header? NiftiHeader = null);
+/// <summary>Where a case came from, so outputs can be written back in the same format and size.
+/// <see cref="OriginalLabel"/> is the mask at the original resolution when the case was resized for the
+/// network (metrics are computed on it); <see cref="Spacing"/> is the physical size of a voxel along each
+/// spatial axis of the original (NIfTI pixdim; null means 1 per pixel).</summary>
+public sealed record CaseSource(string ImagePath, string Format, int[] OriginalSize, Nifti.Header? NiftiHeader = null,
+    LabelMap? OriginalLabel = null, double[]? Spacing = null);
 
 /// <summary>One decoded, normalised case ready for sampling.</summary>
 public sealed record CaseData(string Id, Volume Image, LabelMap? Label, CaseSource? Source);

@@ -91,7 +91,8 @@ public sealed class DecathlonDataset : ISegmentationDataset
                 throw new DataException($"case '{id}': label value {v} in {labelPath} is not a class index below {Classes}");
             labels[i] = (byte)v;
         }
-        return new CaseData(id, image, new LabelMap(labels, image.Size), new CaseSource(imagePath, "nifti", image.Size, header));
+        return new CaseData(id, image, new LabelMap(labels, image.Size), new CaseSource(imagePath, "nifti", image.Size, header,
+            Spacing: new[] { header.Pixdim[3], header.Pixdim[2], header.Pixdim[1] }.Select(s => s > 0 && float.IsFinite(s) ? (double)s : 1.0).ToArray()));
     }
 
     private string Inside(JsonElement entry, string key, string manifest)

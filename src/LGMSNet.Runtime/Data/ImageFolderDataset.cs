@@ -124,7 +124,7 @@ public sealed class ImageFolderDataset : ISegmentationDataset
         var (id, imagePath, maskPath) = _cases[index];
         var image = ImageCodec.Read(imagePath);
         int height = _options.Size[0], width = _options.Size[1];
-        LabelMap? label = null;
+        LabelMap? label = null, original = null;
         if (maskPath != null)
         {
             var mask = ImageCodec.Read(maskPath);
@@ -143,12 +143,13 @@ public sealed class ImageFolderDataset : ISegmentationDataset
                     throw new DataException($"case '{id}': mask holds class {max}, but the architecture has {_options.Classes} classes ({maskPath})");
             }
             label = new LabelMap(ImageCodec.ResizeNearest(gray, image.Width, image.Height, width, height), new[] { height, width }, encoding);
+            original = new LabelMap(gray, new[] { image.Height, image.Width }, encoding);
         }
         var resized = ImageCodec.ResizeBilinear(image.Pixels, image.Width, image.Height, 3, width, height);
         var volume = ToChannels(resized, width * height, _options.Channels, _options.Convention, id);
         string format = Path.GetExtension(imagePath).ToLowerInvariant() is ".jpg" or ".jpeg" ? "jpeg" : "png";
         return new CaseData(id, new Volume(volume, _options.Channels, new[] { height, width }), label,
-            new CaseSource(imagePath, format, new[] { image.Height, image.Width }));
+            new CaseSource(imagePath, format, new[] { image.Height, image.Width }, OriginalLabel: original));
     }
 
     /// <summary>RGB (or grayscale stored as RGB) → the architecture's channels, normalised.</summary>

@@ -7,10 +7,21 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Inference;
 
 /// <summary>Runs a network (eval mode, no gradients) on whole cases: 2D images directly, volumes by
-/// sliding windows. Produces per-voxel probabilities and label maps.</summary>
-public sealed class Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = 2)
+/// sliding windows. Produces per-voxel probabilities and label maps.
+/// With several networks (a fold ensemble) and/or flip test-time augmentation, the probabilities
+/// (sigmoid, or softmax over classes) of every network on every flip of the input (all 2^dims mirror
+/// combinations, flipped back) are averaged and returned as logits of that average (logit p, or log p),
+/// so thresholding, argmax and the loss read them as before. Volumes are combined window by window,
+/// so an ensemble needs one volume of accumulated logits however many members it has.</summary>
+public sealed class Predictor(IReadOnlyList<SegmentationNetwork> networks, Device device, int[] windowSize, bool flip = false,
+    double overlap = 0.5, int windowBatch = 2)
 {
-    public SegmentationNetwork Network { get; } = network;
+    public Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = 2)
+        : this(new[] { network }, device, windowSize, false, overlap, windowBatch)
+    {
+    }
+
+    public SegmentationNetwork Network { get; } = networks[0];
 
     /// <summary>Logits [B, K, spatial...] for a batch of equally sized samples.</summary>
     public Tensor Logits(float[] images, int count, int channels, int[] size)
@@ -19,8 +30,28 @@ public sealed class Predictor(SegmentationNetwork network, Device device, int[] 
         using var _ = no_grad();
         var shape = new long[] { count, channels }.Concat(size.Select(s => (long)s)).ToArray();
         var input = Tensors.FromFloats(images, shape).to(device);
-        return scope.MoveToOuter(Network.forward(input).cpu());
+        if (networks.Count == 1 && !flip) return scope.MoveToOuter(Network.forward(input).cpu());
+        var flips = flip ? MirrorAxes(size.Length) : new[] { Array.Empty<long>() };
+        Tensor? sum = null;
+        foreach (var network in networks)
+            foreach (var axes in flips)
+            {
+                using var inner = NewDisposeScope();
+                var output = axes.Length == 0 ? network.forward(input) : network.forward(input.flip(axes)).flip(axes);
+                var probabilities = output.shape[1] == 1 ? output.sigmoid() : output.softmax(1);
+                sum = sum is null ? inner.MoveToOuter(probabilities.cpu()) : inner.MoveToOuter(sum.add(probabilities.cpu()));
+            }
+        var mean = sum! / (networks.Count * flips.Length);
+        const double epsilon = 1e-7;
+        var logits = mean.shape[1] == 1
+            ? mean.clamp(epsilon, 1 - epsilon).logit()
+            : mean.clamp_min(epsilon).log();
+        return scope.MoveToOuter(logits);
     }
+
+    /// <summary>Every non-empty set of spatial axes (tensor dims 2..) plus none: the mirror combinations.</summary>
+    private static long[][] MirrorAxes(int dims) =>
+        Enumerable.Range(0, 1 << dims).Select(mask => Enumerable.Range(0, dims).Where(a => (mask >> a & 1) == 1).Select(a => (long)a + 2).ToArray()).ToArray();
 
     /// <summary>Class indices from logits [K, ...] (K = 1: logit &gt; 0, i.e. probability &gt; 0.5).</summary>
     public static byte[] Labels(Tensor logits)

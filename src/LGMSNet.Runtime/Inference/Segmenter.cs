@@ -16,17 +16,26 @@ namespace LGMSNet.Runtime.Inference;
 /// </code></example>
 public sealed class Segmenter : IDisposable
 {
-    private Segmenter(SegmentationNetwork network, LoadedWeights? weights, Device device, int[] inputSize, InputConvention convention)
+    private Segmenter(IReadOnlyList<SegmentationNetwork> networks, LoadedWeights? weights, Device device, int[] inputSize, InputConvention convention,
+        bool flip = false)
     {
-        Network = network;
+        Networks = networks;
         Weights = weights;
         Device = device;
         InputSize = inputSize;
         Convention = convention;
-        Predictor = new Predictor(network, device, inputSize);
+        Flip = flip;
+        Predictor = new Predictor(networks, device, inputSize, flip);
     }
 
-    public SegmentationNetwork Network { get; }
+    /// <summary>The network (the first member of an ensemble).</summary>
+    public SegmentationNetwork Network => Networks[0];
+
+    /// <summary>Every member: one network, or a fold ensemble whose probabilities are averaged.</summary>
+    public IReadOnlyList<SegmentationNetwork> Networks { get; }
+
+    /// <summary>Whether predictions also average over every mirror image of the input (test-time augmentation).</summary>
+    public bool Flip { get; }
 
     public ArchitectureInfo Architecture => Network.Architecture;
 
@@ -61,24 +70,37 @@ public sealed class Segmenter : IDisposable
         var size = inputSize ?? trainedSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
         if (network.Architecture.CheckInputSize(size.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", size)}: {problem}", 2);
-        return new Segmenter(network, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
+        return new Segmenter(new[] { network }, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
     }
 
     /// <summary>A segmenter around a network that already holds its weights (e.g. an ONNX Runtime engine, which is
     /// a <see cref="SegmentationNetwork"/> too); the caller says the size and convention they were trained with.</summary>
-    public static Segmenter ForNetwork(SegmentationNetwork network, Device device, int[] inputSize, InputConvention convention)
+    public static Segmenter ForNetwork(SegmentationNetwork network, Device device, int[] inputSize, InputConvention convention, bool flip = false)
     {
         if (network.Architecture.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", inputSize)}: {problem}", 2);
-        return new Segmenter(network, null, device, inputSize, convention);
+        return new Segmenter(new[] { network }, null, device, inputSize, convention, flip);
+    }
+
+    /// <summary>An ensemble of <paramref name="members"/> (e.g. the folds of a K-fold study), which it then owns:
+    /// probabilities are averaged over members (and over mirror images with <paramref name="flip"/>); the input size,
+    /// convention and device are the first member's.</summary>
+    public static Segmenter Ensemble(IReadOnlyList<Segmenter> members, bool flip = false)
+    {
+        if (members.Count == 0) throw new ArgumentException("an ensemble needs at least one member", nameof(members));
+        var first = members[0];
+        if (members.Any(m => m.Architecture.YamlSha256 != first.Architecture.YamlSha256))
+            throw new ArgumentException("ensemble members must be the same architecture", nameof(members));
+        return new Segmenter(members.SelectMany(m => m.Networks).ToList(), first.Weights, first.Device, first.InputSize, first.Convention, flip);
     }
 
     /// <summary>The same weights, size and convention run by <paramref name="network"/> (built from this one's, e.g.
     /// exported to ONNX Runtime); this segmenter's network is disposed and the result owns the new one.</summary>
     public Segmenter WithNetwork(SegmentationNetwork network)
     {
+        if (Networks.Count != 1) throw new InvalidOperationException("an ensemble's networks are replaced member by member");
         if (!ReferenceEquals(network, Network)) Network.Dispose();
-        return new Segmenter(network, Weights, Device, InputSize, Convention);
+        return new Segmenter(new[] { network }, Weights, Device, InputSize, Convention, Flip);
     }
 
     /// <summary>Segments a PNG, JPEG or BMP image (2D architectures): class indices at the image's own size
@@ -120,5 +142,8 @@ public sealed class Segmenter : IDisposable
         return new LabelMap(Predictor.Labels(logits), volume.Size);
     }
 
-    public void Dispose() => Network.Dispose();
+    public void Dispose()
+    {
+        foreach (var network in Networks) network.Dispose();
+    }
 }

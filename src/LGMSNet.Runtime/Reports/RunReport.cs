@@ -20,7 +20,9 @@ public sealed record MetricsRow(
     [property: JsonPropertyName("acc")] double? Acc,
     [property: JsonPropertyName("cases")] int Cases,
     [property: JsonPropertyName("per_class_dice"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double?[]? PerClassDice,
-    [property: JsonPropertyName("per_class_iou"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double?[]? PerClassIou);
+    [property: JsonPropertyName("per_class_iou"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double?[]? PerClassIou,
+    [property: JsonPropertyName("hd95")] double? Hd95 = null,
+    [property: JsonPropertyName("nsd")] double? Nsd = null);
 
 /// <summary>One epoch as reported: its training numbers, then (flattened into the same JSON object) its
 /// validation metrics when it was validated.</summary>
@@ -74,7 +76,7 @@ public sealed record RunReport(
 
     public static MetricsRow Metrics(EvaluationResult v) => new(Finite(v.Loss), Finite(v.Iou), Finite(v.F1), Finite(v.Dice),
         Finite(v.Sensitivity), Finite(v.Precision), Finite(v.Specificity), Finite(v.Accuracy), v.Cases,
-        v.PerClassDice?.Select(Finite).ToArray(), v.PerClassDice == null ? null : v.PerClassIou!.Select(Finite).ToArray());
+        v.PerClassDice?.Select(Finite).ToArray(), v.PerClassDice == null ? null : v.PerClassIou!.Select(Finite).ToArray(), Finite(v.Hd95), Finite(v.Nsd));
 
     private static double? Finite(double value) => double.IsFinite(value) ? Math.Round(value, 6) : null;
 }

@@ -6,10 +6,13 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Training;
 
 /// <summary>Mean metrics over a set of cases (each case scored on its own, then averaged, as the
-/// reference's validation loop with batch size 1 does).</summary>
+/// reference's validation loop with batch size 1 does). Every metric except the loss is computed on the
+/// prediction at the case's original mask resolution (2D images are resized for the network; the logits
+/// are resized back bilinearly before thresholding, as predict does). <see cref="Hd95"/> and
+/// <see cref="Nsd"/> are in physical units (<see cref="SurfaceMetrics"/>; NaN for the constant baselines).</summary>
 public sealed record EvaluationResult(
     int Cases, double Loss, double Iou, double Dice, double F1, double Sensitivity, double Precision, double Specificity, double Accuracy,
-    double[]? PerClassDice, double[]? PerClassIou)
+    double[]? PerClassDice, double[]? PerClassIou, double Hd95 = double.NaN, double Nsd = double.NaN)
 {
     /// <summary>The number model selection maximises: IoU for binary tasks, mean foreground Dice otherwise.</summary>
     public double Score => PerClassDice is null ? Iou : Dice;
@@ -23,6 +26,7 @@ public static class Evaluation
     {
         var binary = new List<BinaryMetrics>();
         var perClass = new List<ClassMetrics>();
+        var surface = new List<SurfaceMetrics>();
         double lossSum = 0;
         int done = 0;
         bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
@@ -49,13 +53,36 @@ public static class Evaluation
                 using (var target = LabelTensor(label, classes))
                 using (var loss = Losses.ForClasses(classes, caseLogits.unsqueeze(0), target.unsqueeze(0)))
                     lossSum += loss.item<float>();
-                if (classes == 1) binary.Add(BinaryMetrics.Of(predicted, label.Data));
-                else perClass.Add(ClassMetrics.Of(predicted, label.Data, classes));
+                var (scored, truth) = AtOriginalResolution(group[i], caseLogits, predicted, label);
+                var spacing = group[i].Source?.Spacing ?? Enumerable.Repeat(1.0, truth.Size.Length).ToArray();
+                if (classes == 1)
+                {
+                    binary.Add(BinaryMetrics.Of(scored, truth.Data));
+                    surface.Add(SurfaceMetrics.Of(scored, truth.Data, truth.Size, spacing));
+                }
+                else
+                {
+                    perClass.Add(ClassMetrics.Of(scored, truth.Data, classes));
+                    surface.Add(SurfaceMetrics.OfClasses(scored, truth.Data, classes, truth.Size, spacing));
+                }
                 done++;
             }
             progress?.Invoke(done);
         }
-        return Summarise(done, lossSum / Math.Max(1, done), binary, perClass);
+        var meanSurface = SurfaceMetrics.Mean(surface);
+        return Summarise(done, lossSum / Math.Max(1, done), binary, perClass) with { Hd95 = meanSurface.Hd95, Nsd = meanSurface.Nsd };
+    }
+
+    /// <summary>The prediction and the mask at the case's original resolution: when the case was resized for
+    /// the network, its logits are resized back (bilinear) and thresholded there.</summary>
+    private static (byte[] Predicted, LabelMap Target) AtOriginalResolution(CaseData data, Tensor logits, byte[] predicted, LabelMap label)
+    {
+        if (data.Source?.OriginalLabel is not { } original || original.Size.SequenceEqual(label.Size)) return (predicted, label);
+        using var scope = NewDisposeScope();
+        var size = original.Size.Select(s => (long)s).ToArray();
+        var resized = nn.functional.interpolate(logits.unsqueeze(0), size,
+            mode: size.Length == 2 ? InterpolationMode.Bilinear : InterpolationMode.Trilinear, align_corners: false)[0];
+        return (Predictor.Labels(resized), original);
     }
 
     /// <summary>Metrics of constant predictions: all background and all foreground (class 1).</summary>
@@ -67,7 +94,7 @@ public static class Evaluation
             var perClass = new List<ClassMetrics>();
             foreach (var c in cases)
             {
-                var label = c.Label!.Data;
+                var label = (c.Source?.OriginalLabel ?? c.Label!).Data;
                 var predicted = new byte[label.Length];
                 Array.Fill(predicted, value);
                 if (classes == 1) binary.Add(BinaryMetrics.Of(predicted, label));

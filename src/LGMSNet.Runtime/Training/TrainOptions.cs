@@ -63,6 +63,10 @@ public sealed record TrainOptions
     public int SyntheticTrain { get; init; } = 400;
     public int SyntheticVal { get; init; } = 100;
     public double ValFraction { get; init; } = 0.2;
+
+    /// <summary>K of K-fold cross-validation over the training cases (0: no folds); validation is fold <see cref="Fold"/>.</summary>
+    public int Folds { get; init; }
+    public int Fold { get; init; }
     public int SamplesPerVolume { get; init; } = 2;
     public string CommandLine { get; init; } = "";
 

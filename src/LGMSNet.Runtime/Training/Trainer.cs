@@ -185,6 +185,15 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             var caseSize = dims == 3 ? options.Size.Select(s => s + s / 2).ToArray() : options.Size;
             train = new SyntheticDataset(dims, channels, _classes, caseSize, options.SyntheticTrain, options.Seed, 0);
             validation = new SyntheticDataset(dims, channels, _classes, caseSize, options.SyntheticVal, options.Seed, 1_000_000);
+            if (options.Folds > 0)
+            {
+                // K-fold over the synthetic training cases; the synthetic validation cases become the untouched test set.
+                SplitPolicy.ApplyFold(splits, train.CaseIds, options.Folds, options.Fold);
+                test = validation;
+                splits[SplitPolicy.Test] = test.CaseIds.ToList();
+                validation = new SubsetDataset(train, splits[SplitPolicy.Validation]);
+                train = new SubsetDataset(train, splits[SplitPolicy.Train]);
+            }
         }
         else
         {
@@ -198,13 +207,14 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
                 : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.InputConvention), ids);
             if (!splits.ContainsKey(SplitPolicy.Train))
-                splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction, options.AllowOverlap),
+                splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction, options.AllowOverlap,
+                        options.Folds, options.Fold),
                     () => open(null).CaseIds, observer.Message);
             train = open(splits[SplitPolicy.Train]);
             validation = open(splits[SplitPolicy.Validation]);
             if (splits.TryGetValue(SplitPolicy.Test, out var testIds)) test = open(testIds);
         }
-        if (!options.IsSynthetic) SplitPolicy.Write(outDir, splits);
+        if (!options.IsSynthetic || options.Folds > 0) SplitPolicy.Write(outDir, splits);
 
         var skipped = new List<string>();
         var trainCases = Decode(train, "training", skipped);

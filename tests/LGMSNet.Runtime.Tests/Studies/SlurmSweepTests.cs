@@ -1,0 +1,71 @@
+using LGMSNet.Runtime.Tests.Support;
+using Xunit;
+
+namespace LGMSNet.Runtime.Tests.Studies;
+
+/// <summary>A sweep on a real one-node Slurm: one array job, a task cancelled with scancel while the array
+/// runs, the same command again completes it, and the report covers every run.</summary>
+public sealed class SlurmSweepTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-slurm-sweep-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [SlurmFact]
+    public void Slurm_array_runs_the_sweep_a_cancelled_task_resumes_on_the_next_run_and_the_report_is_complete()
+    {
+        Environment.SetEnvironmentVariable("LGMSNET_PROGRAM", Path.Combine(AppContext.BaseDirectory, "lgmsnet"));
+        using var cluster = new SlurmCluster();
+        string sweep = Path.Combine(_dir, "tiny.sweep.yaml");
+        File.WriteAllText(sweep, """
+            name: tiny-slurm
+            architectures: [lgmsnet, unet]
+            datasets:
+              - { name: synth, data: synthetic, folds: 2 }
+            seeds: [3]
+            train: { epochs: 2, size: 32, batch: 3, synthetic-train: 8, synthetic-val: 2 }
+            """);
+        string folder = Path.Combine(_dir, "study");
+        var first = Task.Run(() => CliRunner.Run("sweep", "run", sweep, "--output", folder, "--executor", "slurm", "--wait", "--slurm-args", "--cpus-per-task 1"));
+
+        // Cancel one array task once it is really running (its run recorded as running by the task).
+        string cancelled = "";
+        cluster.WaitFor(() =>
+        {
+            string status = Path.Combine(folder, "status");
+            var running = Directory.Exists(status)
+                ? Directory.GetFiles(status).Where(f => File.ReadAllText(f).Contains("\"running\"")).ToList() : new List<string>();
+            if (running.Count == 0) return false;
+            var job = CliRunner.ReadJson(running[0]).GetProperty("slurm_job").GetString()!;
+            cancelled = Path.GetFileNameWithoutExtension(running[0]);
+            Assert.Equal(0, cluster.Run("scancel", job).Code);
+            return true;
+        }, "a sweep task to start", seconds: 90);
+        var (code, output, error) = first.Result;
+        Assert.True(code == 1, $"the cancelled run should make --wait fail: {output}{error}");
+        Assert.Contains($"{cancelled}: pending", output);
+        Assert.True(File.Exists(Path.Combine(folder, "slurm", "sweep.sbatch")));
+        string script = File.ReadAllText(Path.Combine(folder, "slurm", "sweep.sbatch"));
+        Assert.Contains("#SBATCH --array=0,1,2,3", script);
+        Assert.Contains("sweep task", script);
+        Assert.Contains("#SBATCH --requeue", script);
+
+        var status = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs").EnumerateArray().ToList();
+        Assert.Equal("pending", status.Single(r => r.GetProperty("id").GetString() == cancelled).GetProperty("state").GetString());
+        Assert.Equal(3, status.Count(r => r.GetProperty("state").GetString() == "done"));
+        Assert.All(status, r => Assert.Matches(@"^\d+_\d$", r.GetProperty("slurm_job").GetString()!));
+
+        (code, output, error) = CliRunner.Run("sweep", "run", sweep, "--output", folder, "--executor", "slurm", "--wait");
+        Assert.True(code == 0, output + error + cluster.Logs());
+        Assert.Contains("1 run(s) to submit (3 done", output);
+        status = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs").EnumerateArray().ToList();
+        Assert.All(status, r => Assert.Equal("done", r.GetProperty("state").GetString()));
+
+        (code, output, error) = CliRunner.Run("sweep", "report", folder, "--json");
+        Assert.True(code == 0, error);
+        var rows = CliRunner.Json(output).GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, r => Assert.Equal(2, r.GetProperty("runs").GetInt32()));
+        Assert.Equal(2, rows[1].GetProperty("pairs").GetInt32());
+    }
+}
