@@ -243,24 +243,5 @@ public static class JsonSchemaWriter
         }
     }
 
-    private static void WriteString(StringBuilder text, string s)
-    {
-        text.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': text.Append("\\\""); break;
-                case '\\': text.Append("\\\\"); break;
-                case '\n': text.Append("\\n"); break;
-                case '\r': text.Append("\\r"); break;
-                case '\t': text.Append("\\t"); break;
-                default:
-                    if (c < 0x20 || c > 0x7e) text.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else text.Append(c);
-                    break;
-            }
-        }
-        text.Append('"');
-    }
+    private static void WriteString(StringBuilder text, string s) => text.Append(Text.Quoting.AsciiQuoted(s));
 }

@@ -71,26 +71,7 @@ internal sealed class CodeWriter
     private static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 
     /// <summary>A C# regular string literal: every character outside printable ASCII is a \u escape.</summary>
-    public static string Literal(string text)
-    {
-        var sb = new StringBuilder("\"");
-        foreach (char c in text)
-        {
-            switch (c)
-            {
-                case '\\': sb.Append("\\\\"); break;
-                case '"': sb.Append("\\\""); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 32 || c > 126) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.Append('"').ToString();
-    }
+    public static string Literal(string text) => LGMSNet.Dsl.Text.Quoting.AsciiQuoted(text);
 
     /// <summary>Text safe inside an XML doc comment line (<c>///</c>): markup characters become entities,
     /// line breaks become spaces (one summary paragraph), and characters XML cannot hold (other control
