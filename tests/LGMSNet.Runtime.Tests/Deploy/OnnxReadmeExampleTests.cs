@@ -68,6 +68,15 @@ public sealed class OnnxReadmeExampleTests
         }
     }
 
+    [Fact]
+    public void The_readme_shows_exactly_the_example_that_is_compiled_and_run()
+    {
+        var lines = File.ReadAllLines(Path.Combine(Fixtures.RepoRoot, "tests", "LGMSNet.Runtime.Tests", "Deploy", "ReadmeOnnxExample.cs.txt"));
+        string example = string.Join("\n", lines.SkipWhile(l => l.StartsWith("//", StringComparison.Ordinal))).TrimEnd('\n');
+        string readme = File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "README.md")).Replace("\r\n", "\n");
+        Assert.Contains("```csharp\n" + example + "\n```", readme);
+    }
+
     private static void WriteImage(string path, int width, int height)
     {
         using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
