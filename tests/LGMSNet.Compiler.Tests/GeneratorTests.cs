@@ -56,15 +56,22 @@ public sealed class GeneratorTests
         Snapshot.Match("CompiledArchitectures.g", Generated(output, "CompiledArchitectures.g.cs"));
     }
 
-    [Fact]
-    public void Generated_modules_compile_warning_free_and_run_in_2d_and_3d()
+    /// <summary>UnetLike, Tiny3D and the shipped lgmsnet generated (without diagnostics), compiled warning-free and
+    /// loaded once, for the tests that run the generated modules.</summary>
+    private static readonly Lazy<(System.Reflection.Assembly Assembly, IReadOnlyList<ArchitectureDescriptor> All)> Sample = new(() =>
     {
         var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
             new InMemoryText("models/tiny3d.yaml", Tiny3D), Shipped("lgmsnet"));
         Assert.Empty(diagnostics);
         var assembly = GeneratorHarness.CompileAndLoad(output);
-        var all = (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
-            .GetProperty("All")!.GetValue(null)!;
+        return (assembly, (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
+            .GetProperty("All")!.GetValue(null)!);
+    });
+
+    [Fact]
+    public void Generated_modules_compile_warning_free_and_run_in_2d_and_3d()
+    {
+        var (assembly, all) = Sample.Value;
         Assert.Equal(new[] { "lgmsnet", "tiny3d", "unet-like" }, all.Select(a => a.Info.FileStem));
 
         foreach (var descriptor in all)
@@ -96,12 +103,7 @@ public sealed class GeneratorTests
     [Fact]
     public void Every_block_type_builds_exactly_the_layers_the_compiler_lowers_it_to()
     {
-        var (_, output, diagnostics) = GeneratorHarness.Run(new InMemoryText("models/unet-like.yaml", UnetLike),
-            new InMemoryText("models/tiny3d.yaml", Tiny3D), Shipped("lgmsnet"));
-        Assert.Empty(diagnostics);
-        var assembly = GeneratorHarness.CompileAndLoad(output);
-        var all = (IReadOnlyList<ArchitectureDescriptor>)assembly.GetType($"{GeneratorHarness.Namespace}.CompiledArchitectures")!
-            .GetProperty("All")!.GetValue(null)!;
+        var (assembly, all) = Sample.Value;
 
         var plans = all.Select(a => a.Info.Plan).ToList();
         var blockTypes = typeof(LGMSNet.Dsl.Planning.BlockPlan).Assembly.GetTypes()

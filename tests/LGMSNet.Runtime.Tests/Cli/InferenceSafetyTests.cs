@@ -8,14 +8,8 @@ namespace LGMSNet.Runtime.Tests.Cli;
 /// <summary>eval and predict never report a silent "perfect" score, never overwrite inputs or existing
 /// files, write lossless masks, and follow the input convention of the weights they are given.</summary>
 [Collection("cli")]
-public sealed class InferenceSafetyTests : IDisposable
+public sealed class InferenceSafetyTests() : TempFolderTest("lgms-inference-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-inference-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     /// <summary>Untrained lgmsnet weights in our checkpoint format.</summary>
     private string Weights()
     {

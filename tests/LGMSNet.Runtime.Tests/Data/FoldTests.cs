@@ -6,12 +6,8 @@ namespace LGMSNet.Runtime.Tests.Data;
 
 /// <summary>K-fold cross-validation: a seeded partition of the training cases that does not depend on
 /// --seed or the architecture (paired comparisons), recorded in split.json; the test split is untouched.</summary>
-public sealed class FoldTests : IDisposable
+public sealed class FoldTests() : TempFolderTest("lgms-folds-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-folds-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private static List<string> Strings(System.Text.Json.JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!).ToList();
 
     [Fact]
@@ -32,14 +28,14 @@ public sealed class FoldTests : IDisposable
     [Fact]
     public void Folds_are_the_same_for_every_seed_and_architecture_and_leave_the_test_split_alone()
     {
-        string data = TestData.ImageFolder(Path.Combine(_dir, "data"), 12);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "data"), 12);
         var ids = Enumerable.Range(0, 12).Select(i => $"case ({i})").ToList();
-        string train = TestData.Split(Path.Combine(_dir, "train.txt"), ids.Take(9));
-        string test = TestData.Split(Path.Combine(_dir, "test.txt"), ids.Skip(9));
+        string train = TestData.Split(Path.Combine(Dir, "train.txt"), ids.Take(9));
+        string test = TestData.Split(Path.Combine(Dir, "test.txt"), ids.Skip(9));
         var splits = new List<System.Text.Json.JsonElement>();
         foreach (var (arch, seed) in new[] { ("lgmsnet", "1"), ("unet", "2") })
         {
-            string run = Path.Combine(_dir, $"{arch}-{seed}");
+            string run = Path.Combine(Dir, $"{arch}-{seed}");
             var (code, output, error) = CliRunner.Run("train", arch, "--data", data, "--train-split", train, "--test-split", test,
                 "--folds", "3", "--fold", "1", "--seed", seed, "--epochs", "1", "--batch", "3", "--size", "32", "--output", run);
             Assert.True(code == 0, output + error);
@@ -62,7 +58,7 @@ public sealed class FoldTests : IDisposable
     [Fact]
     public void Folds_alone_trains_every_fold_in_its_own_folder()
     {
-        string run = Path.Combine(_dir, "all");
+        string run = Path.Combine(Dir, "all");
         var (code, output, error) = CliRunner.Run("train", "lgmsnet", "--data", "synthetic", "--synthetic-train", "6", "--synthetic-val", "2",
             "--folds", "2", "--epochs", "1", "--batch", "3", "--size", "32", "--output", run);
         Assert.True(code == 0, output + error);
@@ -78,7 +74,7 @@ public sealed class FoldTests : IDisposable
         }
         Assert.Empty(validation[0].Intersect(validation[1]));
 
-        (code, _, error) = CliRunner.Run("train", "lgmsnet", "--folds", "2", "--fold", "2", "--epochs", "1", "--output", Path.Combine(_dir, "bad"));
+        (code, _, error) = CliRunner.Run("train", "lgmsnet", "--folds", "2", "--fold", "2", "--epochs", "1", "--output", Path.Combine(Dir, "bad"));
         Assert.Equal(2, code);
         Assert.Contains("--fold 2: folds are numbered 0 to 1", error);
     }

@@ -8,18 +8,14 @@ namespace LGMSNet.Runtime.Tests.Data;
 /// <summary>Broken datasets: every fault is reported with the file or case that caused it, or skipped
 /// with a warning and listed in metrics.json under --skip-bad.</summary>
 [Collection("cli")]
-public sealed class HostileDataTests : IDisposable
+public sealed class HostileDataTests() : TempFolderTest("lgms-hostile-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-hostile-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Dataset(string name, int cases = 6) => TestData.ImageFolder(Path.Combine(_dir, name), cases);
+    private string Dataset(string name, int cases = 6) => TestData.ImageFolder(Path.Combine(Dir, name), cases);
 
     private (int Code, string Error) Train(string data, params string[] extra)
     {
         var args = new[] { "train", "lgmsnet", "--data", data, "--epochs", "1", "--batch", "2", "--size", "32",
-            "--out", Path.Combine(_dir, "run-" + Guid.NewGuid().ToString("N")) }.Concat(extra).ToArray();
+            "--out", Path.Combine(Dir, "run-" + Guid.NewGuid().ToString("N")) }.Concat(extra).ToArray();
         var (code, output, error) = CliRunner.Run(args);
         Assert.DoesNotContain("   at ", error); // never a stack trace for a data problem
         return (code, output + error);
@@ -98,7 +94,7 @@ public sealed class HostileDataTests : IDisposable
         string data = Dataset("splits");
         string Split(string name, string content)
         {
-            string path = Path.Combine(_dir, name);
+            string path = Path.Combine(Dir, name);
             File.WriteAllText(path, content);
             return path;
         }
@@ -121,7 +117,7 @@ public sealed class HostileDataTests : IDisposable
         string data = Dataset("unreadable");
         string victim = Directory.GetFiles(Path.Combine(data, "images")).OrderBy(f => f).First();
         File.Delete(victim);
-        File.CreateSymbolicLink(victim, Path.Combine(_dir, "does-not-exist.png")); // dangling: listed, but cannot be opened
+        File.CreateSymbolicLink(victim, Path.Combine(Dir, "does-not-exist.png")); // dangling: listed, but cannot be opened
         var (code, message) = Train(data);
         Assert.Equal(1, code);
         Assert.Contains(Path.GetFileName(victim), message);
@@ -131,7 +127,7 @@ public sealed class HostileDataTests : IDisposable
     [Fact]
     public void Nan_voxels_and_bad_labels_in_nifti_volumes_name_the_case()
     {
-        string data = TestData.Decathlon(Path.Combine(_dir, "msd"), 2, new[] { 32, 32, 32 }, classes: 4);
+        string data = TestData.Decathlon(Path.Combine(Dir, "msd"), 2, new[] { 32, 32, 32 }, classes: 4);
         string image = Path.Combine(data, "imagesTr", "vol_000.nii.gz");
         var (header, volume) = Nifti.Read(image);
         volume.Data[123] = float.NaN;
@@ -152,7 +148,7 @@ public sealed class HostileDataTests : IDisposable
     [Fact]
     public void A_decathlon_manifest_pointing_outside_the_dataset_is_refused()
     {
-        string data = TestData.Decathlon(Path.Combine(_dir, "msd-escape"), 1, new[] { 32, 32, 32 }, classes: 4);
+        string data = TestData.Decathlon(Path.Combine(Dir, "msd-escape"), 1, new[] { 32, 32, 32 }, classes: 4);
         string manifest = Path.Combine(data, "dataset.json");
         File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("./imagesTr/vol_000.nii.gz", "../../../etc/hostname"));
         var error = Assert.Throws<DataException>(() => new DecathlonDataset(data, 1, 4));

@@ -9,12 +9,8 @@ namespace LGMSNet.Runtime.Tests.Data;
 
 /// <summary>Labels are held as bytes: nothing may wrap around silently. A label value the architecture
 /// cannot hold, or a class count above 256, is an error naming the file (or the count) and the value.</summary>
-public sealed class LabelRangeTests : IDisposable
+public sealed class LabelRangeTests() : TempFolderTest("lgms-labels-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-labels-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     /// <summary>Rewrites a NIfTI label volume as <paramref name="datatype"/> (512 = uint16, 8 = int32) with one voxel set to <paramref name="value"/>.</summary>
     private static void WriteWideLabels(string path, short datatype, int value)
     {
@@ -46,7 +42,7 @@ public sealed class LabelRangeTests : IDisposable
     [InlineData((short)8, 259)] // int32: 259 would wrap to 3
     public void A_wide_nifti_label_beyond_the_classes_names_the_file_and_the_value(short datatype, int value)
     {
-        string data = TestData.Decathlon(Path.Combine(_dir, "wide" + datatype), 1, new[] { 16, 16, 16 }, classes: 4);
+        string data = TestData.Decathlon(Path.Combine(Dir, "wide" + datatype), 1, new[] { 16, 16, 16 }, classes: 4);
         string label = Path.Combine(data, "labelsTr", "vol_000.nii.gz");
         WriteWideLabels(label, datatype, value);
         var error = Assert.Throws<DataException>(() => new DecathlonDataset(data, 1, 4).Load(0));
@@ -58,7 +54,7 @@ public sealed class LabelRangeTests : IDisposable
     public void More_classes_than_a_byte_holds_is_refused_by_every_dataset_and_the_predictor()
     {
         // A 300-class Decathlon dataset: label 299 would be stored as 43 without the check.
-        string data = TestData.Decathlon(Path.Combine(_dir, "many"), 1, new[] { 16, 16, 16 }, classes: 3);
+        string data = TestData.Decathlon(Path.Combine(Dir, "many"), 1, new[] { 16, 16, 16 }, classes: 3);
         string manifest = Path.Combine(data, "dataset.json");
         var labels = string.Join(", ", Enumerable.Range(0, 300).Select(c => $"\"{c}\": \"c{c}\""));
         var text = File.ReadAllText(manifest);

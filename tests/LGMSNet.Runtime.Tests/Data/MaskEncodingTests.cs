@@ -6,13 +6,9 @@ namespace LGMSNet.Runtime.Tests.Data;
 
 /// <summary>Binary masks stored as 0/1, 0/255 or noisy JPEG all load as the same foreground, the rule
 /// applied to each file is recorded, and a set without any foreground is reported, never scored as perfect.</summary>
-public sealed class MaskEncodingTests : IDisposable
+public sealed class MaskEncodingTests() : TempFolderTest("lgms-masks-")
 {
     private const int Width = 56, Height = 40;
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-masks-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private static ImageFolderDataset Open(string data, int classes = 1) => new(data, new ImageFolderOptions(new[] { Height, Width }, 3, classes));
 
     private static byte[] Disc(int cx, int cy, int r, byte value) =>
@@ -21,7 +17,7 @@ public sealed class MaskEncodingTests : IDisposable
     /// <summary>Three cases with the same disc, its mask stored as 0/1 PNG, 0/255 PNG and 0/255 JPEG.</summary>
     private string ThreeEncodings()
     {
-        string data = TestData.ImageFolder(Path.Combine(_dir, "three"), 3);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "three"), 3);
         string masks = Path.Combine(data, "masks", "0");
         foreach (var file in Directory.GetFiles(masks)) File.Delete(file);
         ImageCodec.WriteGray(Path.Combine(masks, "case (0).png"), Disc(20, 20, 9, 1), Width, Height);
@@ -63,7 +59,7 @@ public sealed class MaskEncodingTests : IDisposable
     [Fact]
     public void A_set_without_foreground_is_a_warning_naming_the_set()
     {
-        string data = TestData.ImageFolder(Path.Combine(_dir, "empty"), 4);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "empty"), 4);
         foreach (var mask in Directory.GetFiles(Path.Combine(data, "masks", "0")))
             ImageCodec.WriteGray(mask, new byte[Width * Height], Width, Height);
         var dataset = Open(data);
@@ -80,7 +76,7 @@ public sealed class MaskEncodingTests : IDisposable
     public void Faint_masks_are_a_warning_naming_the_cases()
     {
         // Values 0/100: neither 0/1 nor reaching the 128 threshold; read as empty, and said so.
-        string data = TestData.ImageFolder(Path.Combine(_dir, "faint"), 2);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "faint"), 2);
         string mask = Directory.GetFiles(Path.Combine(data, "masks", "0")).OrderBy(f => f, StringComparer.Ordinal).First();
         ImageCodec.WriteGray(mask, Disc(20, 20, 9, 100), Width, Height);
         var dataset = Open(data);
@@ -95,7 +91,7 @@ public sealed class MaskEncodingTests : IDisposable
     [Fact]
     public void Multi_class_label_maps_are_taken_as_they_are()
     {
-        string data = TestData.ImageFolder(Path.Combine(_dir, "multi"), 1);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "multi"), 1);
         string mask = Directory.GetFiles(Path.Combine(data, "masks", "0")).Single();
         var labels = Disc(20, 20, 9, 1).Zip(Disc(40, 20, 5, 2), (a, b) => (byte)Math.Max(a, b)).ToArray();
         ImageCodec.WriteGray(mask, labels, Width, Height);

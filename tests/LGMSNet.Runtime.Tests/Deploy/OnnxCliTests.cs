@@ -8,14 +8,8 @@ namespace LGMSNet.Runtime.Tests.Deploy;
 
 /// <summary>The ONNX side of the command line: export --format onnx (verified), eval/predict/bench --engine onnx.</summary>
 [Collection("cli")]
-public sealed class OnnxCliTests : IDisposable
+public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-onnx-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
-    private string Temp(string name) => Path.Combine(_dir, name);
-
     /// <summary>A checkpoint of <paramref name="stem"/> with randomised weights and norm statistics.</summary>
     private string Weights(string stem)
     {

@@ -9,12 +9,8 @@ namespace LGMSNet.Runtime.Tests.Interop;
 /// <summary>A corrupt weights file given to eval is a user-facing error that names the file and what is
 /// wrong (exit 1, "error: ..."), never "internal error" (exit 70).</summary>
 [Collection("cli")]
-public sealed class CorruptCheckpointTests : IDisposable
+public sealed class CorruptCheckpointTests() : TempFolderTest("lgms-corrupt-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-corrupt-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     public static TheoryData<string> Corruptions() => new()
     {
         "truncated", "garbage", "empty", "offsets not numbers", "shape not a list of numbers", "wrong shape", "missing tensor",
@@ -35,7 +31,7 @@ public sealed class CorruptCheckpointTests : IDisposable
     /// <summary>Our checkpoint of untrained lgmsnet with training progress, then <paramref name="corruption"/> applied.</summary>
     private string Corrupt(string corruption)
     {
-        string path = Path.Combine(_dir, corruption.Replace(' ', '-') + ".safetensors");
+        string path = Path.Combine(Dir, corruption.Replace(' ', '-') + ".safetensors");
         using var network = new LGMSNet.Architectures.LgmsNet();
         var progress = new TrainingProgress(2, 10, 0.01, "adamw", "{}", new[] { 32, 32 });
         Checkpoint.Save(path, network, progress: progress);
@@ -90,7 +86,7 @@ public sealed class CorruptCheckpointTests : IDisposable
     public void A_corrupt_checkpoint_is_a_user_error_naming_the_file(string corruption)
     {
         string weights = Corrupt(corruption);
-        string data = TestData.ImageFolder(Path.Combine(_dir, "data"), 2);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "data"), 2);
         var (code, output, error) = CliRunner.Run("eval", "lgmsnet", "--weights", weights, "--data", data, "--size", "32");
         Assert.DoesNotContain("internal error", error);
         Assert.True(code is 1 or 2, $"exit {code}: {output}{error}");
@@ -102,16 +98,16 @@ public sealed class CorruptCheckpointTests : IDisposable
 /// <summary>Progress metadata read by resume: a run state that is not a JSON object is corrupt metadata naming the file.</summary>
 public sealed class CorruptProgressTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-progress-").FullName;
+    private readonly string Dir = Directory.CreateTempSubdirectory("lgms-progress-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => Directory.Delete(Dir, true);
 
     [Theory]
     [InlineData("{\"history\": [")]
     [InlineData("42")]
     public void A_run_state_that_is_not_a_json_object_names_the_file(string runState)
     {
-        string path = Path.Combine(_dir, "last.safetensors");
+        string path = Path.Combine(Dir, "last.safetensors");
         using var network = new LGMSNet.Architectures.LgmsNet();
         Checkpoint.Save(path, network, progress: new TrainingProgress(1, 3, 0.01, "adamw", runState));
         var error = Assert.Throws<SafeTensorsException>(() => Checkpoint.ReadProgress(SafeTensorFile.Read(path)));

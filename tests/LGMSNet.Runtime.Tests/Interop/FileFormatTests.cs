@@ -9,12 +9,8 @@ using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Tests.Interop;
 
-public sealed class FileFormatTests : IDisposable
+public sealed class FileFormatTests() : TempFolderTest("lgms-io-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-io-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [Theory]
     [InlineData("volume.nii")]
     [InlineData("volume.nii.gz")]
@@ -28,7 +24,7 @@ public sealed class FileFormatTests : IDisposable
             Quatern = new[] { 0.1f, 0.2f, 0.3f, -10f, 20f, 30f },
             SrowX = new[] { 0.7f, 0, 0, -10 },
         };
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         Nifti.WriteFloat(path, new Volume(data, 1, size), geometry);
         var (header, volume) = Nifti.Read(path);
         Assert.Equal(size, volume.Size);
@@ -38,7 +34,7 @@ public sealed class FileFormatTests : IDisposable
         Assert.Equal(geometry.SrowX, header.SrowX);
         Assert.Equal(1, header.QformCode);
 
-        string labels = Path.Combine(_dir, "labels-" + name);
+        string labels = Path.Combine(Dir, "labels-" + name);
         var labelData = data.Select(v => (byte)(Math.Abs((int)v) % 3)).ToArray();
         Nifti.WriteLabels(labels, new LabelMap(labelData, size), header);
         var (labelHeader, labelVolume) = Nifti.Read(labels);
@@ -64,7 +60,7 @@ public sealed class FileFormatTests : IDisposable
         var voxels = new byte[8];
         short[] values = { -3, 0, 5, 1000 };
         for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt16BigEndian(voxels.AsSpan(2 * i), values[i]);
-        string path = Path.Combine(_dir, "be.nii");
+        string path = Path.Combine(Dir, "be.nii");
         File.WriteAllBytes(path, header.Concat(voxels).ToArray());
         var (_, volume) = Nifti.Read(path);
         Assert.Equal(new float[] { -5, 1, 11, 2001 }, volume.Data);
@@ -73,19 +69,19 @@ public sealed class FileFormatTests : IDisposable
     [Fact]
     public void Nifti_rejects_truncated_and_corrupt_files_with_the_file_name()
     {
-        string good = Path.Combine(_dir, "good.nii.gz");
+        string good = Path.Combine(Dir, "good.nii.gz");
         Nifti.WriteFloat(good, new Volume(new float[64], 1, new[] { 4, 4, 4 }), Nifti.Geometry(new[] { 4, 4, 4 }, new[] { 1f, 1, 1 }));
-        string truncated = Path.Combine(_dir, "truncated.nii.gz");
+        string truncated = Path.Combine(Dir, "truncated.nii.gz");
         var bytes = File.ReadAllBytes(good);
         File.WriteAllBytes(truncated, bytes.Take(bytes.Length / 2).ToArray());
         Assert.Contains("truncated.nii.gz", Assert.Throws<DataException>(() => Nifti.Read(truncated)).Message);
 
-        string garbage = Path.Combine(_dir, "garbage.nii");
+        string garbage = Path.Combine(Dir, "garbage.nii");
         File.WriteAllBytes(garbage, Enumerable.Repeat((byte)7, 400).ToArray());
         Assert.Contains("not a NIfTI-1 file", Assert.Throws<DataException>(() => Nifti.Read(garbage)).Message);
 
         // A header claiming an absurd size must be refused before allocating.
-        string huge = Path.Combine(_dir, "huge.nii");
+        string huge = Path.Combine(Dir, "huge.nii");
         var header = new byte[352];
         BinaryPrimitives.WriteInt32LittleEndian(header, 348);
         short[] dim = { 3, 32767, 32767, 32767, 1, 1, 1, 1 };
@@ -100,7 +96,7 @@ public sealed class FileFormatTests : IDisposable
     [Fact]
     public void Safetensors_round_trip_all_supported_types()
     {
-        string path = Path.Combine(_dir, "t.safetensors");
+        string path = Path.Combine(Dir, "t.safetensors");
         using var f32 = tensor(new float[] { 1.5f, -2.25f, 3 }, new long[] { 3 });
         using var i64 = tensor(42L);
         SafeTensorWriter.Write(path, new Dictionary<string, Tensor> { ["b.f32"] = f32, ["a.scalar"] = i64 }, new Dictionary<string, string> { ["k"] = "v" });
@@ -155,7 +151,7 @@ public sealed class FileFormatTests : IDisposable
     [Fact]
     public void Checkpoint_round_trip_restores_weights_buffers_and_optimizer_state()
     {
-        string path = Path.Combine(_dir, "c.safetensors");
+        string path = Path.Combine(Dir, "c.safetensors");
         using var network = new LGMSNet.Architectures.LgmsNet();
         var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new LGMSNet.Runtime.Training.Optimizer(LGMSNet.Runtime.Training.OptimizerKind.Sgd, parameters, 0.01);
@@ -181,7 +177,7 @@ public sealed class FileFormatTests : IDisposable
     [Fact]
     public void Loading_weights_into_a_different_architecture_names_the_mismatching_tensors()
     {
-        string path = Path.Combine(_dir, "small3d.safetensors");
+        string path = Path.Combine(Dir, "small3d.safetensors");
         using (var small = new LgmsNet3DSmall()) Checkpoint.Save(path, small);
         using var full = new LGMSNet.Architectures.LgmsNet3D();
         var error = Assert.Throws<WeightMismatchException>(() => Checkpoint.LoadWeights(full, path));
@@ -196,7 +192,7 @@ public sealed class FileFormatTests : IDisposable
         var reference = Fixtures.Load("lgmsnet2d", "weights.safetensors");
         using var network = new LGMSNet.Architectures.LgmsNet();
         WeightLayout.Load(network, reference, KeyLayout.Reference);
-        string exported = Path.Combine(_dir, "exported.safetensors");
+        string exported = Path.Combine(Dir, "exported.safetensors");
         SafeTensorWriter.Write(exported, WeightLayout.Export(network, KeyLayout.Reference));
         var back = SafeTensorFile.Read(exported);
         Assert.Equal(reference.Names.OrderBy(n => n, StringComparer.Ordinal), back.Names.OrderBy(n => n, StringComparer.Ordinal));

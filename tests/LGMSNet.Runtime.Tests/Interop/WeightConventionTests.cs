@@ -8,17 +8,13 @@ namespace LGMSNet.Runtime.Tests.Interop;
 /// <summary>The input convention follows the weights wherever they enter: a file in the authors' key
 /// layout (their PyTorch state_dict) is fed the authors' inputs by eval and predict, as `import` records.</summary>
 [Collection("cli")]
-public sealed class WeightConventionTests : IDisposable
+public sealed class WeightConventionTests() : TempFolderTest("lgms-convention-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-convention-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private static string ReferenceWeights => Fixtures.Reference("lgmsnet2d", "weights.safetensors");
 
     private string Dataset()
     {
-        string data = Path.Combine(_dir, "data");
+        string data = Path.Combine(Dir, "data");
         if (!Directory.Exists(data)) TestData.ImageFolder(data, 2);
         return data;
     }
@@ -39,7 +35,7 @@ public sealed class WeightConventionTests : IDisposable
 
         string images = Path.Combine(Dataset(), "images");
         var (code, output, error) = CliRunner.Run("predict", "lgmsnet", "--weights", ReferenceWeights, "--input", images,
-            "--output", Path.Combine(_dir, "masks"), "--size", "32");
+            "--output", Path.Combine(Dir, "masks"), "--size", "32");
         Assert.True(code == 0, output + error);
         Assert.Contains("authors' key layout", error);
         Assert.Contains("authors' input convention", error);
@@ -48,7 +44,7 @@ public sealed class WeightConventionTests : IDisposable
     [Fact]
     public void Export_keeps_the_convention_of_the_weights_it_was_given()
     {
-        string exported = Path.Combine(_dir, "round-trip.safetensors");
+        string exported = Path.Combine(Dir, "round-trip.safetensors");
         var (code, output, error) = CliRunner.Run("export", "lgmsnet", "--weights", ReferenceWeights, "--output", exported);
         Assert.True(code == 0, output + error);
         using var network = new LGMSNet.Architectures.LgmsNet();
@@ -63,7 +59,7 @@ public sealed class WeightConventionTests : IDisposable
         Assert.Equal(KeyLayout.Reference, reference.Layout);
         Assert.Equal(InputConvention.Authors, reference.Convention);
 
-        string ours = Path.Combine(_dir, "ours.safetensors");
+        string ours = Path.Combine(Dir, "ours.safetensors");
         Checkpoint.Save(ours, network);
         var plain = Checkpoint.LoadWeights(network, ours);
         Assert.Equal(KeyLayout.Ours, plain.Layout);
@@ -73,7 +69,7 @@ public sealed class WeightConventionTests : IDisposable
         Assert.Equal(InputConvention.Authors, Checkpoint.LoadWeights(network, ours).Convention);
 
         // Our own export in the reference layout, without a recorded convention, is not taken for the authors' file.
-        string exported = Path.Combine(_dir, "exported.safetensors");
+        string exported = Path.Combine(Dir, "exported.safetensors");
         SafeTensorWriter.Write(exported, WeightLayout.Export(network, KeyLayout.Reference),
             new Dictionary<string, string> { ["architecture"] = "LgmsNet", ["layout"] = "reference", ["yaml_sha256"] = network.Architecture.YamlSha256 });
         var export = Checkpoint.LoadWeights(network, exported);

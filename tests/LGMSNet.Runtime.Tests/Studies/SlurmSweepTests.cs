@@ -5,18 +5,14 @@ namespace LGMSNet.Runtime.Tests.Studies;
 
 /// <summary>A sweep on a real one-node Slurm: one array job, a task cancelled with scancel while the array
 /// runs, the same command again completes it, and the report covers every run.</summary>
-public sealed class SlurmSweepTests : IDisposable
+public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-slurm-sweep-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     [SlurmFact]
     public void Slurm_array_runs_the_sweep_a_cancelled_task_resumes_on_the_next_run_and_the_report_is_complete()
     {
         Environment.SetEnvironmentVariable("LGMSNET_PROGRAM", Path.Combine(AppContext.BaseDirectory, "lgmsnet"));
         using var cluster = new SlurmCluster();
-        string sweep = Path.Combine(_dir, "tiny.sweep.yaml");
+        string sweep = Path.Combine(Dir, "tiny.sweep.yaml");
         File.WriteAllText(sweep, """
             name: tiny-slurm
             architectures: [lgmsnet, unet]
@@ -25,7 +21,7 @@ public sealed class SlurmSweepTests : IDisposable
             seeds: [3]
             train: { epochs: 2, size: 32, batch: 3, synthetic-train: 8, synthetic-val: 2 }
             """);
-        string folder = Path.Combine(_dir, "study");
+        string folder = Path.Combine(Dir, "study");
         var first = Task.Run(() => CliRunner.Run("sweep", "run", sweep, "--output", folder, "--executor", "slurm", "--wait", "--slurm-args", "--cpus-per-task 1"));
 
         // Cancel one array task once it is really running (its run recorded as running by the task).

@@ -6,15 +6,11 @@ namespace LGMSNet.Runtime.Tests.Studies;
 
 /// <summary>Sweep files are validated with located errors before anything runs; plans have stable ids;
 /// a local sweep runs every run, skips finished ones, resumes interrupted ones and reports the table.</summary>
-public sealed class SweepTests : IDisposable
+public sealed class SweepTests() : TempFolderTest("lgms-sweep-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-sweep-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private string Write(string name, string text)
     {
-        string path = Path.Combine(_dir, name);
+        string path = Path.Combine(Dir, name);
         File.WriteAllText(path, text);
         return path;
     }
@@ -40,7 +36,7 @@ public sealed class SweepTests : IDisposable
     [Fact]
     public void Mistakes_are_reported_with_file_line_and_column_and_nothing_runs()
     {
-        string data = TestData.ImageFolder(Path.Combine(_dir, "data"), 3);
+        string data = TestData.ImageFolder(Path.Combine(Dir, "data"), 3);
         string sweep = Write("bad.sweep.yaml", """
             name: bad
             architectures: [lgmsnet, lgmsnett]
@@ -53,7 +49,7 @@ public sealed class SweepTests : IDisposable
             seeds: [1]
             train: { epochs: many, sizes: 32, seed: 3 }
             """);
-        string output = Path.Combine(_dir, "out");
+        string output = Path.Combine(Dir, "out");
         var (code, _, error) = CliRunner.Run("sweep", "run", sweep, "--output", output);
         Assert.Equal(2, code);
         Assert.Contains($"{sweep}(2,26): error: unknown architecture 'lgmsnett'", error);
@@ -89,7 +85,7 @@ public sealed class SweepTests : IDisposable
             seeds: [7]
             train: { epochs: 1, size: 32, batch: 3, synthetic-train: 6, synthetic-val: 2 }
             """);
-        string folder = Path.Combine(_dir, "study");
+        string folder = Path.Combine(Dir, "study");
         var (code, output, error) = CliRunner.Run("sweep", "run", sweep, "--output", folder, "--parallel", "2");
         Assert.True(code == 0, output + error + string.Join("\n", Directory.GetFiles(Path.Combine(folder, "logs")).Select(File.ReadAllText)));
         var status = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs");

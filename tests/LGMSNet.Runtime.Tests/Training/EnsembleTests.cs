@@ -10,12 +10,8 @@ namespace LGMSNet.Runtime.Tests.Training;
 
 /// <summary>Fold ensembles and flip test-time augmentation average probabilities: checked against the
 /// average written out by hand, on 2D batches and through the 3D sliding window; and end to end in eval/predict.</summary>
-public sealed class EnsembleTests : IDisposable
+public sealed class EnsembleTests() : TempFolderTest("lgms-ensemble-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("lgms-ensemble-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, true);
-
     private static ArchitectureDescriptor Architecture(string stem) => CliRunner.Architectures.First(a => a.Info.Matches(stem));
 
     private static SegmentationNetwork Network(string stem, long seed)
@@ -69,7 +65,7 @@ public sealed class EnsembleTests : IDisposable
     [Fact]
     public void Eval_and_predict_take_several_weights_or_a_folder_of_runs_and_flip_tta()
     {
-        string runs = Path.Combine(_dir, "folds");
+        string runs = Path.Combine(Dir, "folds");
         var (code, output, error) = CliRunner.Run("train", "lgmsnet", "--data", "synthetic", "--synthetic-train", "6", "--synthetic-val", "2",
             "--folds", "2", "--epochs", "1", "--batch", "3", "--size", "32", "--output", runs);
         Assert.True(code == 0, output + error);
@@ -80,14 +76,14 @@ public sealed class EnsembleTests : IDisposable
         Assert.Equal("flip", evaluation.GetProperty("tta").GetString());
         Assert.Contains("ensemble member 2/2", error);
 
-        string images = Path.Combine(TestData.ImageFolder(Path.Combine(_dir, "data"), 2), "images");
-        string masks = Path.Combine(_dir, "masks");
+        string images = Path.Combine(TestData.ImageFolder(Path.Combine(Dir, "data"), 2), "images");
+        string masks = Path.Combine(Dir, "masks");
         (code, _, error) = CliRunner.Run("predict", "lgmsnet", "-w", Path.Combine(runs, "fold-0", "best.safetensors"),
             "-w", Path.Combine(runs, "fold-1", "best.safetensors"), "--input", images, "--output", masks);
         Assert.True(code == 0, error);
         Assert.Equal(2, Directory.GetFiles(masks).Length);
 
-        (code, _, error) = CliRunner.Run("eval", "lgmsnet", "-w", Path.Combine(_dir, "data"), "--data", "synthetic");
+        (code, _, error) = CliRunner.Run("eval", "lgmsnet", "-w", Path.Combine(Dir, "data"), "--data", "synthetic");
         Assert.Equal(2, code);
         Assert.Contains("no best.safetensors in this folder or below", error);
     }
