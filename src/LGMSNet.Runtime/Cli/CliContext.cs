@@ -5,8 +5,11 @@ using LGMSNet.Runtime.Network;
 namespace LGMSNet.Runtime.Cli;
 
 /// <summary>What every command needs: where to write, and the compiled architectures.</summary>
-public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyList<ArchitectureDescriptor> architectures)
+public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyList<ArchitectureDescriptor> architectures, IReadOnlyList<string>? arguments = null)
 {
+    /// <summary>This invocation as a command a POSIX shell runs again from the same folder (command.txt, the start-again hint).</summary>
+    public string CommandLine { get; } = ThisProgram.Command((arguments ?? Array.Empty<string>()).ToArray());
+
     public TextWriter Out { get; } = output;
 
     public TextWriter Error { get; } = error;

@@ -184,6 +184,7 @@ internal static class InferenceCommands
         private readonly Option<string> _engine = new("--engine") { Description = "torch (TorchSharp) or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).", DefaultValueFactory = _ => "torch" };
         private readonly Option<string?> _model = new("--model") { Description = "--engine onnx: an exported model.onnx to run instead of exporting the weights." };
         private readonly Option<string> _tta = new("--tta") { Description = "Test-time augmentation: none, or flip (average over every mirror combination of the spatial axes).", DefaultValueFactory = _ => "none" };
+        private readonly Option<bool> _unfinished = new("--include-unfinished") { Description = "Use the best checkpoints of runs that have not finished (running, stopped, failed or died), with a warning, instead of refusing." };
 
         public void AddTo(Command command)
         {
@@ -198,6 +199,7 @@ internal static class InferenceCommands
             command.Add(_model);
             _tta.AcceptOnlyFromAmong("none", "flip");
             command.Add(_tta);
+            command.Add(_unfinished);
         }
 
         public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string[]? weights, string? size, ParseResult result)
@@ -225,7 +227,7 @@ internal static class InferenceCommands
                 return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded, flip);
             }
             if (weights is null or { Length: 0 }) throw new UserErrorException("give --weights" + (onnx ? " or --model" : ""), 2);
-            var files = Members(weights);
+            var files = Members(weights, context, result.GetValue(_unfinished));
             if (model != null && files.Count > 1) throw new UserErrorException("--model runs one exported network; give one --weights with it", 2);
             var members = new List<Segmenter>();
             try
@@ -259,22 +261,49 @@ internal static class InferenceCommands
             return Segmenter.Ensemble(members, flip);
         }
 
-        /// <summary>The weight files: each --weights value is a file, or a folder searched for best.safetensors (a run, or a folder of runs such as a k-fold study).</summary>
-        private static List<string> Members(string[] weights)
+        /// <summary>The weight files: each --weights value is a file, or a folder searched for best.safetensors (a run, or a
+        /// folder of runs such as a k-fold study). A run found in a folder must have finished: one still running, stopped,
+        /// failed or dead is named with its state and refused (or, with --include-unfinished, used with a warning); a file
+        /// named directly is used, with a warning when its run has not finished.</summary>
+        private static List<string> Members(string[] weights, CliContext context, bool includeUnfinished)
         {
             var files = new List<string>();
+            var unfinished = new List<string>();
             foreach (var given in weights)
             {
-                if (File.Exists(given)) files.Add(given);
+                if (File.Exists(given))
+                {
+                    files.Add(given);
+                    if (Unfinished(Path.GetDirectoryName(Path.GetFullPath(given))!) is { } state)
+                        context.Error.WriteLine($"warning: {given}: its run has not finished ({state})");
+                }
                 else if (Directory.Exists(given))
                 {
                     var found = Directory.EnumerateFiles(given, Trainer.BestCheckpoint, SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
                     if (found.Count == 0) throw new UserErrorException($"--weights {given}: no {Trainer.BestCheckpoint} in this folder or below", 2);
-                    files.AddRange(found);
+                    foreach (var file in found)
+                        if (Unfinished(Path.GetDirectoryName(file)!) is { } state)
+                        {
+                            unfinished.Add($"{Path.GetDirectoryName(file)}: {state}");
+                            if (includeUnfinished) files.Add(file);
+                        }
+                        else files.Add(file);
                 }
                 else throw new UserErrorException($"--weights {given}: no such file or folder", 2);
             }
+            if (unfinished.Count > 0 && !includeUnfinished)
+                throw new UserErrorException($"{unfinished.Count} run(s) under --weights have not finished, so their best checkpoints are not final:\n  " +
+                                             string.Join("\n  ", unfinished) + "\nresume them (train --resume DIR), or give --include-unfinished to use them as they are", 1);
+            foreach (var run in unfinished) context.Error.WriteLine($"warning: using an unfinished run (--include-unfinished): {run}");
             return files;
+        }
+
+        /// <summary>How the run in <paramref name="folder"/> stands when it is a run folder that has not finished; else null.</summary>
+        private static string? Unfinished(string folder)
+        {
+            if (!File.Exists(RunFile.PathOf(folder))) return null;
+            var condition = RunFile.Inspect(folder);
+            return condition.IsFinished ? null : condition.Description;
         }
     }
 }

@@ -10,7 +10,9 @@ public static class LgmsCli
 {
     public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures, TextWriter? output = null, TextWriter? error = null)
     {
-        var context = new CliContext(output ?? Console.Out, error ?? Console.Error, architectures);
+        // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
+        if (args.Length == 0) args = TrainCommand.MainJobArguments;
+        var context = new CliContext(output ?? Console.Out, error ?? Console.Error, architectures, args);
         var root = new RootCommand("LGMSNet.Dsl: train, evaluate and run segmentation networks compiled from YAML.")
         {
             ModelCommands.List(context),
@@ -25,8 +27,7 @@ public static class LgmsCli
             SchemaCommand.Create(context),
             SweepCommand.Create(context),
         };
-        // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
-        if (args.Length == 0) args = TrainCommand.MainJobArguments;
+        ReportUnhandledExceptions(context.Error);
         try
         {
             TorchRuntime.EnsureLoaded();
@@ -36,19 +37,53 @@ public static class LgmsCli
         catch (Exception e) when (UserFacing(e) is { } message)
         {
             context.Error.WriteLine("error: " + message);
-            return e is UserErrorException user ? user.ExitCode : 1;
+            return ExitCode(e);
         }
         catch (Exception e)
         {
-            context.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
-            if (Environment.GetEnvironmentVariable("LGMSNET_DEBUG") == "1") context.Error.WriteLine(e);
-            else context.Error.WriteLine("(set LGMSNET_DEBUG=1 for the stack trace, and please report it)");
-            return 70;
+            string? crash = CrashReport.Write(null, e);
+            context.Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message}" +
+                                    (crash != null ? $" (the stack trace is in {crash}; please report it)" : ""));
+            if (crash == null || Environment.GetEnvironmentVariable("LGMSNET_DEBUG") == "1") context.Error.WriteLine(e);
+            return InternalErrorCode;
         }
     }
 
+    /// <summary>The exit code of an internal error (EX_SOFTWARE).</summary>
+    internal const int InternalErrorCode = 70;
+
+    /// <summary>The exit code of a user-facing failure.</summary>
+    internal static int ExitCode(Exception e) => e is UserErrorException user ? user.ExitCode : 1;
+
+    private static int _handlerInstalled;
+
+    /// <summary>The last resort for an exception on a thread nobody waits on: the runtime will end the process, so first
+    /// keep the stack trace in a crash file, record the run (when one is training) as failed, and say so in one line.</summary>
+    private static void ReportUnhandledExceptions(TextWriter error)
+    {
+        if (Interlocked.Exchange(ref _handlerInstalled, 1) == 1) return;
+        AppDomain.CurrentDomain.UnhandledException += (_, args) =>
+        {
+            var exception = args.ExceptionObject as Exception ?? new InvalidOperationException(args.ExceptionObject?.ToString());
+            try
+            {
+                if (TrainingSession.Current is { } session) error.WriteLine(session.Crash(exception, background: true));
+                else
+                {
+                    string? crash = CrashReport.Write(null, exception);
+                    error.WriteLine($"internal error on a background thread: {exception.GetType().Name}: {exception.Message}" +
+                                    (crash != null ? $" (the stack trace is in {crash}; please report it)" : ""));
+                }
+                error.Flush();
+            }
+            catch (Exception) when (!args.IsTerminating)
+            {
+            }
+        };
+    }
+
     /// <summary>The message to show for an expected failure (bad input, missing file), or null for a bug.</summary>
-    private static string? UserFacing(Exception e) => e switch
+    internal static string? UserFacing(Exception e) => e switch
     {
         UserErrorException or WeightMismatchException or SafeTensorsException or TorchRuntimeException or Data.DataException
             or Training.TrainingDivergedException => e.Message,

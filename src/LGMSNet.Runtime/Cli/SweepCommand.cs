@@ -93,7 +93,7 @@ internal static class SweepCommand
             if (folder.Exists && folder.ReadManifest().Name != spec.Name)
                 throw new UserErrorException($"{folder.Path} holds the sweep '{folder.ReadManifest().Name}', not '{spec.Name}'; choose another --output", 2);
             if (result.GetValue(parallel) < 1) throw new UserErrorException("--parallel must be at least 1", 2);
-            var manifest = new SweepManifest(spec.Name, spec.File, SweepFolder.ThisProgram(), result.GetValue(device)!, SweepPlanner.Plan(spec));
+            var manifest = new SweepManifest(spec.Name, spec.File, ThisProgram.Invocation(), result.GetValue(device)!, SweepPlanner.Plan(spec));
             folder.WriteManifest(manifest);
             if (result.GetValue(executor) == "slurm") return RunOnSlurm(context, folder, manifest, result.GetValue(slurmArgs), result.GetValue(dryRun), result.GetValue(wait));
             if (result.GetValue(dryRun))
@@ -114,7 +114,7 @@ internal static class SweepCommand
     {
         var states = folder.States(manifest, LiveSlurm(folder));
         // Pending or failed, and not queued or running in Slurm already.
-        var todo = states.Select((s, i) => (s, i)).Where(p => p.s.State is SweepFolder.Pending or SweepFolder.Failed && p.s.SlurmState == null).Select(p => p.i).ToList();
+        var todo = states.Select((s, i) => (s, i)).Where(p => SweepFolder.NeedsRun(p.s.State) && p.s.SlurmState == null).Select(p => p.i).ToList();
         context.Out.WriteLine($"{todo.Count} run(s) to submit ({states.Count(s => s.State == SweepFolder.Done)} done, " +
                               $"{states.Count(s => s.SlurmState != null || s.State == SweepFolder.Running)} queued or running)");
         if (todo.Count == 0) return states.All(s => s.State == SweepFolder.Done) || !wait ? 0 : 1;
@@ -131,7 +131,8 @@ internal static class SweepCommand
         SlurmExecutor.Wait(job, context.Out, TimeSpan.FromSeconds(2));
         var after = folder.States(manifest, LiveSlurm(folder));
         var unfinished = todo.Where(i => after[i].State != SweepFolder.Done).Select(i => after[i]).ToList();
-        foreach (var run in unfinished) context.Out.WriteLine($"{run.Id}: {run.State}{(run.ExitCode is { } c ? $" (exit code {c})" : "")}");
+        foreach (var run in unfinished)
+            context.Out.WriteLine($"{run.Id}: {run.State}{(run.ExitCode is { } c ? $" (exit code {c})" : "")}{(run.Reason != null ? ": " + run.Reason : "")}");
         context.Out.WriteLine($"job {job} finished: {todo.Count - unfinished.Count} of {todo.Count} run(s) done" +
                               (unfinished.Count > 0 ? "; run the same command again to resume the rest" : ""));
         return unfinished.Count == 0 ? 0 : 1;
@@ -145,7 +146,7 @@ internal static class SweepCommand
     {
         var dir = new Argument<string>("dir") { Description = "The sweep folder." };
         var json = new Option<bool>("--json") { Description = "Print JSON: {\"runs\": [{\"id\", \"state\", ...}]}." };
-        var command = new Command("status", "Each run's state: pending, running, done or failed.") { dir, json };
+        var command = new Command("status", "Each run's state (pending, running, done, stopped, failed or died) and, for the last three, why.") { dir, json };
         command.SetAction(result =>
         {
             var folder = new SweepFolder(result.GetValue(dir)!);
@@ -159,6 +160,7 @@ internal static class SweepCommand
             foreach (var s in states)
                 table.Add(s.Id, s.State, s.EpochsDone.ToString(CultureInfo.InvariantCulture), s.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", s.SlurmJob ?? "", s.SlurmState ?? "");
             context.Out.WriteLine(table);
+            foreach (var s in states.Where(s => s.Reason != null)) context.Out.WriteLine($"{s.Id}: {s.State}: {s.Reason}");
             context.Out.WriteLine(string.Join(", ", states.GroupBy(s => s.State).Select(g => $"{g.Count()} {g.Key}")));
             return 0;
         });

@@ -71,14 +71,18 @@ internal static class TrainCommand
             string? resumeDir = result.GetValue(resume);
             if (resumeDir != null)
             {
-                string runFile = Path.Combine(resumeDir, "run.json");
-                if (!File.Exists(runFile)) throw new UserErrorException($"--resume {resumeDir}: no run.json (not a run folder)", 2);
-                options = ReadRunFile(runFile);
+                string runFile = RunFile.PathOf(resumeDir);
+                options = RunFile.ReadOptions(resumeDir);
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
+                var condition = RunFile.Inspect(resumeDir);
+                if (condition.IsRunning)
+                    throw new UserErrorException($"--resume {resumeDir}: the run is {condition.Description}; stop it first (kill -TERM {condition.Status?.Pid} stops it at a safe point)", 2);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
+                if (condition.State is RunCondition.Died or RunStatus.Stopped or RunStatus.Failed)
+                    (result.GetValue(json) ? context.Error : context.Out).WriteLine($"the previous session {condition.Description.TrimEnd('.')}");
                 // The recipe, data and folder are the run's; only how long and where it runs may change, and that is saved.
                 var fixedOptions = new Option[]
                 {
@@ -97,7 +101,7 @@ internal static class TrainCommand
                     Device = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : options.Device,
                 };
                 if (continued.Epochs < 1) throw new UserErrorException("--epochs must be positive", 2);
-                if (continued != options) AtomicFile.WriteAllText(runFile, RuntimeJson.Serialize(continued));
+                if (continued != options) RunFile.WriteOptions(resumeDir, continued);
                 options = continued with { OutputDir = resumeDir };
             }
             else
@@ -130,7 +134,7 @@ internal static class TrainCommand
                     SyntheticTrain = result.GetValue(syntheticTrain),
                     SyntheticVal = result.GetValue(syntheticVal),
                     ValFraction = result.GetValue(valFraction),
-                    CommandLine = CommandLine(),
+                    CommandLine = context.CommandLine,
                 };
                 if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
                     || options.ValFraction is <= 0 or >= 1)
@@ -149,7 +153,12 @@ internal static class TrainCommand
                     {
                         var foldOptions = options with { Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter) };
                         WriteRunFiles(foldOptions, descriptor);
-                        reports.Add(Train(context, descriptor, foldOptions, null, result.GetValue(json)));
+                        string rest = f + 1 < k
+                            ? $"; fold{(f + 2 < k ? "s" : "")} {f + 1}{(f + 2 < k ? $" to {k - 1}" : "")} of this --folds {k} run did not start (each: train ... --folds {k} --fold N)"
+                            : "";
+                        int code = Train(context, descriptor, foldOptions, null, result.GetValue(json), rest, out var foldReport);
+                        if (code != 0) return code;
+                        reports.Add(foldReport!);
                     }
                     if (result.GetValue(json)) context.WriteJson(reports);
                     return 0;
@@ -158,14 +167,17 @@ internal static class TrainCommand
                 WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
-            var report = Train(context, descriptor, options, resumeDir, result.GetValue(json));
-            if (result.GetValue(json)) context.WriteJson(report);
-            return 0;
+            int exit = Train(context, descriptor, options, resumeDir, result.GetValue(json), "", out var report);
+            if (exit == 0 && result.GetValue(json)) context.WriteJson(report!);
+            return exit;
         });
         return command;
     }
 
-    private static RunReport Train(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json)
+    /// <summary>One training session, supervised by <see cref="TrainingSession"/>: returns its exit code and, when it
+    /// finished, its report. <paramref name="after"/> is appended to a line saying the session did not finish.</summary>
+    private static int Train(CliContext context, ArchitectureDescriptor descriptor, TrainOptions options, string? resumeDir, bool json, string after,
+        out RunReport? finished)
     {
         var log = json ? context.Error : context.Out;
         log.WriteLine($"training {descriptor.Info.Name} ({Formatting.Count(descriptor.Info.Parameters)} parameters) on {options.Data}, " +
@@ -173,36 +185,40 @@ internal static class TrainCommand
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}{(options.Folds > 0 ? $", fold {options.Fold} of {options.Folds}" : "")}; run folder {Path.GetFullPath(options.OutputDir)}");
         var reporter = new RunFolderReporter(descriptor, options);
-        if (context.Interactive && !json)
+        RunReport? report = null;
+        int code = TrainingSession.Run(context, options, after, (track, stop) =>
         {
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-                .Start(progress => new Trainer(descriptor, options, new ProgressObserver(progress), reporter).Run(resumeDir));
-        }
-        else
-        {
-            new Trainer(descriptor, options, new LineObserver(log), reporter).Run(resumeDir);
-        }
-        var report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
-        if (!json) PrintSummary(log, report, options.OutputDir);
-        return report;
+            if (context.Interactive && !json)
+            {
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
+                    .Start(progress => track(new Trainer(descriptor, options, new ProgressObserver(progress), reporter)).Run(resumeDir, stop));
+            }
+            else
+            {
+                track(new Trainer(descriptor, options, new LineObserver(log), reporter)).Run(resumeDir, stop);
+            }
+            report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
+            if (!json) PrintSummary(log, report, options.OutputDir);
+            return report;
+        }, r => FinishedLine(r, options), log);
+        finished = code == 0 ? report : null;
+        return code;
     }
 
-    /// <summary>run.json as written by <c>train</c>; anything else is a user-facing error naming the file.</summary>
-    private static TrainOptions ReadRunFile(string runFile)
+    /// <summary>The line a finished run ends with.</summary>
+    private static string FinishedLine(RunReport report, TrainOptions options)
     {
-        TrainOptions? options;
-        try
-        {
-            options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(runFile), RuntimeJson.Options);
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
-        {
-            throw new UserErrorException($"{runFile}: not a valid run.json ({e.Message})", 2);
-        }
-        if (options == null || string.IsNullOrWhiteSpace(options.Architecture))
-            throw new UserErrorException($"{runFile}: not a valid run.json (it names no architecture)", 2);
-        return options;
+        string score = report.Best?.Validation is { } best
+            ? $"; best epoch {report.Best.Epoch} ({report.Selection.Replace("best ", "", StringComparison.Ordinal)} " +
+              $"{((report.Selection.Contains("IoU", StringComparison.Ordinal) ? best.Iou : best.Dice) ?? double.NaN).ToString("0.0000", CultureInfo.InvariantCulture)})"
+            : "";
+        int done = report.Epochs.Count == 0 ? 0 : report.Epochs[^1].Epoch;
+        string stopped = options.StopAfter is { } after && done < options.Epochs && after <= done
+            ? $" (--stop-after {after}; continue with: {ThisProgram.Command("train", "--resume", Path.GetFullPath(options.OutputDir))})"
+            : "";
+        return $"run finished: {done} of {options.Epochs} epochs in {report.SecondsTotal.ToString("0", CultureInfo.InvariantCulture)} s{score}{stopped}; " +
+               $"results in {Path.GetFullPath(options.OutputDir)}";
     }
 
     private static void PrintSummary(TextWriter log, RunReport report, string outDir)
@@ -237,7 +253,7 @@ internal static class TrainCommand
             Directory.CreateDirectory(outDir);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
                 throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);
-            AtomicFile.WriteAllText(Path.Combine(outDir, "run.json"), JsonSerializer.Serialize(options, RuntimeJson.Options));
+            RunFile.WriteOptions(outDir, options);
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
         }
@@ -249,8 +265,6 @@ internal static class TrainCommand
 
     private static string Name(Data.InputConvention convention) => convention.ToString().ToLowerInvariant();
 
-    private static string CommandLine() =>
-        string.Join(" ", Environment.GetCommandLineArgs().Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
 
     /// <summary>One line per epoch (logs, CI, redirected output).</summary>
     private sealed class LineObserver(TextWriter log) : ITrainingObserver

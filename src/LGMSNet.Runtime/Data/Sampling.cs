@@ -221,7 +221,7 @@ public sealed class BatchLoader : IDisposable
     private Exception? _error;
 
     public BatchLoader(IReadOnlyList<CaseData> cases, int batchSize, int[] sampleSize, int channels, long seed, int epoch, bool training,
-        int samplesPerCase = 1, int prefetch = 3)
+        int samplesPerCase = 1, int prefetch = 3, int? faultAtBatch = null)
     {
         _queue = new BlockingCollection<Batch>(prefetch);
         var order = training
@@ -241,6 +241,8 @@ public sealed class BatchLoader : IDisposable
                 int voxels = sampleSize.Aggregate(1, (a, c) => a * c);
                 for (int b = 0; b < batches.Count && !_cancel.IsCancellationRequested; b++)
                 {
+                    if (b + 1 == faultAtBatch)
+                        throw new IndexOutOfRangeException($"fault injected while preparing batch {b + 1} of epoch {epoch} (LGMSNET_FAULT_THROW)");
                     int count = batches[b].Length;
                     var images = Rent(_images, count * channels * voxels);
                     var labels = Rent(_labels, count * voxels);
@@ -292,7 +294,8 @@ public sealed class BatchLoader : IDisposable
     public IEnumerable<Batch> Batches()
     {
         foreach (var batch in _queue.GetConsumingEnumerable()) yield return batch;
-        if (_error != null) throw _error is DataException ? _error : new DataException("preparing a batch failed: " + _error.Message);
+        // A data problem is the user's to fix; anything else is a bug in the loader thread, kept whole (with its stack trace).
+        if (_error != null) throw _error is DataException ? _error : new InvalidOperationException("preparing a batch failed: " + _error.Message, _error);
     }
 
     public void Dispose()

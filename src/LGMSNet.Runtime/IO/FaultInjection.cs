@@ -20,21 +20,35 @@ public static class FaultInjection
 
     /// <summary>LGMSNET_FAULT_DISK_FULL=name:N makes the N-th atomic write of a file called <c>name</c> fail
     /// as a full disk does (ENOSPC) after its first 64 KiB, so a test can check that nothing earlier is lost.</summary>
-    public static (string FileName, int Occurrence)? DiskFullAt { get; set; } = ParseDiskFull(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DISK_FULL"));
+    public static (string FileName, int Occurrence)? DiskFullAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DISK_FULL"));
+
+    /// <summary>LGMSNET_FAULT_DENIED=name:N makes the N-th atomic write of a file called <c>name</c> fail as an unwritable
+    /// folder does (EACCES; tests run as root, for whom permissions deny nothing).</summary>
+    public static (string FileName, int Occurrence)? DeniedAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_DENIED"));
+
+    /// <summary>LGMSNET_FAULT_STEP_PAUSE_MS=N sleeps N ms after every optimizer step, so a test can signal a run in the middle of an epoch.</summary>
+    public static int? StepPauseMilliseconds { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_STEP_PAUSE_MS"), out int stepMs) ? stepMs : null;
+
+    /// <summary>LGMSNET_FAULT_THROW=place:E throws an internal fault in epoch E: <c>batch</c> in the batch loader's
+    /// thread (the first batch), <c>thread</c> unhandled on a background thread of its own.</summary>
+    public static (string Place, int Epoch)? ThrowAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_THROW"));
 
     private static readonly Dictionary<string, int> WritesByName = new(StringComparer.Ordinal);
 
-    private static (string, int)? ParseDiskFull(string? value) =>
+    private static (string, int)? ParseNameCount(string? value) =>
         value?.Split(':') is [var name, var count] && int.TryParse(count, out int n) ? (name, n) : null;
 
     internal static Stream Wrap(Stream stream, string fileName)
     {
-        if (DiskFullAt is { } fault && fault.FileName == fileName)
+        if (DiskFullAt?.FileName == fileName || DeniedAt?.FileName == fileName)
         {
             int occurrence;
             lock (WritesByName)
                 WritesByName[fileName] = occurrence = WritesByName.GetValueOrDefault(fileName) + 1;
-            if (occurrence == fault.Occurrence) return new FullDiskStream(stream);
+            if (DeniedAt is { } denied && denied.FileName == fileName && occurrence == denied.Occurrence)
+                throw new UnauthorizedAccessException($"Access to the path '{fileName}' is denied (injected by LGMSNET_FAULT_DENIED)");
+            if (DiskFullAt is { } fault && fault.FileName == fileName && occurrence == fault.Occurrence) return new FullDiskStream(stream);
         }
         return WritePauseMilliseconds is { } pause ? new PausingStream(stream, pause) : new NonClosing(stream);
     }

@@ -11,7 +11,7 @@ public static class LocalExecutor
     public static int Run(SweepFolder folder, SweepManifest manifest, int parallel, TextWriter log)
     {
         var states = folder.States(manifest);
-        var todo = states.Select((s, i) => (s, i)).Where(p => p.s.State is SweepFolder.Pending or SweepFolder.Failed).Select(p => p.i).ToList();
+        var todo = states.Select((s, i) => (s, i)).Where(p => SweepFolder.NeedsRun(p.s.State)).Select(p => p.i).ToList();
         int skipped = states.Count(s => s.State == SweepFolder.Done), running = states.Count(s => s.State == SweepFolder.Running);
         int threads = Math.Max(1, Environment.ProcessorCount / Math.Max(1, parallel));
         log.WriteLine($"{todo.Count} run(s) to do ({skipped} done, {running} running elsewhere), {parallel} at a time with {threads} thread(s) each");
@@ -48,7 +48,8 @@ public static class LocalExecutor
             }
             lock (gate)
             {
-                log.WriteLine($"{run.Id}: {(code == 0 ? "done" : $"failed (exit code {code}; see {folder.LogFile(run.Id)})")}");
+                string? reason = code == 0 ? null : folder.ReadStatus(run.Id)?.Reason;
+                log.WriteLine($"{run.Id}: {(code == 0 ? "done" : $"{folder.ReadStatus(run.Id)?.State ?? "failed"} (exit code {code}{(reason != null ? ": " + reason : "")}; see {folder.LogFile(run.Id)})")}");
                 if (code != 0) failures++;
             }
         });

@@ -1,8 +1,7 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LGMSNet.Runtime.IO;
+using LGMSNet.Runtime.Training;
 
 namespace LGMSNet.Runtime.Studies;
 
@@ -11,10 +10,13 @@ namespace LGMSNet.Runtime.Studies;
 public sealed record SweepManifest(string Name, string File, IReadOnlyList<string> Program, string Device, IReadOnlyList<SweepRun> Runs);
 
 /// <summary>A run's recorded state (status/&lt;id&gt;.json), written by the task that runs it.</summary>
-public sealed record RunStatus(string State, int? ExitCode, string Host, int Pid, DateTime Started, DateTime? Finished, string? SlurmJob);
+public sealed record SweepTaskStatus(string State, int? ExitCode, string Host, int Pid, DateTime Started, DateTime? Finished, string? SlurmJob,
+    string? Reason = null, DateTime? ProcessStarted = null);
 
-/// <summary>A run as <c>sweep status</c> shows it: state is pending, running, done or failed; a run whose
-/// process died (killed, cancelled, node lost) is pending again and resumes from its last checkpoint.</summary>
+/// <summary>A run as <c>sweep status</c> shows it: state is pending, running, done, stopped (by a signal: Slurm's
+/// scancel or time limit, Ctrl+C), failed, or died (its task process is gone without recording an end: SIGKILL, the
+/// out-of-memory killer, a lost node); <see cref="Reason"/> says why for the last three. Every state but done and running
+/// is run again by the next <c>sweep run</c>, resuming from the run's last checkpoint.</summary>
 public sealed record SweepRunState(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("state")] string State,
@@ -25,13 +27,17 @@ public sealed record SweepRunState(
     [property: JsonPropertyName("epochs_done")] int EpochsDone,
     [property: JsonPropertyName("exit_code")] int? ExitCode,
     [property: JsonPropertyName("slurm_job")] string? SlurmJob,
-    [property: JsonPropertyName("slurm_state")] string? SlurmState);
+    [property: JsonPropertyName("slurm_state")] string? SlurmState,
+    [property: JsonPropertyName("reason")] string? Reason = null);
 
 /// <summary>The folder of a study: sweep.json, runs/&lt;id&gt;/ (each a train run folder), status/ and logs/.</summary>
 public sealed class SweepFolder(string path)
 {
     public const string ManifestFile = "sweep.json";
-    public const string Pending = "pending", Running = "running", Done = "done", Failed = "failed";
+    public const string Pending = "pending", Running = "running", Done = "done", Failed = "failed", Stopped = "stopped", Died = "died";
+
+    /// <summary>Whether <c>sweep run</c> (re)starts a run in this state: everything but done and running.</summary>
+    public static bool NeedsRun(string state) => state is not (Done or Running);
 
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
@@ -58,10 +64,10 @@ public sealed class SweepFolder(string path)
         AtomicFile.WriteAllText(System.IO.Path.Combine(Path, ManifestFile), RuntimeJson.Serialize(manifest));
     }
 
-    public RunStatus? ReadStatus(string id) =>
-        File.Exists(StatusFile(id)) ? JsonSerializer.Deserialize<RunStatus>(File.ReadAllText(StatusFile(id)), RuntimeJson.Options) : null;
+    public SweepTaskStatus? ReadStatus(string id) =>
+        File.Exists(StatusFile(id)) ? JsonSerializer.Deserialize<SweepTaskStatus>(File.ReadAllText(StatusFile(id)), RuntimeJson.Options) : null;
 
-    public void WriteStatus(string id, RunStatus status) => AtomicFile.WriteAllText(StatusFile(id), RuntimeJson.Serialize(status));
+    public void WriteStatus(string id, SweepTaskStatus status) => AtomicFile.WriteAllText(StatusFile(id), RuntimeJson.Serialize(status));
 
     /// <summary>Every run's state. <paramref name="slurmStates"/> maps a Slurm job id (array job_task) to its
     /// Slurm state, when Slurm is in use.</summary>
@@ -79,14 +85,15 @@ public sealed class SweepFolder(string path)
                 foreach (var submitted in jobs)
                     if (slurmStates.TryGetValue($"{submitted}_{index}", out var queued)) { job = $"{submitted}_{index}"; slurm = queued; }
             }
-            string state = status?.State switch
+            var (state, reason) = status?.State switch
             {
-                Done => Done,
-                Failed => Failed,
-                Running when IsAlive(status, slurm) => Running,
-                _ => Pending,
+                Done => (Done, null),
+                Failed or Stopped => (status.State, status.Reason),
+                Running when IsAlive(status, slurm) => (Running, null),
+                Running => (Died, DiedReason(run.Id, status)),
+                _ => (Pending, (string?)null),
             };
-            return new SweepRunState(run.Id, state, run.Architecture, run.Dataset, run.Split, run.Seed, EpochsDone(run.Id), status?.ExitCode, job, slurm);
+            return new SweepRunState(run.Id, state, run.Architecture, run.Dataset, run.Split, run.Seed, EpochsDone(run.Id), status?.ExitCode, job, slurm, reason);
         }).ToList();
     }
 
@@ -98,19 +105,20 @@ public sealed class SweepFolder(string path)
     }
 
     /// <summary>Runs a task recorded as running are still running when their process (same host) or Slurm job lives.</summary>
-    private static bool IsAlive(RunStatus status, string? slurmState)
+    private static bool IsAlive(SweepTaskStatus status, string? slurmState)
     {
         if (status.SlurmJob != null) return slurmState is "RUNNING" or "PENDING" or "CONFIGURING" or "COMPLETING" or "REQUEUED" or "RESIZING" or "SUSPENDED";
-        if (status.Host != Environment.MachineName) return true; // another machine's process: trust the record
-        try
-        {
-            using var process = Process.GetProcessById(status.Pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
+        // Another machine's process cannot be checked from here: trust the record.
+        return status.Host != Environment.MachineName || ProcessIdentity.IsAlive(status.Pid, status.ProcessStarted);
+    }
+
+    /// <summary>Why a task recorded as running is gone: what its run folder recorded, else that it died without a word.</summary>
+    private string DiedReason(string id, SweepTaskStatus status)
+    {
+        var condition = RunFile.Inspect(RunFolder(id));
+        if (condition.State is not (RunCondition.Unknown or RunStatus.Running or RunStatus.Finished)) return condition.Description;
+        return $"its task (process {status.Pid} on {status.Host}{(status.SlurmJob != null ? $", Slurm job {status.SlurmJob}" : "")}) is gone without recording an end " +
+               "(SIGKILL, the out-of-memory killer, a lost node or a power loss)";
     }
 
     private int EpochsDone(string id)
@@ -143,7 +151,8 @@ public sealed class SweepFolder(string path)
         string? slurmJob = Environment.GetEnvironmentVariable("SLURM_ARRAY_JOB_ID") is { } array && Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID") is { } task
             ? $"{array}_{task}" : null;
         var started = DateTime.UtcNow;
-        WriteStatus(run.Id, new RunStatus(Running, null, Environment.MachineName, Environment.ProcessId, started, null, slurmJob));
+        var self = ProcessIdentity.Current;
+        WriteStatus(run.Id, new SweepTaskStatus(Running, null, self.Host, self.Pid, started, null, slurmJob, ProcessStarted: self.ProcessStarted));
         string folder = RunFolder(run.Id);
         var extra = threads > 0 ? new[] { "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture) } : Array.Empty<string>();
         string[] arguments;
@@ -160,20 +169,12 @@ public sealed class SweepFolder(string path)
             arguments = run.TrainArguments.Concat(new[] { "--output", folder, "--device", manifest.Device }).Concat(extra).ToArray();
         }
         int code = train(arguments);
-        WriteStatus(run.Id, new RunStatus(code == 0 ? Done : Failed, code, Environment.MachineName, Environment.ProcessId, started, DateTime.UtcNow, slurmJob));
-        log.WriteLine($"{run.Id}: {(code == 0 ? Done : $"failed (exit code {code})")}");
+        // The run's own record says how it ended (stopped by a signal, failed and why); the task keeps that line.
+        var condition = RunFile.Inspect(folder);
+        string state = code == 0 ? Done : condition.State == RunStatus.Stopped ? Stopped : Failed;
+        string? reason = code == 0 ? null : condition.Status?.Reason ?? $"train exited with code {code} before recording its end";
+        WriteStatus(run.Id, new SweepTaskStatus(state, code, self.Host, self.Pid, started, DateTime.UtcNow, slurmJob, reason, self.ProcessStarted));
+        log.WriteLine($"{run.Id}: {(code == 0 ? Done : $"{state} (exit code {code}): {reason}")}");
         return code;
-    }
-
-    /// <summary>The command line that runs this program again: LGMSNET_PROGRAM when set (an executable, or
-    /// a .dll run with dotnet), else this process's executable (with the entry assembly under <c>dotnet</c>).</summary>
-    public static IReadOnlyList<string> ThisProgram()
-    {
-        if (Environment.GetEnvironmentVariable("LGMSNET_PROGRAM") is { Length: > 0 } program)
-            return program.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new[] { "dotnet", System.IO.Path.GetFullPath(program) } : new[] { System.IO.Path.GetFullPath(program) };
-        string self = Environment.ProcessPath ?? throw new UserErrorException("cannot tell which program is running; set LGMSNET_PROGRAM to it", 2);
-        return System.IO.Path.GetFileNameWithoutExtension(self) == "dotnet"
-            ? new[] { self, Assembly.GetEntryAssembly()?.Location ?? throw new UserErrorException("cannot tell which program is running; set LGMSNET_PROGRAM to it", 2) }
-            : new[] { self };
     }
 }

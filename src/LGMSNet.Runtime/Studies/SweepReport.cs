@@ -22,6 +22,12 @@ public sealed record MeanSd([property: JsonPropertyName("mean")] double? Mean, [
         : m.ToString(format, CultureInfo.InvariantCulture) + (Sd is { } s ? " ± " + s.ToString(format, CultureInfo.InvariantCulture) : "");
 }
 
+/// <summary>A planned run the table leaves out, its state and, when it ended badly, why (as the run recorded it).</summary>
+public sealed record UnfinishedRun(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("reason")] string? Reason);
+
 /// <summary>One dataset × architecture row of a study's table.</summary>
 public sealed record ReportRow(
     [property: JsonPropertyName("dataset")] string Dataset,
@@ -44,7 +50,8 @@ public sealed record ReportRow(
 public sealed record SweepReport(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("baseline")] string Baseline,
-    [property: JsonPropertyName("rows")] IReadOnlyList<ReportRow> Rows)
+    [property: JsonPropertyName("rows")] IReadOnlyList<ReportRow> Rows,
+    [property: JsonPropertyName("unfinished")] IReadOnlyList<UnfinishedRun> Unfinished)
 {
     private sealed record Scores(double Iou, double F1, double Hd95, double Nsd);
 
@@ -84,7 +91,10 @@ public sealed record SweepReport(
                     MeanSd.Of(values.Select(v => v.Iou).ToList()), MeanSd.Of(values.Select(v => v.F1).ToList()),
                     MeanSd.Of(values.Select(v => v.Hd95).ToList()), MeanSd.Of(values.Select(v => v.Nsd).ToList()), pairs, p));
             }
-        return new SweepReport(manifest.Name, reference, rows);
+        var unfinished = manifest.Runs.Where(r => !scores.ContainsKey(r.Id))
+            .Select(r => new UnfinishedRun(r.Id, states[r.Id].State, states[r.Id].Reason ?? (states[r.Id].State == SweepFolder.Done ? "its metrics.json has no scores" : null)))
+            .ToList();
+        return new SweepReport(manifest.Name, reference, rows, unfinished);
     }
 
     private static Scores? Read(string metricsFile)
@@ -126,6 +136,13 @@ public sealed record SweepReport(
         text.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in Rows)
             text.AppendLine($"| {r.Dataset} | {r.Architecture} | {Millions(r.Parameters)} | {Giga(r.Macs)} | {r.Runs}/{r.Planned} | {r.Iou.Format("0.0000")} | {r.F1.Format("0.0000")} | {r.Hd95.Format("0.00")} | {r.Nsd.Format("0.0000")} | {(r.Architecture == Baseline ? "baseline" : $"{P(r.PValue)} ({r.Pairs})")} |");
+        if (Unfinished.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine($"Not in the table ({Unfinished.Count} run(s); `sweep run` again resumes them):");
+            text.AppendLine();
+            foreach (var u in Unfinished) text.AppendLine($"- {u.Id}: {u.State}{(u.Reason != null ? " — " + u.Reason : "")}");
+        }
         return text.ToString();
     }
 

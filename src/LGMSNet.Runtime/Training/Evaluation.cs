@@ -22,7 +22,7 @@ public sealed record EvaluationResult(
 public static class Evaluation
 {
     public static EvaluationResult Evaluate(Predictor predictor, IReadOnlyList<CaseData> cases, int classes, int batchSize,
-        Action<int>? progress = null, Action<CaseData, byte[]>? onPrediction = null)
+        Action<int>? progress = null, Action<CaseData, byte[]>? onPrediction = null, CancellationToken cancel = default)
     {
         var binary = new List<BinaryMetrics>();
         var perClass = new List<ClassMetrics>();
@@ -32,6 +32,7 @@ public static class Evaluation
         bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
         for (int first = 0; first < cases.Count; first += volumes ? 1 : batchSize)
         {
+            cancel.ThrowIfCancellationRequested();
             var group = cases.Skip(first).Take(volumes ? 1 : batchSize).ToList();
             using var scope = NewDisposeScope();
             Tensor logits;

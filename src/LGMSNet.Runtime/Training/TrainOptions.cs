@@ -97,3 +97,14 @@ public interface ITrainingObserver
 
 /// <summary>Training produced a non-finite loss; nothing after the last good epoch was saved.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>A stop request (a signal) ended the session at a safe point: what is on disk is the state after
+/// <see cref="EpochsDone"/> epochs, and --resume continues exactly from there.</summary>
+public sealed class RunStoppedException(int epochsDone, string phase)
+    : OperationCanceledException($"stopped during {phase} with {epochsDone} epoch(s) saved")
+{
+    public int EpochsDone { get; } = epochsDone;
+
+    /// <summary>What the session was doing ("epoch 4 of 30", "loading data", "the final evaluation").</summary>
+    public string Phase { get; } = phase;
+}

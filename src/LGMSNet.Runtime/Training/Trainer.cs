@@ -19,15 +19,44 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     public const string BestCheckpoint = "best.safetensors";
 
     private readonly int _classes = architecture.Info.Classes;
+    private CancellationToken _stop;
 
-    public void Run(string? resumeFrom = null)
+    /// <summary>Epochs whose state is on disk (last.safetensors), as far as this session knows.</summary>
+    public int EpochsDone { get; private set; }
+
+    /// <summary>What the session is doing: "starting", "loading data", "epoch N", "the final evaluation", "finished".</summary>
+    public string Phase { get; private set; } = "starting";
+
+    /// <summary>Trains, or continues the run in <paramref name="resumeFrom"/>. When <paramref name="stop"/> is cancelled the
+    /// session ends at the next safe point — between two optimizer steps or validation batches, never inside a checkpoint
+    /// write — with <see cref="RunStoppedException"/>; what is on disk is then the last complete epoch, exactly what
+    /// --resume continues from. Records the run's status in run.json when it starts and after every epoch; the caller
+    /// records how it ended.</summary>
+    public void Run(string? resumeFrom = null, CancellationToken stop = default)
+    {
+        _stop = stop;
+        try
+        {
+            RunSession(resumeFrom);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw new RunStoppedException(EpochsDone, Phase);
+        }
+    }
+
+    private void RunSession(string? resumeFrom)
     {
         var device = TorchRuntime.Device(options.Device);
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
         string outDir = Path.GetFullPath(options.OutputDir);
         // Two checkpoints (weights + optimizer state) plus reports must fit before we spend hours training.
         OutputFolder.Prepare(outDir, architecture.Info.Parameters * 4 * 5 + (64L << 20), $"a run of {architecture.Info.Name}");
+        EpochsDone = resumeFrom != null ? RunFile.ReadStatus(outDir)?.EpochsDone ?? 0 : 0;
+        RunFile.WriteStatus(outDir, RunStatus.Start(EpochsDone, options.Epochs));
+        RemoveStaleTemporaries(outDir);
 
+        Phase = "loading data";
         var data = LoadData(outDir, resumeFrom != null);
         if (data.Train.Count == 0) throw new DataException("no training cases left");
         if (data.Validation.Count == 0) throw new DataException("no validation cases (give --val-split, or more cases for the automatic split)");
@@ -61,6 +90,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 throw new UserErrorException($"{checkpoint}: corrupt training state ({e.Message})", 1);
             }
             firstEpoch = progress.EpochsDone + 1;
+            EpochsDone = progress.EpochsDone;
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
         var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
@@ -72,6 +102,10 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         int lastEpoch = Math.Min(options.Epochs, options.StopAfter ?? options.Epochs);
         for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
         {
+            _stop.ThrowIfCancellationRequested();
+            Phase = $"epoch {epoch} of {options.Epochs}";
+            if (FaultInjection.ThrowAt is ("thread", var at) && at == epoch)
+                new Thread(() => throw new InvalidOperationException($"fault injected on a background thread in epoch {epoch} (LGMSNET_FAULT_THROW)")) { IsBackground = true }.Start();
             var epochClock = Stopwatch.StartNew();
             double epochRate = schedule.Rate(epoch, optimizer.Steps);
             double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);
@@ -79,7 +113,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             if (epoch % options.ValEvery == 0 || epoch == options.Epochs || epoch == lastEpoch)
             {
                 network.eval();
-                validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize));
+                validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize), cancel: _stop);
             }
             bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,
@@ -101,11 +135,15 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             // Best first: if the process dies between the two writes, last still points at the previous epoch.
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer.State, progressRecord);
+            EpochsDone = epoch;
             reporter.EpochFinished(data, state);
+            RunFile.UpdateStatus(outDir, s => (s ?? RunStatus.Start(epoch, options.Epochs)) with { EpochsDone = epoch, Epochs = options.Epochs, Updated = DateTime.UtcNow });
             observer.EpochFinished(record, isBest);
         }
 
         // Final report: the best checkpoint (chosen on validation) on validation, and on the test split if given.
+        _stop.ThrowIfCancellationRequested();
+        Phase = "the final evaluation";
         using var best = architecture.Create();
         Checkpoint.LoadWeights(best, Path.Combine(outDir, File.Exists(Path.Combine(outDir, BestCheckpoint)) ? BestCheckpoint : LastCheckpoint));
         best.to(device);
@@ -113,9 +151,23 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var bestPredictor = new Predictor(best, device, options.Size);
         var overlays = new List<(CaseData Case, byte[] Prediction)>();
         var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
-            onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); });
-        EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize)) : null;
+            onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); }, cancel: _stop);
+        EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize), cancel: _stop) : null;
         reporter.Finished(data, state, final, test, overlays);
+        Phase = "finished";
+    }
+
+    /// <summary>Deletes the temporary files of atomic writes that a killed session left (they are never read).</summary>
+    private static void RemoveStaleTemporaries(string outDir)
+    {
+        foreach (var file in Directory.EnumerateFiles(outDir, ".*.tmp"))
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
     }
 
     private bool Volumetric => architecture.Info.Dims == 3;
@@ -148,12 +200,13 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     {
         network.train();
         using var loader = new BatchLoader(train, options.BatchSize, options.Size, architecture.Info.InChannels, options.Seed, epoch, training: true,
-            samplesPerCase: Volumetric ? options.SamplesPerVolume : 1);
+            samplesPerCase: Volumetric ? options.SamplesPerVolume : 1, faultAtBatch: FaultInjection.ThrowAt is ("batch", var at) && at == epoch ? 1 : null);
         observer.EpochStarted(epoch, options.Epochs, loader.BatchCount);
         double lossSum = 0;
         int step = 0;
         foreach (var batch in loader.Batches())
         {
+            _stop.ThrowIfCancellationRequested();
             step++;
             using var scope = NewDisposeScope();
             var shape = new long[] { batch.Count, batch.Channels }.Concat(batch.Size.Select(s => (long)s)).ToArray();
@@ -169,6 +222,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 step);
             lossSum += value;
             observer.StepFinished(epoch, step, loader.BatchCount, value);
+            if (FaultInjection.StepPauseMilliseconds is { } pause) Thread.Sleep(pause);
         }
         return lossSum / Math.Max(1, step);
     }
@@ -231,7 +285,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var results = new CaseData?[dataset.CaseIds.Count];
         var errors = new string?[results.Length];
         int done = 0;
-        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = _stop }, i =>
         {
             try
             {

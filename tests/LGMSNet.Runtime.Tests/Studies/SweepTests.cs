@@ -101,7 +101,7 @@ public sealed class SweepTests() : TempFolderTest("lgms-sweep-")
         string id = "synth.unet.fold1.s7";
         var dead = System.Diagnostics.Process.Start("true")!;
         dead.WaitForExit();
-        new SweepFolder(folder).WriteStatus(id, new RunStatus("running", null, Environment.MachineName, dead.Id, DateTime.UtcNow, null, null));
+        new SweepFolder(folder).WriteStatus(id, new SweepTaskStatus("running", null, Environment.MachineName, dead.Id, DateTime.UtcNow, null, null));
         var states = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs").EnumerateArray().ToList();
         Assert.Equal("pending", states.Single(r => r.GetProperty("id").GetString() == id).GetProperty("state").GetString());
         (code, output, error) = CliRunner.Run("sweep", "run", sweep, "--output", folder);

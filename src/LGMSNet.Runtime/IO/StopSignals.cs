@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+
+namespace LGMSNet.Runtime.IO;
+
+/// <summary>Turns SIGTERM, SIGINT and SIGHUP — what Slurm, <c>timeout</c>, Ctrl+C and a closed terminal send —
+/// from "the runtime ends the process without a word" (its default: exit 143, 130 or 129, nothing printed)
+/// into a stop request that the work in progress honours at its next safe point (<see cref="Token"/>). The
+/// first signal calls <c>onFirst</c>; a second one calls <c>onSecond</c>, which is expected to end the process
+/// at once. Disposing restores the default handling.</summary>
+public sealed class StopSignals : IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Action<string> _onFirst;
+    private readonly Action<string> _onSecond;
+    private int _received;
+
+    private StopSignals(Action<string> onFirst, Action<string> onSecond)
+    {
+        _onFirst = onFirst;
+        _onSecond = onSecond;
+        foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+            _registrations.Add(PosixSignalRegistration.Create(signal, Handle));
+    }
+
+    /// <summary>Starts listening. <paramref name="onFirst"/> and <paramref name="onSecond"/> get the signal's name (e.g. SIGTERM).</summary>
+    public static StopSignals Listen(Action<string> onFirst, Action<string> onSecond) => new(onFirst, onSecond);
+
+    /// <summary>Cancelled when the first stop signal arrives.</summary>
+    public CancellationToken Token => _stop.Token;
+
+    /// <summary>The first signal received (e.g. "SIGTERM"), or null.</summary>
+    public string? Received { get; private set; }
+
+    /// <summary>The exit status a shell reports for a process ended by <paramref name="signal"/>: 128 + its number.</summary>
+    public static int ExitCode(string signal) => 128 + signal switch
+    {
+        "SIGHUP" => 1,
+        "SIGINT" => 2,
+        "SIGTERM" => 15,
+        _ => throw new ArgumentOutOfRangeException(nameof(signal), signal, "not a stop signal"),
+    };
+
+    private void Handle(PosixSignalContext context)
+    {
+        context.Cancel = true; // never the runtime's silent default
+        string name = context.Signal switch
+        {
+            PosixSignal.SIGTERM => "SIGTERM",
+            PosixSignal.SIGINT => "SIGINT",
+            _ => "SIGHUP",
+        };
+        if (Interlocked.Increment(ref _received) == 1)
+        {
+            Received = name;
+            _onFirst(name);
+            _stop.Cancel();
+        }
+        else
+        {
+            _onSecond(name);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations) registration.Dispose();
+        _registrations.Clear();
+        _stop.Dispose();
+    }
+}
