@@ -7,12 +7,13 @@ namespace LGMSNet.Runtime.Blocks;
 /// <summary>Dimension-generic layer factories: one code path serves 2D and 3D.</summary>
 public static class Primitives
 {
-    public static Convolution Conv(int dims, long inChannels, long outChannels, long kernel, long groups = 1, bool bias = true) => dims switch
+    /// <summary>A convolution that runs in the memory layout <see cref="ConvolutionLayout"/> chooses for it.</summary>
+    public static Convolution Conv(int dims, long inChannels, long outChannels, long kernel, long groups = 1, bool bias = true) => ConvolutionLayout.Attach(dims switch
     {
         2 => nn.Conv2d(inChannels, outChannels, kernel, padding: kernel / 2, groups: groups, bias: bias),
         3 => nn.Conv3d(inChannels, outChannels, kernel, padding: kernel / 2, groups: groups, bias: bias),
         _ => throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
-    };
+    });
 
     /// <summary>BatchNorm for 2D or 3D maps (the functional batch_norm serves both).</summary>
     public static BatchNormLayer BatchNorm(int dims, long channels) => dims is 2 or 3

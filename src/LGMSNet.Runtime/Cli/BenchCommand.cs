@@ -215,7 +215,7 @@ internal static class BenchCommand
         torch.manual_seed(0);
         using var network = descriptor.Create();
         network.to(device);
-        network.UseChannelsLast(); // as the trainer does
+        network.PrepareConvolutionLayouts(); // as the trainer does
         network.train();
         using var optimizer = new Optimizer(OptimizerKind.Sgd, network.named_parameters().Select(p => (p.name, p.parameter)), 0.01);
         using var input = randn(Shape(batch, info.InChannels, size), device: device);

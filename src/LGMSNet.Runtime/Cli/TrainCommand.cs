@@ -82,7 +82,7 @@ internal static class TrainCommand
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
                 if (condition.State is RunCondition.Died or RunStatus.Stopped or RunStatus.Failed)
-                    (result.GetValue(json) ? context.Error : context.Out).WriteLine($"the previous session {condition.Description.TrimEnd('.')}");
+                    (result.GetValue(json) ? context.Error : context.Out).WriteLine($"previous session: {condition.Description.TrimEnd('.')}");
                 // The recipe, data and folder are the run's; only how long and where it runs may change, and that is saved.
                 var fixedOptions = new Option[]
                 {

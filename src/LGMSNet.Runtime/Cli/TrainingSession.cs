@@ -114,7 +114,7 @@ internal sealed class TrainingSession
         _context.Error.WriteLine(line);
         _context.Error.Flush();
         _context.Out.Flush();
-        Environment.Exit(StopSignals.ExitCode(signal));
+        StopSignals.TerminateNow(signal);
     }
 
     /// <summary>What is on disk after <paramref name="epochsDone"/> epochs, and the command that continues from it.</summary>

@@ -41,6 +41,27 @@ public sealed class StopSignals : IDisposable
         _ => throw new ArgumentOutOfRangeException(nameof(signal), signal, "not a stop signal"),
     };
 
+    /// <summary>Ends the process now, as <paramref name="signal"/>'s default action does (exit status 128 + its number): the
+    /// disposition is reset and the signal raised, so no exit handler runs while other threads are inside native code
+    /// (Environment.Exit there can crash libtorch's teardown).</summary>
+    public static void TerminateNow(string signal)
+    {
+        int number = ExitCode(signal) - 128;
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            SetDisposition(number, IntPtr.Zero); // SIG_DFL
+            Raise(number);
+            Thread.Sleep(Timeout.Infinite);
+        }
+        Environment.Exit(ExitCode(signal));
+    }
+
+    [DllImport("libc", EntryPoint = "signal")]
+    private static extern IntPtr SetDisposition(int signal, IntPtr handler);
+
+    [DllImport("libc", EntryPoint = "raise")]
+    private static extern int Raise(int signal);
+
     private void Handle(PosixSignalContext context)
     {
         context.Cancel = true; // never the runtime's silent default

@@ -1,5 +1,6 @@
 using LGMSNet.Runtime.Blocks;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Network;
@@ -34,9 +35,9 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The one forward path: input checks, a dispose scope (intermediates are freed), and for a
-    /// fused network inference mode with channels-last activations (its weights were converted when
-    /// fusing), which oneDNN's convolutions run fastest on. Stage outputs named in <paramref name="keep"/>
-    /// survive the scope.</summary>
+    /// fused network inference mode. Each convolution puts its input in its own layout
+    /// (<see cref="ConvolutionLayout"/>); outputs are returned contiguous. Stage outputs named in
+    /// <paramref name="keep"/> survive the scope.</summary>
     private Tensor Run(Tensor input, StageObserver? observe, Dictionary<string, Tensor>? keep)
     {
         CheckInput(input);
@@ -44,31 +45,21 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
         using var mode = IsFusedForInference ? inference_mode(true) : null;
         var observer = keep == null ? observe : (stage, output) =>
         {
-            keep[stage] = IsFusedForInference ? output.contiguous() : output;
+            keep[stage] = output.contiguous();
             observe?.Invoke(stage, output);
         };
-        var logits = Forward(IsFusedForInference ? ChannelsLast(input) : input, observer);
-        if (IsFusedForInference) logits = logits.contiguous();
+        var logits = Forward(input, observer).contiguous();
         if (keep != null) scope.MoveToOuter(keep.Values.Where(t => !ReferenceEquals(t, logits)).ToArray());
         return scope.MoveToOuter(logits);
     }
 
-    /// <summary>Stores every convolution weight channels-last; inputs should then be channels-last too
-    /// (<see cref="ChannelsLast"/>). Values and state_dict are unchanged; oneDNN runs faster on it.</summary>
-    public void UseChannelsLast()
+    /// <summary>Puts every convolution weight in its layout now (<see cref="ConvolutionLayout"/>; each convolution also
+    /// does so on its first call), so that an optimizer created afterwards keeps its state in the same layout.</summary>
+    public void PrepareConvolutionLayouts()
     {
-        using var _ = no_grad();
-        foreach (var (_, parameter) in named_parameters())
-            if (parameter.dim() >= 4) parameter.set_(ChannelsLast(parameter));
+        foreach (var module in modules())
+            if (module is Convolution conv) ConvolutionLayout.PrepareWeight(conv);
     }
-
-    /// <summary>The same tensor with channels-last strides (NHWC / NDHWC memory, NCHW shape).</summary>
-    public static Tensor ChannelsLast(Tensor t) => t.dim() switch
-    {
-        4 => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
-        5 => t.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3),
-        _ => t,
-    };
 
     /// <summary>The generated forward pass; <paramref name="observe"/> sees each stage output.</summary>
     protected abstract Tensor Forward(Tensor input, StageObserver? observe);
@@ -85,7 +76,7 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     protected static Tensor Concat(Tensor skip, Tensor up) => torch.cat(new[] { skip, up }, 1);
 
     /// <summary>Switches to eval mode and rewrites every block into its inference form (BatchNorm
-    /// folded into convolutions, LMS kernels merged, weights in channels-last layout); forward passes
+    /// folded into convolutions, LMS kernels merged, weights in their layouts); forward passes
     /// then run in inference mode. Irreversible: training afterwards is refused.</summary>
     public void FuseForInference()
     {
@@ -93,7 +84,7 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
         eval();
         foreach (var module in modules())
             if (module is IFusable fusable) fusable.FuseForInference();
-        UseChannelsLast();
+        PrepareConvolutionLayouts();
         IsFusedForInference = true;
     }
 

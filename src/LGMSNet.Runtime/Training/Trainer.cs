@@ -64,7 +64,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         torch.manual_seed(options.Seed);
         using var network = architecture.Create();
         network.to(device);
-        network.UseChannelsLast();
+        network.PrepareConvolutionLayouts();
         var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new Optimizer(options.Optimizer, parameters, options.LearningRate, options.Momentum, options.WeightDecay);
         int samplesPerEpoch = Volumetric ? data.Train.Count * options.SamplesPerVolume : data.Train.Count;

@@ -19,7 +19,7 @@ public static class TrainingStep
         Func<Failure, Exception>? onDiverged = null, int index = 0)
     {
         using var scope = NewDisposeScope();
-        var loss = Losses.ForClasses(classes, network.forward(SegmentationNetwork.ChannelsLast(input)), target);
+        var loss = Losses.ForClasses(classes, network.forward(input), target);
         double value = loss.item<float>();
         if (!double.IsFinite(value) || FaultInjection.NanAtStep == optimizer.Steps + 1)
             throw onDiverged?.Invoke(new Failure(index, value)) ?? new TrainingDivergedException($"training diverged: the loss is {value}");

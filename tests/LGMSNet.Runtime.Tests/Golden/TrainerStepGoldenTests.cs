@@ -30,7 +30,7 @@ public sealed class TrainerStepGoldenTests
 
         using var network = new LGMSNet.Architectures.LgmsNet();
         WeightLayout.Load(network, Fixtures.Load("lgmsnet2d", "weights.safetensors"), KeyLayout.Reference);
-        network.UseChannelsLast();
+        network.PrepareConvolutionLayouts();
         network.train();
         var map = WeightLayout.KeyMap(network.Architecture).ToDictionary(t => t.ReferenceName, t => t.Name);
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);

@@ -39,7 +39,9 @@ public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
         }, "a sweep task to start", seconds: 90);
         var (code, output, error) = first.Result;
         Assert.True(code == 1, $"the cancelled run should make --wait fail: {output}{error}");
-        Assert.Contains($"{cancelled}: pending", output);
+        // scancel sends SIGTERM: the run stops at a safe point and says so (or, cancelled before its handler was installed, is
+        // recognised as dead); either way the sweep names the state and why.
+        Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(cancelled)}: (stopped|died)[^\n]*: ", output);
         Assert.True(File.Exists(Path.Combine(folder, "slurm", "sweep.sbatch")));
         string script = File.ReadAllText(Path.Combine(folder, "slurm", "sweep.sbatch"));
         Assert.Contains("#SBATCH --array=0,1,2,3", script);
@@ -47,7 +49,10 @@ public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
         Assert.Contains("#SBATCH --requeue", script);
 
         var status = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal("pending", status.Single(r => r.GetProperty("id").GetString() == cancelled).GetProperty("state").GetString());
+        var stopped = status.Single(r => r.GetProperty("id").GetString() == cancelled);
+        Assert.Contains(stopped.GetProperty("state").GetString(), new[] { "stopped", "died" });
+        Assert.False(string.IsNullOrWhiteSpace(stopped.GetProperty("reason").GetString()));
+        if (stopped.GetProperty("state").GetString() == "stopped") Assert.Contains("run stopped by SIGTERM", stopped.GetProperty("reason").GetString());
         Assert.Equal(3, status.Count(r => r.GetProperty("state").GetString() == "done"));
         Assert.All(status, r => Assert.Matches(@"^\d+_\d$", r.GetProperty("slurm_job").GetString()!));
 

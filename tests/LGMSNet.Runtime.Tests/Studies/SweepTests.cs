@@ -97,13 +97,23 @@ public sealed class SweepTests() : TempFolderTest("lgms-sweep-")
         Assert.Equal(0, code);
         Assert.Contains("0 run(s) to do (4 done", output);
 
-        // A run whose process died (recorded as running by a process that no longer exists) is pending and resumes.
+        // A run whose process died (recorded as running by a process that no longer exists) is shown as died, with why,
+        // in the status and the report, and the next sweep run resumes it.
         string id = "synth.unet.fold1.s7";
         var dead = System.Diagnostics.Process.Start("true")!;
         dead.WaitForExit();
         new SweepFolder(folder).WriteStatus(id, new SweepTaskStatus("running", null, Environment.MachineName, dead.Id, DateTime.UtcNow, null, null));
         var states = CliRunner.Json(CliRunner.Run("sweep", "status", folder, "--json").Out).GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal("pending", states.Single(r => r.GetProperty("id").GetString() == id).GetProperty("state").GetString());
+        var died = states.Single(r => r.GetProperty("id").GetString() == id);
+        Assert.Equal("died", died.GetProperty("state").GetString());
+        Assert.Contains($"its task (process {dead.Id} on {Environment.MachineName}) is gone without recording an end", died.GetProperty("reason").GetString());
+        Assert.Contains($"{id}: died: its task (process {dead.Id}", CliRunner.Run("sweep", "status", folder).Out);
+        (code, output, error) = CliRunner.Run("sweep", "report", folder, "--json");
+        Assert.True(code == 0, error);
+        var left = CliRunner.Json(output).GetProperty("unfinished").EnumerateArray().Single();
+        Assert.Equal(id, left.GetProperty("id").GetString());
+        Assert.Equal("died", left.GetProperty("state").GetString());
+        Assert.Contains($"- {id}: died — its task (process {dead.Id}", File.ReadAllText(Path.Combine(folder, "report.md")));
         (code, output, error) = CliRunner.Run("sweep", "run", sweep, "--output", folder);
         Assert.True(code == 0, output + error);
         Assert.Contains("1 run(s) to do (3 done", output);
@@ -133,5 +143,7 @@ public sealed class SweepTests() : TempFolderTest("lgms-sweep-")
         foreach (var file in new[] { "report.md", "report.csv", "report.tex", "report.json", "report.png" })
             Assert.True(new FileInfo(Path.Combine(folder, file)).Length > 0, file);
         Assert.Contains("| synth | unet |", File.ReadAllText(Path.Combine(folder, "report.md")));
+        Assert.Empty(CliRunner.Json(output).GetProperty("unfinished").EnumerateArray());
+        Assert.DoesNotContain("Not in the table", File.ReadAllText(Path.Combine(folder, "report.md")));
     }
 }
