@@ -28,6 +28,9 @@ public static class LgmsCli
             SweepCommand.Create(context),
         };
         ReportUnhandledExceptions(context.Error);
+        // A training run on the real console runs in a watched child process: a native fault or SIGKILL still ends with a line.
+        if (TrainingSupervisor.Applies(args, output, error) && TrainingSupervisor.Run(args, context.Error) is var supervised and >= 0)
+            return supervised;
         try
         {
             TorchRuntime.EnsureLoaded();

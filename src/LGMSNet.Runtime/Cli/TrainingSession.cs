@@ -39,6 +39,7 @@ internal sealed class TrainingSession
                                               $"(send {signal} again to abort at once)"),
             signal => session.Abort(signal));
         _current = session;
+        TrainingSupervisor.SessionStarted(session._folder);
         try
         {
             var report = train(trainer => session._trainer = trainer, signals.Token);

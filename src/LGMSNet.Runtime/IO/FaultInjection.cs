@@ -31,8 +31,15 @@ public static class FaultInjection
         int.TryParse(Environment.GetEnvironmentVariable("LGMSNET_FAULT_STEP_PAUSE_MS"), out int stepMs) ? stepMs : null;
 
     /// <summary>LGMSNET_FAULT_THROW=place:E throws an internal fault in epoch E: <c>batch</c> in the batch loader's
-    /// thread (the first batch), <c>thread</c> unhandled on a background thread of its own.</summary>
+    /// thread (the first batch), <c>thread</c> unhandled on a background thread of its own, <c>native</c> a native abort
+    /// (SIGABRT, as libtorch's std::terminate), which no handler of the process can report.</summary>
     public static (string Place, int Epoch)? ThrowAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_THROW"));
+
+    /// <summary>Ends the process as a fault in native code does (libc abort: SIGABRT).</summary>
+    public static void NativeAbort() => Abort();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "abort")]
+    private static extern void Abort();
 
     private static readonly Dictionary<string, int> WritesByName = new(StringComparer.Ordinal);
 

@@ -27,12 +27,27 @@ public sealed record ProcessIdentity(string Host, int Pid, DateTime? ProcessStar
 
     /// <summary>Whether process <paramref name="pid"/> of this host lives and, when <paramref name="started"/> is known,
     /// is the one started then.</summary>
+    /// <summary>A process that has ended but not been reaped yet (Linux state Z or X) is dead, though its id still exists.</summary>
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            int close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] is 'Z' or 'X';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     public static bool IsAlive(int pid, DateTime? started)
     {
         try
         {
             using var process = Process.GetProcessById(pid);
-            if (process.HasExited) return false;
+            if (process.HasExited || IsZombie(pid)) return false;
             return started is not { } expected || (process.StartTime.ToUniversalTime() - expected).Duration() <= Tolerance;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)

@@ -5,8 +5,9 @@ namespace LGMSNet.Runtime.IO;
 /// <summary>Turns SIGTERM, SIGINT and SIGHUP — what Slurm, <c>timeout</c>, Ctrl+C and a closed terminal send —
 /// from "the runtime ends the process without a word" (its default: exit 143, 130 or 129, nothing printed)
 /// into a stop request that the work in progress honours at its next safe point (<see cref="Token"/>). The
-/// first signal calls <c>onFirst</c>; a second one calls <c>onSecond</c>, which is expected to end the process
-/// at once. Disposing restores the default handling.</summary>
+/// first signal calls <c>onFirst</c>; a second one (the same signal repeated within <see cref="DuplicateWindow"/> is one
+/// delivery, not two) calls <c>onSecond</c>, which is expected to end the process at once. Disposing restores the default
+/// handling.</summary>
 public sealed class StopSignals : IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = new();
@@ -14,6 +15,10 @@ public sealed class StopSignals : IDisposable
     private readonly Action<string> _onFirst;
     private readonly Action<string> _onSecond;
     private int _received;
+    private readonly System.Diagnostics.Stopwatch _first = new();
+
+    /// <summary>The same signal again within this time is the same event delivered twice, not a second request.</summary>
+    public static readonly TimeSpan DuplicateWindow = TimeSpan.FromMilliseconds(500);
 
     private StopSignals(Action<string> onFirst, Action<string> onSecond)
     {
@@ -71,9 +76,17 @@ public sealed class StopSignals : IDisposable
             PosixSignal.SIGINT => "SIGINT",
             _ => "SIGHUP",
         };
-        if (Interlocked.Increment(ref _received) == 1)
+        lock (_registrations)
+        {
+            // One signal often arrives twice at once: a terminal's Ctrl+C or hang-up, timeout and Slurm signal every process
+            // of the group or job, which reaches a supervised trainer both directly and forwarded by its supervisor.
+            if (Received == name && _first.Elapsed < DuplicateWindow) return;
+            _received++;
+        }
+        if (_received == 1)
         {
             Received = name;
+            _first.Restart();
             _onFirst(name);
             _stop.Cancel();
         }

@@ -106,6 +106,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             Phase = $"epoch {epoch} of {options.Epochs}";
             if (FaultInjection.ThrowAt is ("thread", var at) && at == epoch)
                 new Thread(() => throw new InvalidOperationException($"fault injected on a background thread in epoch {epoch} (LGMSNET_FAULT_THROW)")) { IsBackground = true }.Start();
+            if (FaultInjection.ThrowAt is ("native", var nativeAt) && nativeAt == epoch) FaultInjection.NativeAbort();
             var epochClock = Stopwatch.StartNew();
             double epochRate = schedule.Rate(epoch, optimizer.Steps);
             double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);

@@ -41,8 +41,9 @@ public sealed class CrashTests() : TempFolderTest("lgms-crash-")
             Thread.Sleep(50);
         }
         Assert.False(process.HasExited, "the process ended before the second checkpoint write");
-        process.Kill(entireProcessTree: true);
+        process.Kill(entireProcessTree: true); // the supervisor and the training process
         process.WaitForExit();
+        while (LGMSNet.Runtime.Training.RunFile.Inspect(run).IsRunning && clock.Elapsed < TimeSpan.FromMinutes(4)) Thread.Sleep(50);
 
         // The half-written temporary file is left behind; the checkpoint itself is the complete epoch-1 file.
         Assert.NotEmpty(Directory.GetFiles(run, ".last.safetensors.*.tmp"));

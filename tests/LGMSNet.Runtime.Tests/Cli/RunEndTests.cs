@@ -97,6 +97,7 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
             process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
             process.Signal(15);
             process.WaitFor(() => process.Error.Contains("received SIGTERM"), "the first signal's acknowledgement");
+            Thread.Sleep(StopSignals.DuplicateWindow + TimeSpan.FromMilliseconds(200)); // sooner, it is the same signal delivered twice
             process.Signal(15); // the trainer is inside a 4 s step: only an abort ends it now
             Assert.Equal(143, process.WaitForExit(seconds: 3));
             Assert.Contains($"run aborted by a second SIGTERM during epoch 2 of 3: epoch 1 of 3 is saved in {Path.Combine(run, Trainer.LastCheckpoint)}", process.Error);
@@ -111,7 +112,8 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
     public void A_killed_run_is_recognised_as_dead_by_eval_of_a_runs_folder_and_by_resume()
     {
         string runs = Temp("runs"), run = Path.Combine(runs, "killed");
-        using (var process = new CliProcess(Pause(1000), Tiny(run)))
+        // Unsupervised, as after a power loss: nobody is left to record the end.
+        using (var process = new CliProcess(new Dictionary<string, string>(Pause(1000)) { ["LGMSNET_SUPERVISOR"] = "0" }, Tiny(run)))
         {
             process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
             process.Signal(9);
@@ -147,10 +149,12 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
         string run = Temp("live");
         using var process = new CliProcess(Pause(1000), Tiny(run));
         process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
+        int trainer = Status(run).GetProperty("pid").GetInt32(); // the supervised training process
+        Assert.NotEqual(process.Pid, trainer);
         var (code, _, error) = CliRunner.Run("train", "--resume", run);
         Assert.Equal(2, code);
-        Assert.Contains($"the run is running: 1 of 3 epochs done (process {process.Pid}", error);
-        Assert.Contains($"kill -TERM {process.Pid}", error);
+        Assert.Contains($"the run is running: 1 of 3 epochs done (process {trainer}", error);
+        Assert.Contains($"kill -TERM {trainer}", error);
         process.Signal(15);
         Assert.Equal(143, process.WaitForExit());
     }
@@ -237,6 +241,65 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
         Assert.True(code == 0, output + error);
         Assert.Equal(3, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
     }
+
+    [Fact]
+    public void A_native_abort_in_the_training_process_is_reported_by_its_supervisor()
+    {
+        string run = Temp("native");
+        int code;
+        string error;
+        using (var process = new CliProcess(new Dictionary<string, string> { ["LGMSNET_FAULT_THROW"] = "native:2" }, Tiny(run)))
+        {
+            code = process.WaitForExit();
+            error = process.Error;
+        }
+        Assert.Equal(134, code); // 128 + SIGABRT, as the shell would report the training process
+        string line = error.TrimEnd().Split('\n')[^1];
+        Assert.StartsWith("error: the training process died of SIGABRT (native code aborted", line);
+        Assert.Contains("during epoch 2 of 3", line);
+        Assert.Contains($"epoch 1 of 3 is saved in {Path.Combine(run, Trainer.LastCheckpoint)}; continue with: ", line);
+        Assert.EndsWith($"train --resume {run}", line);
+        var status = Status(run);
+        Assert.Equal("failed", status.GetProperty("state").GetString());
+        Assert.Equal("SIGABRT", status.GetProperty("signal").GetString());
+        Assert.Contains("ended by: SIGABRT", File.ReadAllText(status.GetProperty("crash_file").GetString()!));
+        var (resumed, output, resumeError) = CliRunner.Run("train", "--resume", run);
+        Assert.True(resumed == 0, output + resumeError);
+    }
+
+    [Fact]
+    public void A_training_process_killed_with_SIGKILL_is_reported_and_a_killed_supervisor_stops_its_trainer()
+    {
+        string run = Temp("oom");
+        using (var process = new CliProcess(Pause(1000), Tiny(run)))
+        {
+            process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
+            int trainer = Status(run).GetProperty("pid").GetInt32();
+            Assert.Equal(0, Kill(trainer, 9)); // as the out-of-memory killer would
+            Assert.Equal(137, process.WaitForExit());
+            Assert.Contains("error: the training process died of SIGKILL (kill -9, or the kernel's out-of-memory killer: see dmesg) during epoch 2 of 3", process.Error);
+        }
+        Assert.Equal("failed", Status(run).GetProperty("state").GetString());
+
+        // The supervisor itself killed: the trainer is told (SIGTERM) and stops at a safe point instead of training on unwatched.
+        string orphan = Temp("orphan");
+        using (var process = new CliProcess(Pause(1000), Tiny(orphan)))
+        {
+            process.WaitFor(() => EpochsRecorded(orphan) >= 1, "epoch 1 on disk");
+            int trainer = Status(orphan).GetProperty("pid").GetInt32();
+            process.Signal(9);
+            process.WaitForExit();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (LGMSNet.Runtime.IO.ProcessIdentity.IsAlive(trainer, null) && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(100);
+            Assert.False(LGMSNet.Runtime.IO.ProcessIdentity.IsAlive(trainer, null), "the trainer outlived its supervisor");
+        }
+        var stopped = Status(orphan);
+        Assert.Equal("stopped", stopped.GetProperty("state").GetString());
+        Assert.Equal("SIGTERM", stopped.GetProperty("signal").GetString());
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    private static extern int Kill(int pid, int signal);
 
     [Fact]
     public void A_stop_after_session_is_recorded_as_stopped_with_its_resume_command()
