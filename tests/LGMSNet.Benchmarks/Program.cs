@@ -19,7 +19,11 @@ using static TorchSharp.torch;
 //     interleaves (a) ONNX Runtime on the authors' export (LGMSNet 2D at 256 only), (b) ONNX Runtime on our export
 //     of the same architecture, (c) our fused TorchSharp path.
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- generator [BenchmarkDotNet arguments]
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- soak [--epochs 60] [--burners 2xcores] [--interrupt-after N]
+//       [--arch lgmsnet] [--data synthetic] [--size 64] [--batch 8] [--output DIR]
+//     trains through the real CLI while CPU burners load every core, SIGTERMs it once and resumes (Soak.cs).
 string command = args.Length > 0 ? args[0] : "onnx";
+if (command == "soak") return Soak.Run(args.Skip(1).ToArray());
 if (command == "generator")
 {
     BenchmarkRunner.Run<GeneratorBenchmark>(args: args.Skip(1).ToArray());
@@ -27,7 +31,7 @@ if (command == "generator")
 }
 if (command != "onnx")
 {
-    Console.Error.WriteLine("commands: onnx, generator");
+    Console.Error.WriteLine("commands: onnx, generator, soak");
     return 2;
 }
 string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
