@@ -3,44 +3,49 @@ using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Blocks;
 
-/// <summary>The one place that decides the memory layout each convolution runs in (contiguous NCHW/NCDHW or
-/// channels-last), attached to every convolution <see cref="Primitives.Conv"/> builds: before each call the weight
-/// and the input are put in the convolution's layout. The rule follows two oneDNN 3.7.1 (libtorch 2.10) faults found
-/// on AVX-512 CPUs (AMD EPYC Zen 5 here), each silently wrong or fatal, never reported:
+/// <summary>The one place that decides the memory layout each convolution runs in (channels-last or contiguous
+/// NCHW/NCDHW), attached to every convolution <see cref="Primitives.Conv"/> builds. The rule follows oneDNN 3.7.1 (libtorch 2.10) faults found on this
+/// project's AVX-512 machines (AMD EPYC, Zen 5), each silently wrong or fatal, never reported by libtorch:
 /// <list type="bullet">
-/// <item>contiguous float32 convolutions whose input channels per group are not a multiple of 16 (24 → 24, 3×3)
-/// return wrong numbers or NaN (|Δ| ≈ 13 on outputs of ≈ 50: padding of the blocked layout left uninitialised);</item>
-/// <item>channels-last 1×1 convolutions with many output channels on small maps (128 → 1024 at 2×2, batch 4) return
-/// wrong numbers, and at 512 → 1024 end the process with SIGFPE (a division by zero in brgemm's blocking heuristic).</item>
+/// <item>contiguous float32 convolutions whose input channels per group are not a multiple of 16 (24 → 24, 3×3) return
+/// wrong numbers or NaN (relative error 0.2–0.5: the padding of oneDNN's blocked layout is left uninitialised);</item>
+/// <item>channels-last 1×1 convolutions to 512 or more output channels return wrong numbers (relative error 0.4–0.8,
+/// from 1×2 to 16×32 maps, batch 1 to 8), and from 256 input to 1024 output channels end the process with SIGFPE (a
+/// division by zero in brgemm's blocking heuristic, with two or more threads).</item>
 /// </list>
-/// So: channels-last when the input channels per group are not a multiple of 16 (depthwise convolutions included),
-/// contiguous otherwise. Each kernel that rule selects was checked exact against float64 on that CPU
-/// (ConvolutionLayoutTests). Values and state_dict keys do not depend on the layout.</summary>
+/// So: channels-last (oneDNN's fastest layout, and exact for every 3×3 and small 1×1 convolution probed), except 1×1
+/// convolutions with more than 256 output channels, which run contiguous (exact for every input channel count probed,
+/// 8 to 512). ConvolutionLayoutTests checks the chosen kernels against float64. Values and state_dict keys do not
+/// depend on the layout.</summary>
 public static class ConvolutionLayout
 {
-    /// <summary>Makes <paramref name="conv"/> run in its layout on every call.</summary>
+    /// <summary>Makes <paramref name="conv"/> run in its layout: the weight is put in it now (and by <see cref="PrepareWeight"/>
+    /// whenever it is replaced). libtorch runs a convolution channels-last when its input or its weight is channels-last,
+    /// so a channels-last weight suffices for those; a contiguous one also gets its input made contiguous before each
+    /// call (a hook only on those few convolutions, so the common case costs nothing per call).</summary>
     public static Convolution Attach(Convolution conv)
     {
-        conv.register_forward_pre_hook((_, input) => Prepare(conv, input));
+        PrepareWeight(conv);
+        if (!IsChannelsLastConvolution(conv.weight!))
+            conv.register_forward_pre_hook((_, input) => input.is_contiguous() ? input : input.contiguous());
         return conv;
     }
 
-    /// <summary>Whether a convolution with this weight ([out, in / groups, k...]) runs channels-last.</summary>
-    public static bool IsChannelsLastConvolution(Tensor weight) => weight.shape[1] % 16 != 0;
+    /// <summary>Whether a convolution with this weight ([out, in / groups, k...]) runs channels-last: all but the 1×1
+    /// convolutions with more than <see cref="ContiguousPointwiseAbove"/> output channels.</summary>
+    public static bool IsChannelsLastConvolution(Tensor weight) =>
+        !(weight.shape.Skip(2).All(k => k == 1) && weight.shape[0] > ContiguousPointwiseAbove);
 
-    /// <summary>Puts the weight (in place, so optimizers and state_dict keep the same tensor) and returns the input in the
-    /// convolution's layout. Also used before training so optimizer state is created in the final layout.</summary>
-    public static Tensor Prepare(Convolution conv, Tensor input)
-    {
-        PrepareWeight(conv);
-        return InLayout(input, IsChannelsLastConvolution(conv.weight!));
-    }
+    /// <summary>1×1 convolutions with more output channels than this run contiguous (channels-last is wrong from 512 on).</summary>
+    public const int ContiguousPointwiseAbove = 256;
 
+    /// <summary>Puts the weight in its convolution's layout, in place (optimizers and state_dict keep the same tensor);
+    /// called before training so optimizer state is created in the final layout, and after a weight is replaced.</summary>
     public static void PrepareWeight(Convolution conv)
     {
         var weight = conv.weight!;
         bool channelsLast = IsChannelsLastConvolution(weight);
-        if (IsChannelsLast(weight) == channelsLast && (channelsLast || weight.is_contiguous())) return;
+        if (channelsLast ? IsChannelsLast(weight) : weight.is_contiguous()) return;
         using var _ = no_grad();
         weight.set_(InLayout(weight, channelsLast));
     }
@@ -63,18 +68,17 @@ public static class ConvolutionLayout
     /// <summary>Whether the strides are exactly those of <see cref="ToChannelsLast"/> (axes of size 1 ignored).</summary>
     public static bool IsChannelsLast(Tensor t)
     {
-        int dims = (int)t.dim();
+        var shape = t.shape;
+        int dims = shape.Length;
         if (dims is not (4 or 5)) return false;
-        // Memory order: batch, spatial axes..., channel (innermost).
-        var order = new List<int> { 0 };
-        for (int axis = 2; axis < dims; axis++) order.Add(axis);
-        order.Add(1);
+        var strides = t.stride();
+        // Memory order, innermost first: channel, then the spatial axes from the last, then batch.
         long expected = 1;
-        for (int i = order.Count - 1; i >= 0; i--)
+        for (int i = 0; i < dims; i++)
         {
-            int axis = order[i];
-            if (t.shape[axis] != 1 && t.stride(axis) != expected) return false;
-            expected *= t.shape[axis];
+            int axis = i == 0 ? 1 : i == dims - 1 ? 0 : dims - i;
+            if (shape[axis] != 1 && strides[axis] != expected) return false;
+            expected *= shape[axis];
         }
         return true;
     }

@@ -70,5 +70,6 @@ public static class Primitives
         using var _ = no_grad();
         conv.weight = new Parameter(weight.detach().contiguous(), requires_grad: false);
         conv.bias = new Parameter(bias.detach().contiguous(), requires_grad: false);
+        ConvolutionLayout.PrepareWeight(conv);
     }
 }

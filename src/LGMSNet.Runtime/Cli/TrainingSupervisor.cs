@@ -27,6 +27,9 @@ internal static class TrainingSupervisor
         [11] = "SIGSEGV (a segmentation fault in native code)",
     };
 
+    /// <summary>Stop signals that ended the child before it could handle them (while it was starting).</summary>
+    private static readonly Dictionary<int, string> Stops = new() { [1] = "SIGHUP", [2] = "SIGINT", [15] = "SIGTERM" };
+
     /// <summary>Whether this invocation should train under a supervisor: a real program's <c>train</c> on the process's
     /// own console, not already supervised, not turned off.</summary>
     public static bool Applies(string[] args, TextWriter? output, TextWriter? error) =>
@@ -60,7 +63,8 @@ internal static class TrainingSupervisor
             int code = child.ExitCode;
             try
             {
-                if (code > 128 && Faults.TryGetValue(code - 128, out var fault)) Report(child.Id, fault, code, sessionFile, error);
+                if (code > 128 && Faults.TryGetValue(code - 128, out var fault)) Report(child.Id, fault, code, sessionFile, error, stopped: false);
+                else if (code > 128 && Stops.TryGetValue(code - 128, out var stop)) Report(child.Id, stop, code, sessionFile, error, stopped: true);
             }
             finally
             {
@@ -89,14 +93,16 @@ internal static class TrainingSupervisor
     private static extern int SetParentDeathSignal(int option, ulong signal);
 
     /// <summary>The child died of <paramref name="fault"/> without recording how its run ended: record it, say it once.</summary>
-    private static void Report(int pid, string fault, int code, string sessionFile, TextWriter error)
+    private static void Report(int pid, string fault, int code, string sessionFile, TextWriter error, bool stopped)
     {
         string? folder = File.Exists(sessionFile) ? File.ReadAllText(sessionFile).Trim() : null;
         var status = folder != null ? RunFile.ReadStatus(folder) : null;
         if (status != null && status.Pid == pid && status.State != RunStatus.Running) return; // the child said how it ended
+        string how = stopped ? $"ended by {fault} while it was starting, before it could stop at a safe point" : $"died of {fault}";
         if (folder == null || status == null || status.State != RunStatus.Running || status.Pid != pid)
         {
-            error.WriteLine($"error: the training process ({pid}) died of {fault}" + (folder != null ? $"; run folder {folder}" : " before it started a run"));
+            error.WriteLine($"{(stopped ? "run stopped" : "error")}: the training process ({pid}) {how}" +
+                            (folder != null ? $"; run folder {folder}" : " before it started a run; nothing was saved"));
             return;
         }
         int done = status.EpochsDone;
@@ -113,8 +119,8 @@ internal static class TrainingSupervisor
             ["epochs saved"] = done.ToString(CultureInfo.InvariantCulture),
             ["hint"] = "a native fault has no managed stack trace; run the resume command under gdb, or set DOTNET_DbgEnableMiniDump=1 for a core dump",
         };
-        string? crash = CrashReport.Write(folder, new NativeFault($"the training process died of {fault}"), facts);
-        string line = $"error: the training process died of {fault} {where}" +
+        string? crash = stopped ? null : CrashReport.Write(folder, new NativeFault($"the training process died of {fault}"), facts);
+        string line = $"{(stopped ? "run stopped" : "error")}: the training process {how} {where}" +
                       (crash != null ? $"; details in {crash}" : "") + "; " +
                       (resumable
                           ? $"epoch {done} of {status.Epochs} is saved in {Path.Combine(folder, Trainer.LastCheckpoint)}; continue with: {resume}"
@@ -123,7 +129,7 @@ internal static class TrainingSupervisor
         {
             RunFile.WriteStatus(folder, status with
             {
-                State = RunStatus.Failed, Updated = DateTime.UtcNow, Reason = line, Signal = name, ExitCode = code, CrashFile = crash,
+                State = stopped ? RunStatus.Stopped : RunStatus.Failed, Updated = DateTime.UtcNow, Reason = line, Signal = name, ExitCode = code, CrashFile = crash,
                 Resume = resumable ? resume : null,
             });
         }

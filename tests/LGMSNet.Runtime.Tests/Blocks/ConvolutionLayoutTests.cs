@@ -6,9 +6,9 @@ namespace LGMSNet.Runtime.Tests.Blocks;
 
 /// <summary>Every convolution runs in the layout <see cref="ConvolutionLayout"/> picks, and in that layout oneDNN's float32
 /// result equals float64 to float32 noise — including the shapes whose other layout is wrong or fatal on AVX-512 CPUs
-/// such as this project's AMD EPYC (Zen 5): 24 input channels in NCHW, and channels-last 1×1 convolutions to 1024
-/// channels on small maps (the 512 → 1024 case that ends the process with SIGFPE in channels-last is run here in its
-/// chosen, contiguous layout; a regression would crash this test).</summary>
+/// such as this project's AMD EPYC (Zen 5): 24 input channels in NCHW, and channels-last 1×1 convolutions to 512 or
+/// more channels (the 256/512 → 1024 cases that end the process with SIGFPE in channels-last run here in their chosen,
+/// contiguous layout; a regression would crash this test).</summary>
 public sealed class ConvolutionLayoutTests
 {
     public static TheoryData<int, int, int, int, int, int> Shapes() => new()
@@ -21,6 +21,11 @@ public sealed class ConvolutionLayoutTests
         { 128, 1024, 1, 1, 2, 4 },
         { 512, 1024, 1, 1, 2, 4 },
         { 512, 1024, 1, 1, 4, 4 },
+        { 256, 1024, 1, 1, 16, 1 },
+        { 64, 512, 1, 1, 8, 2 },
+        { 24, 512, 1, 1, 8, 2 },
+        { 64, 256, 1, 1, 8, 4 },
+        { 128, 1024, 3, 1, 4, 2 },
         { 24, 24, 3, 24, 16, 4 },
         { 48, 48, 3, 2, 16, 4 },
     };
@@ -34,8 +39,9 @@ public sealed class ConvolutionLayoutTests
         using var conv = Primitives.Conv(2, inChannels, outChannels, kernel, groups, bias: true);
         var input = randn(batch, inChannels, size, 2 * size);
         var output = conv.call(input);
-        Assert.Equal(inChannels / groups % 16 != 0, ConvolutionLayout.IsChannelsLastConvolution(conv.weight!));
-        if (kernel > 1) Assert.Equal(inChannels / groups % 16 != 0, ConvolutionLayout.IsChannelsLast(conv.weight!));
+        bool channelsLast = !(kernel == 1 && outChannels > ConvolutionLayout.ContiguousPointwiseAbove);
+        Assert.Equal(channelsLast, ConvolutionLayout.IsChannelsLastConvolution(conv.weight!));
+        if (kernel > 1) Assert.True(ConvolutionLayout.IsChannelsLast(conv.weight!));
         var expected = nn.functional.conv2d(input.to_type(ScalarType.Float64), conv.weight!.to_type(ScalarType.Float64).contiguous(),
             conv.bias!.to_type(ScalarType.Float64), padding: new long[] { kernel / 2, kernel / 2 }, groups: groups);
         double relative = (output.to_type(ScalarType.Float64) - expected).abs().max().item<double>() / expected.abs().max().item<double>();
