@@ -19,13 +19,13 @@ namespace LGMSNet.Runtime.Blocks;
 /// depend on the layout.</summary>
 public static class ConvolutionLayout
 {
-    /// <summary>Makes <paramref name="conv"/> run in its layout: the weight is put in it now (and by <see cref="PrepareWeight"/>
-    /// whenever it is replaced). libtorch runs a convolution channels-last when its input or its weight is channels-last,
-    /// so a channels-last weight suffices for those; a contiguous one also gets its input made contiguous before each
-    /// call (a hook only on those few convolutions, so the common case costs nothing per call).</summary>
+    /// <summary>Makes <paramref name="conv"/> run in its layout. libtorch runs a convolution channels-last when its input or
+    /// its weight is channels-last, so for most convolutions a channels-last weight suffices: <see cref="PrepareWeight"/>
+    /// puts it there, through <c>SegmentationNetwork.PrepareConvolutionLayouts</c> (before training, after fusing, before
+    /// unfused inference) and whenever a weight is replaced. The few contiguous convolutions also get their input made contiguous before
+    /// each call, by a hook registered here.</summary>
     public static Convolution Attach(Convolution conv)
     {
-        PrepareWeight(conv);
         if (!IsChannelsLastConvolution(conv.weight!))
             conv.register_forward_pre_hook((_, input) => input.is_contiguous() ? input : input.contiguous());
         return conv;
@@ -65,7 +65,9 @@ public static class ConvolutionLayout
         _ => t,
     };
 
-    /// <summary>Whether the strides are exactly those of <see cref="ToChannelsLast"/> (axes of size 1 ignored).</summary>
+    /// <summary>Whether the strides are exactly those <see cref="ToChannelsLast"/> produces, size-1 axes included: libtorch
+    /// reads an ambiguous tensor (a depthwise weight [C, 1, k, k] stored contiguously has channels-last strides on its
+    /// non-trivial axes) as contiguous, and would then pick the contiguous kernels.</summary>
     public static bool IsChannelsLast(Tensor t)
     {
         var shape = t.shape;
@@ -77,7 +79,7 @@ public static class ConvolutionLayout
         for (int i = 0; i < dims; i++)
         {
             int axis = i == 0 ? 1 : i == dims - 1 ? 0 : dims - i;
-            if (shape[axis] != 1 && strides[axis] != expected) return false;
+            if (strides[axis] != expected) return false;
             expected *= shape[axis];
         }
         return true;

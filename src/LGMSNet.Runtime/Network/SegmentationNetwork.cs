@@ -48,13 +48,17 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
             keep[stage] = output.contiguous();
             observe?.Invoke(stage, output);
         };
-        var logits = Forward(input, observer).contiguous();
+        // A fused network's weights are channels-last; so is its input from the start (one copy, not one per stem).
+        var logits = Forward(IsFusedForInference ? ConvolutionLayout.InLayout(input, channelsLast: true) : input, observer).contiguous();
         if (keep != null) scope.MoveToOuter(keep.Values.Where(t => !ReferenceEquals(t, logits)).ToArray());
         return scope.MoveToOuter(logits);
     }
 
-    /// <summary>Puts every convolution weight in its layout now (<see cref="ConvolutionLayout"/>; each convolution also
-    /// does so on its first call), so that an optimizer created afterwards keeps its state in the same layout.</summary>
+    /// <summary>Puts every convolution weight in its layout (<see cref="ConvolutionLayout"/>). The trainer calls it before
+    /// creating its optimizer, fusing calls it, and so do the unfused inference paths (Segmenter, the ONNX verifier); a
+    /// network used directly should call it before its first forward pass (weights left contiguous run the contiguous
+    /// kernels, wrong on some AVX-512 CPUs for input channels not a multiple of 16). Not done at construction or lazily:
+    /// either made the fused inference path about half as fast here (measured, cause not found).</summary>
     public void PrepareConvolutionLayouts()
     {
         foreach (var module in modules())
