@@ -91,7 +91,7 @@ internal sealed class TrainingSession
     public string Crash(Exception e, bool background)
     {
         string? crash = CrashFile(e);
-        var inner = e is InvalidOperationException { InnerException: { } cause } && e.Message.StartsWith("preparing a batch failed", StringComparison.Ordinal) ? cause : e;
+        var inner = e is Data.BatchPreparationException { InnerException: { } cause } ? cause : e;
         string line = $"internal error{(background ? " on a background thread" : "")}: {inner.GetType().Name}: {inner.Message.TrimEnd('.')}. " +
                       $"The run failed during {Phase}; " +
                       (crash != null ? $"the stack trace is in {crash} (please report it)" : "the stack trace could not be written anywhere: " + e) +
@@ -121,12 +121,13 @@ internal sealed class TrainingSession
     /// <summary>What is on disk after <paramref name="epochsDone"/> epochs, and the command that continues from it.</summary>
     private string Saved(int epochsDone, bool failed = false)
     {
-        bool checkpoint = epochsDone > 0 && File.Exists(Path.Combine(_folder, Trainer.LastCheckpoint));
-        return checkpoint
+        return epochsDone > 0 && HasCheckpoint
             ? $"epoch {epochsDone} of {_options.Epochs} is saved in {Path.Combine(_folder, Trainer.LastCheckpoint)}; " +
               $"{(failed ? "after fixing the cause, continue" : "continue")} with: {ResumeCommand}"
             : $"no epoch was complete, so nothing is saved to continue from; start it again with: {StartCommand}";
     }
+
+    private bool HasCheckpoint => File.Exists(Path.Combine(_folder, Trainer.LastCheckpoint));
 
     private string ResumeCommand => ThisProgram.Command("train", "--resume", _folder);
 
@@ -139,7 +140,7 @@ internal sealed class TrainingSession
     private void End(string state, string reason, int exitCode, string? signal = null, string? crashFile = null)
     {
         if (Interlocked.Exchange(ref _ended, 1) == 1 || !File.Exists(RunFile.PathOf(_folder))) return;
-        bool resumable = EpochsDone > 0 && File.Exists(Path.Combine(_folder, Trainer.LastCheckpoint));
+        bool resumable = EpochsDone > 0 && HasCheckpoint;
         try
         {
             RunFile.UpdateStatus(_folder, s => (s ?? RunStatus.Start(EpochsDone, _options.Epochs)) with

@@ -27,8 +27,6 @@ internal static class TrainingSupervisor
         [11] = "SIGSEGV (a segmentation fault in native code)",
     };
 
-    /// <summary>Stop signals that ended the child before it could handle them (while it was starting).</summary>
-    private static readonly Dictionary<int, string> Stops = new() { [1] = "SIGHUP", [2] = "SIGINT", [15] = "SIGTERM" };
 
     /// <summary>Whether this invocation should train under a supervisor: a real program's <c>train</c> on the process's
     /// own console, not already supervised, not turned off.</summary>
@@ -64,7 +62,7 @@ internal static class TrainingSupervisor
             try
             {
                 if (code > 128 && Faults.TryGetValue(code - 128, out var fault)) Report(child.Id, fault, code, sessionFile, error, stopped: false);
-                else if (code > 128 && Stops.TryGetValue(code - 128, out var stop)) Report(child.Id, stop, code, sessionFile, error, stopped: true);
+                else if (StopSignals.FromExitCode(code) is { } stop) Report(child.Id, stop, code, sessionFile, error, stopped: true);
             }
             finally
             {
@@ -149,16 +147,13 @@ internal static class TrainingSupervisor
 
         public SignalForwarder(int pid)
         {
-            foreach (var (signal, number) in new[] { (PosixSignal.SIGTERM, 15), (PosixSignal.SIGINT, 2), (PosixSignal.SIGHUP, 1) })
+            foreach (var (signal, name) in new[] { (PosixSignal.SIGTERM, "SIGTERM"), (PosixSignal.SIGINT, "SIGINT"), (PosixSignal.SIGHUP, "SIGHUP") })
                 _registrations.Add(PosixSignalRegistration.Create(signal, context =>
                 {
                     context.Cancel = true;
-                    _ = Kill(pid, number);
+                    _ = StopSignals.Send(pid, StopSignals.Numbers[name]);
                 }));
         }
-
-        [DllImport("libc", EntryPoint = "kill")]
-        private static extern int Kill(int pid, int signal);
 
         public void Dispose()
         {

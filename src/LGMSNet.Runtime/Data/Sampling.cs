@@ -295,7 +295,7 @@ public sealed class BatchLoader : IDisposable
     {
         foreach (var batch in _queue.GetConsumingEnumerable()) yield return batch;
         // A data problem is the user's to fix; anything else is a bug in the loader thread, kept whole (with its stack trace).
-        if (_error != null) throw _error is DataException ? _error : new InvalidOperationException("preparing a batch failed: " + _error.Message, _error);
+        if (_error != null) throw _error is DataException ? _error : new BatchPreparationException(_error);
     }
 
     public void Dispose()
@@ -312,3 +312,6 @@ public sealed class BatchLoader : IDisposable
         _cancel.Dispose();
     }
 }
+
+/// <summary>A fault of the batch loader's own thread (not a data problem), carrying the original exception whole.</summary>
+public sealed class BatchPreparationException(Exception cause) : Exception("preparing a batch failed: " + cause.Message, cause);

@@ -38,13 +38,21 @@ public sealed class StopSignals : IDisposable
     public string? Received { get; private set; }
 
     /// <summary>The exit status a shell reports for a process ended by <paramref name="signal"/>: 128 + its number.</summary>
-    public static int ExitCode(string signal) => 128 + signal switch
-    {
-        "SIGHUP" => 1,
-        "SIGINT" => 2,
-        "SIGTERM" => 15,
-        _ => throw new ArgumentOutOfRangeException(nameof(signal), signal, "not a stop signal"),
-    };
+    public static int ExitCode(string signal) => 128 + (Numbers.TryGetValue(signal, out int number)
+        ? number
+        : throw new ArgumentOutOfRangeException(nameof(signal), signal, "not a stop signal"));
+
+    /// <summary>The stop signal an exit status of 128 + N reports (e.g. 143 → SIGTERM), or null.</summary>
+    public static string? FromExitCode(int code) => Numbers.FirstOrDefault(p => 128 + p.Value == code).Key;
+
+    /// <summary>The stop signals and their numbers (the same on Linux and macOS).</summary>
+    public static IReadOnlyDictionary<string, int> Numbers { get; } = new Dictionary<string, int> { ["SIGHUP"] = 1, ["SIGINT"] = 2, ["SIGTERM"] = 15 };
+
+    /// <summary>Sends signal <paramref name="signal"/> (a number) to process <paramref name="pid"/>; false when it failed.</summary>
+    public static bool Send(int pid, int signal) => SendSignal(pid, signal) == 0;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>Ends the process now, as <paramref name="signal"/>'s default action does (exit status 128 + its number): the
     /// disposition is reset and the signal raised, so no exit handler runs while other threads are inside native code

@@ -171,7 +171,7 @@ public sealed class SweepFolder(string path)
         int code = train(arguments);
         // The run's own record says how it ended (stopped by a signal, failed and why); the task keeps that line.
         var condition = RunFile.Inspect(folder);
-        string? signal = code switch { 129 => "SIGHUP", 130 => "SIGINT", 143 => "SIGTERM", _ => null };
+        string? signal = StopSignals.FromExitCode(code);
         string state = code == 0 ? Done : condition.State == RunStatus.Stopped || signal != null ? Stopped : Failed;
         string? reason = code == 0 ? null : condition.Status is { State: not RunStatus.Running, Reason: { } recorded } ? recorded
             : signal != null ? $"stopped by {signal} (exit code {code}) before the run recorded anything"

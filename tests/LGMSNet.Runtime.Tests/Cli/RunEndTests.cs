@@ -163,13 +163,7 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
     public void An_exception_on_a_background_thread_leaves_a_crash_file_a_line_naming_it_and_a_failed_run()
     {
         string run = Temp("thread");
-        string error;
-        int code;
-        using (var process = new CliProcess(new Dictionary<string, string> { ["LGMSNET_FAULT_THROW"] = "thread:2" }, Tiny(run)))
-        {
-            code = process.WaitForExit();
-            error = process.Error;
-        }
+        var (code, error) = CliProcess.RunToEnd(new Dictionary<string, string> { ["LGMSNET_FAULT_THROW"] = "thread:2" }, Tiny(run));
         Assert.NotEqual(0, code);
         Assert.Contains("internal error on a background thread: InvalidOperationException: fault injected on a background thread in epoch 2", error);
         var status = Status(run);
@@ -246,13 +240,7 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
     public void A_native_abort_in_the_training_process_is_reported_by_its_supervisor()
     {
         string run = Temp("native");
-        int code;
-        string error;
-        using (var process = new CliProcess(new Dictionary<string, string> { ["LGMSNET_FAULT_THROW"] = "native:2" }, Tiny(run)))
-        {
-            code = process.WaitForExit();
-            error = process.Error;
-        }
+        var (code, error) = CliProcess.RunToEnd(new Dictionary<string, string> { ["LGMSNET_FAULT_THROW"] = "native:2" }, Tiny(run));
         Assert.Equal(134, code); // 128 + SIGABRT, as the shell would report the training process
         string line = error.TrimEnd().Split('\n')[^1];
         Assert.StartsWith("error: the training process died of SIGABRT (native code aborted", line);
@@ -275,7 +263,7 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
         {
             process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
             int trainer = Status(run).GetProperty("pid").GetInt32();
-            Assert.Equal(0, Kill(trainer, 9)); // as the out-of-memory killer would
+            CliProcess.Signal(trainer, 9); // as the out-of-memory killer would
             Assert.Equal(137, process.WaitForExit());
             Assert.Contains("error: the training process died of SIGKILL (kill -9, or the kernel's out-of-memory killer: see dmesg) during epoch 2 of 3", process.Error);
         }
@@ -297,9 +285,6 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
         Assert.Equal("stopped", stopped.GetProperty("state").GetString());
         Assert.Equal("SIGTERM", stopped.GetProperty("signal").GetString());
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
 
     [Fact]
     public void A_stop_after_session_is_recorded_as_stopped_with_its_resume_command()

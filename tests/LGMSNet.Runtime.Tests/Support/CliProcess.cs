@@ -42,13 +42,21 @@ public sealed class CliProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
-    private static extern int SysKill(int pid, int signal);
-
     /// <summary>Sends a signal by number (1 SIGHUP, 2 SIGINT, 9 SIGKILL, 15 SIGTERM).</summary>
-    public void Signal(int signal)
+    public void Signal(int signal) => Signal(_process.Id, signal);
+
+    /// <summary>Sends a signal to any process (e.g. the supervised trainer, whose pid run.json records).</summary>
+    public static void Signal(int pid, int signal)
     {
-        if (SysKill(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (!LGMSNet.Runtime.IO.StopSignals.Send(pid, signal)) throw new InvalidOperationException($"kill({pid}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Runs the CLI to its end; returns its exit code and standard error.</summary>
+    public static (int Code, string Error) RunToEnd(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        using var process = new CliProcess(environment, arguments);
+        int code = process.WaitForExit();
+        return (code, process.Error);
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails naming <paramref name="what"/> (and what the process said) otherwise.</summary>
