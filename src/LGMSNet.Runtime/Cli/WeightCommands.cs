@@ -44,8 +44,10 @@ internal static class WeightCommands
         var opset = new Option<int>("--opset") { Description = $"ONNX operator set, {Deploy.OnnxExportOptions.DefaultOpset}–{Deploy.OnnxExportOptions.MaxOpset} (23+: Attention operator).", DefaultValueFactory = _ => Deploy.OnnxExportOptions.DefaultOpset };
         var noVerify = new Option<bool>("--no-verify") { Description = "onnx: skip the ONNX Runtime vs TorchSharp check on a seeded input." };
         var verifySize = new Option<string?>("--verify-size") { Description = "onnx: input size of the check (default: the training size in 2D, the input multiple in 3D)." };
-        var command = new Command("export", "Write weights as plain safetensors (by default in the authors' PyTorch key layout), or the network as ONNX.")
+        var reduced = new ReducedPrecisionOptions();
+        var command = new Command("export", "Write weights as plain safetensors (by default in the authors' PyTorch key layout), or the network as ONNX (float32, or int8 with its accuracy cost measured).")
             { arch, weights, layout, format, opset, noVerify, verifySize };
+        reduced.AddTo(command);
         output.AddTo(command);
         command.SetAction(result =>
         {
@@ -53,8 +55,9 @@ internal static class WeightCommands
             using var network = descriptor.Create();
             var loaded = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
             if (loaded.Note != null) context.Error.WriteLine("note: " + loaded.Note);
+            var plan = reduced.Plan(result, result.GetValue(format) == "onnx", result.GetValue(weights)!, descriptor, loaded.File);
             if (result.GetValue(format) == "onnx")
-                return ExportOnnx(context, network, loaded.File, output.GetValue(result)!, result.GetValue(opset), !result.GetValue(noVerify), result.GetValue(verifySize));
+                return ExportOnnx(context, network, loaded.File, output.GetValue(result)!, result.GetValue(opset), !result.GetValue(noVerify), result.GetValue(verifySize), plan);
             var keyLayout = result.GetValue(layout) == "ours" ? KeyLayout.Ours : KeyLayout.Reference;
             var tensors = WeightLayout.Export(network, keyLayout);
             SafeTensorWriter.Write(output.GetValue(result)!, tensors, new Dictionary<string, string>
@@ -75,7 +78,8 @@ internal static class WeightCommands
     /// (2D: the training size; 3D: the input multiple — at 96³ float32 accumulation over instance norm alone
     /// reaches ~2e-4, which is why the 3D golden tolerance is 3e-4); above 1e-4 relative nothing is written
     /// and the exit code is 1.</summary>
-    private static int ExportOnnx(CliContext context, SegmentationNetwork network, SafeTensorFile file, string path, int opset, bool verify, string? verifySize)
+    private static int ExportOnnx(CliContext context, SegmentationNetwork network, SafeTensorFile file, string path, int opset, bool verify, string? verifySize,
+        ReducedPrecisionPlan? reduced)
     {
         if (opset < Deploy.OnnxExportOptions.DefaultOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
             throw new UserErrorException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.DefaultOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
@@ -100,8 +104,17 @@ internal static class WeightCommands
                 return 1;
             }
         }
+        string precision = "float32";
+        if (reduced != null)
+        {
+            var (quantised, report) = reduced.Run(context, model, info, size, options.Convention);
+            model = quantised;
+            precision = "int8";
+            AtomicFile.WriteAllText(ReducedPrecisionPlan.ReportPath(path), report.ToJson() + "\n");
+            context.Out.WriteLine($"wrote the accuracy report to {ReducedPrecisionPlan.ReportPath(path)}");
+        }
         Deploy.OnnxExporter.Save(model, path);
-        context.Out.WriteLine($"exported {info.Name} to {path} (ONNX opset {opset}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1024.0 / 1024.0:0.00} MiB)");
+        context.Out.WriteLine($"exported {info.Name} to {path} (ONNX opset {opset}, {precision}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1024.0 / 1024.0:0.00} MiB)");
         return 0;
     }
 

@@ -14,9 +14,16 @@ public sealed record EvaluationResult(
     int Cases, double Loss, double Iou, double Dice, double F1, double Sensitivity, double Precision, double Specificity, double Accuracy,
     double[]? PerClassDice, double[]? PerClassIou, double Hd95 = double.NaN, double Nsd = double.NaN)
 {
+    /// <summary>Each case's own IoU and Dice (binary: of the foreground; multi-class: mean over foreground classes), in
+    /// evaluation order; null for the constant baselines.</summary>
+    public IReadOnlyList<CaseScore>? PerCase { get; init; }
+
     /// <summary>The number model selection maximises: IoU for binary tasks, mean foreground Dice otherwise.</summary>
     public double Score => PerClassDice is null ? Iou : Dice;
 }
+
+/// <summary>One case's scores (see <see cref="EvaluationResult.PerCase"/>).</summary>
+public sealed record CaseScore(string Id, double Iou, double Dice);
 
 /// <summary>Scores predictions against labels; also the trivial baselines (predict nothing / everything).</summary>
 public static class Evaluation
@@ -27,6 +34,7 @@ public static class Evaluation
         var binary = new List<BinaryMetrics>();
         var perClass = new List<ClassMetrics>();
         var surface = new List<SurfaceMetrics>();
+        var perCase = new List<CaseScore>();
         double lossSum = 0;
         int done = 0;
         bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
@@ -59,11 +67,13 @@ public static class Evaluation
                 if (classes == 1)
                 {
                     binary.Add(BinaryMetrics.Of(scored, truth.Data));
+                    perCase.Add(new CaseScore(group[i].Id, binary[^1].Iou, binary[^1].Dice));
                     surface.Add(SurfaceMetrics.Of(scored, truth.Data, truth.Size, spacing));
                 }
                 else
                 {
                     perClass.Add(ClassMetrics.Of(scored, truth.Data, classes));
+                    perCase.Add(new CaseScore(group[i].Id, perClass[^1].MeanIou, perClass[^1].MeanDice));
                     surface.Add(SurfaceMetrics.OfClasses(scored, truth.Data, classes, truth.Size, spacing));
                 }
                 done++;
@@ -71,7 +81,7 @@ public static class Evaluation
             progress?.Invoke(done);
         }
         var meanSurface = SurfaceMetrics.Mean(surface);
-        return Summarise(done, lossSum / Math.Max(1, done), binary, perClass) with { Hd95 = meanSurface.Hd95, Nsd = meanSurface.Nsd };
+        return Summarise(done, lossSum / Math.Max(1, done), binary, perClass) with { Hd95 = meanSurface.Hd95, Nsd = meanSurface.Nsd, PerCase = perCase };
     }
 
     /// <summary>The prediction and the mask at the case's original resolution: when the case was resized for

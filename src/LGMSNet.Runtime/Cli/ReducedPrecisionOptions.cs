@@ -1,0 +1,161 @@
+using System.CommandLine;
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Deploy;
+using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.IO;
+using LGMSNet.Runtime.Network;
+using LGMSNet.Runtime.Training;
+using Onnx;
+
+namespace LGMSNet.Runtime.Cli;
+
+/// <summary><c>export --precision int8</c>'s options: which images calibrate the activation ranges and which cases measure
+/// the accuracy cost. Both default to the run the weights come from (its run.json: the training data and split for
+/// calibration, its test split — or else its validation split — for the report). Every case is read before anything is
+/// exported, so a wrong folder, split, channel count or too few images is an error before any file is written.</summary>
+internal sealed class ReducedPrecisionOptions
+{
+    public const int DefaultCalibrationCount = 32;
+
+    private readonly Option<string> _precision = new("--precision")
+    {
+        Description = "onnx: float32, or int8 (static QDQ quantisation: per-channel int8 weights, calibrated uint8 activations; " +
+                      "its IoU/Dice cost is measured on --validate and written beside the model). bf16 is refused with the measured reason.",
+        DefaultValueFactory = _ => "float32",
+    };
+
+    private readonly Option<string?> _calibrate = new("--calibrate") { Description = "int8: dataset folder whose images calibrate activation ranges (default: the run's training data)." };
+    private readonly Option<string?> _calibrateSplit = new("--calibrate-split") { Description = "int8: file listing the calibration cases (default: the run's training split, or every case)." };
+    private readonly Option<int> _calibrateCount = new("--calibrate-count") { Description = $"int8: how many images calibrate (a seeded choice; default {DefaultCalibrationCount}).", DefaultValueFactory = _ => DefaultCalibrationCount };
+    private readonly Option<string?> _validate = new("--validate") { Description = "int8: dataset folder whose cases measure the accuracy cost (default: the run's data)." };
+    private readonly Option<string?> _validateSplit = new("--validate-split") { Description = "int8: file listing the validation cases (default: the run's test split, else its validation split)." };
+    private readonly Option<string> _method = new("--calibration") { Description = "int8: activation ranges from percentile (99.999th of each image; default) or minmax.", DefaultValueFactory = _ => "percentile" };
+    private readonly Option<bool> _depthwise = new("--quantize-depthwise") { Description = "int8: quantise depthwise convolutions too (measured slower in ONNX Runtime: see docs/benchmarks.md)." };
+
+    public void AddTo(Command command)
+    {
+        _precision.AcceptOnlyFromAmong("float32", "int8", "bf16");
+        _method.AcceptOnlyFromAmong("percentile", "minmax");
+        foreach (var option in new Option[] { _precision, _calibrate, _calibrateSplit, _calibrateCount, _validate, _validateSplit, _method, _depthwise })
+            command.Add(option);
+    }
+
+    /// <summary>The int8 plan with its cases read, or null for a float export; user errors for wrong combinations and input.</summary>
+    public ReducedPrecisionPlan? Plan(ParseResult result, bool onnx, string weights, ArchitectureDescriptor descriptor, SafeTensorFile file)
+    {
+        string precision = result.GetValue(_precision)!;
+        bool int8Options = result.GetValue(_calibrate) != null || result.GetValue(_calibrateSplit) != null || result.GetValue(_validate) != null ||
+                           result.GetValue(_validateSplit) != null || result.GetResult(_calibrateCount) is { Implicit: false } ||
+                           result.GetResult(_method) is { Implicit: false } || result.GetValue(_depthwise);
+        if (precision == "float32")
+        {
+            if (int8Options) throw new UserErrorException("--calibrate, --validate and the other calibration options need --precision int8", 2);
+            return null;
+        }
+        if (!onnx) throw new UserErrorException($"--precision {precision} needs --format onnx (safetensors files keep the trained float32 weights)", 2);
+        if (precision == "bf16") throw new UserErrorException(Bf16Refusal, 2);
+
+        int count = result.GetValue(_calibrateCount);
+        if (count < 1) throw new UserErrorException($"--calibrate-count {count}: give at least 1", 2);
+        var info = descriptor.Info;
+        int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
+        var convention = Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
+        var run = RunOf(weights);
+
+        string calibrationData = result.GetValue(_calibrate) ?? run?.Data
+            ?? throw new UserErrorException($"--precision int8 calibrates on images: give --calibrate DATA ({weights} is not in a run folder whose run.json names its data)", 2);
+        string? calibrationSplit = result.GetValue(_calibrateSplit) ?? (result.GetValue(_calibrate) == null ? run?.TrainSplit : null);
+        string validationData = result.GetValue(_validate) ?? run?.Data
+            ?? throw new UserErrorException($"--precision int8 measures its accuracy cost: give --validate DATA [--validate-split FILE] ({weights} is not in a run folder whose run.json names its data)", 2);
+        string? validationSplit = result.GetValue(_validateSplit) ?? (result.GetValue(_validate) == null ? run?.TestSplit ?? run?.ValSplit : null);
+
+        var calibration = Read("--calibrate", calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count);
+        var validation = Read("--validate", validationData, validationSplit, descriptor, size, convention, out string validationDescription, null);
+        if (validation.Any(c => c.Label == null))
+            throw new UserErrorException($"--validate {validationData}: the cases need masks to measure IoU and Dice", 2);
+        var options = new QuantizationOptions
+        {
+            Method = result.GetValue(_method) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
+            QuantizeDepthwise = result.GetValue(_depthwise),
+        };
+        return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options);
+    }
+
+    /// <summary>Why bf16 is refused (docs/benchmarks.md, "Reduced precision"): no engine here runs LGMSNet faster in bf16.</summary>
+    internal const string Bf16Refusal =
+        "--precision bf16: no engine here runs LGMSNet faster in bf16 than in float32, so it is not offered: ONNX Runtime's CPU provider has no " +
+        "bfloat16 convolution kernels, and TorchSharp (oneDNN, AVX-512 BF16) measured slower than float32 (LGMSNet.Benchmarks onnx; docs/benchmarks.md, " +
+        "\"Reduced precision\"). Use --precision int8, whose accuracy cost is measured.";
+
+    private static TrainOptions? RunOf(string weights)
+    {
+        string? folder = File.Exists(weights) ? Path.GetDirectoryName(Path.GetFullPath(weights)) : null;
+        return folder != null && File.Exists(RunFile.PathOf(folder)) ? RunFile.ReadOptions(folder) : null;
+    }
+
+    /// <summary>Reads the cases (all of them, or a seeded choice of <paramref name="count"/>) now, naming the option in every error.</summary>
+    private static List<CaseData> Read(string option, string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention convention,
+        out string description, int? count)
+    {
+        ISegmentationDataset dataset;
+        try
+        {
+            dataset = InferenceCommands.OpenDataset(data, split, descriptor, size, convention);
+        }
+        catch (DataException e)
+        {
+            throw new UserErrorException($"{option} {data}: {e.Message}", 2);
+        }
+        int available = dataset.CaseIds.Count;
+        if (count is { } wanted && available < wanted)
+            throw new UserErrorException($"{option} {data}{(split != null ? $" (split {split})" : "")}: {available} image(s), too few for --calibrate-count {wanted}; " +
+                                         "give more images or a smaller --calibrate-count", 2);
+        if (available == 0) throw new UserErrorException($"{option} {data}: no cases", 2);
+        var indices = Enumerable.Range(0, available).ToList();
+        if (count is { } n)
+        {
+            var random = new Random(0);
+            indices = indices.OrderBy(_ => random.Next()).Take(n).Order().ToList();
+        }
+        var cases = new List<CaseData>(indices.Count);
+        foreach (int index in indices)
+        {
+            CaseData loaded;
+            try
+            {
+                loaded = dataset.Load(index);
+            }
+            catch (DataException e)
+            {
+                throw new UserErrorException($"{option} {data}: {e.Message}", 2);
+            }
+            if (loaded.Image.Channels != descriptor.Info.InChannels)
+                throw new UserErrorException($"{option} {data}: case '{loaded.Id}' has {loaded.Image.Channels} channel(s); {descriptor.Info.Name} wants {descriptor.Info.InChannels}", 2);
+            if (descriptor.Info.Dims == 3 && loaded.Image.Size.Where((s, axis) => s < size[axis]).Any())
+                throw new UserErrorException($"{option} {data}: volume '{loaded.Id}' ({string.Join("x", loaded.Image.Size)}) is smaller than one window ({string.Join("x", size)})", 2);
+            cases.Add(loaded);
+        }
+        description = dataset.Description + (split != null ? $" (split {split})" : "");
+        return cases;
+    }
+}
+
+/// <summary>An int8 export's inputs, read and checked before anything is exported.</summary>
+internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration, string CalibrationData, IReadOnlyList<CaseData> Validation,
+    string ValidationData, QuantizationOptions Options)
+{
+    /// <summary>The accuracy report beside a model: model.onnx → model.accuracy.json.</summary>
+    public static string ReportPath(string model) => Path.ChangeExtension(model, ".accuracy.json");
+
+    public (ModelProto Model, PrecisionReport Report) Run(CliContext context, ModelProto float32, ArchitectureInfo info, int[] size, InputConvention convention)
+    {
+        var (model, report) = QuantizedExport.Int8(float32, info, Calibration, CalibrationData, Validation, ValidationData, size, convention, Options,
+            progress: message => context.Error.WriteLine(message));
+        context.Out.WriteLine($"int8: {report.QuantisedConvolutions} convolutions quantised, {report.FloatConvolutions} kept float (the head{(Options.QuantizeDepthwise ? "" : ", depthwise")}); " +
+                              $"calibrated on {report.CalibrationImages} image(s) of {report.CalibrationData} ({report.Calibration})");
+        context.Out.WriteLine($"accuracy on {report.ValidationCases} case(s) of {report.ValidationData}: IoU {report.Float32.Iou:0.00} -> {report.Reduced.Iou:0.00} " +
+                              $"({-report.IouDrop:+0.00;-0.00} points), Dice {report.Float32.Dice:0.00} -> {report.Reduced.Dice:0.00} ({-report.DiceDrop:+0.00;-0.00}); " +
+                              $"largest per-case IoU drop {report.LargestCaseIouDrop:0.00} points ({report.LargestDropCase})");
+        return (model, report);
+    }
+}

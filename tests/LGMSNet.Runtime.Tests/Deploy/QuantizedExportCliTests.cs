@@ -1,0 +1,132 @@
+using LGMSNet.Runtime.Data;
+using LGMSNet.Runtime.Deploy;
+using LGMSNet.Runtime.Interop;
+using LGMSNet.Runtime.Tests.Support;
+using LGMSNet.Runtime.Training;
+using Onnx;
+using Xunit;
+
+namespace LGMSNet.Runtime.Tests.Deploy;
+
+/// <summary><c>export --precision int8</c>: the model runs, its accuracy report is what eval computes on the same model,
+/// and bad calibration or validation input is an error before any file is written.</summary>
+[Collection("cli")]
+public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
+{
+    private string Weights(string stem, string? folder = null)
+    {
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);
+        using var network = descriptor.Create();
+        OnnxExportTests.Randomise(network, 31);
+        string path = Path.Combine(folder ?? Dir, stem + ".safetensors");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Checkpoint.Save(path, network);
+        return path;
+    }
+
+    [Fact]
+    public void The_accuracy_report_is_what_eval_computes_on_the_exported_models()
+    {
+        string data = TestData.ImageFolder(Temp("data"), 10);
+        string weights = Weights("lgmsnet");
+        string model = Temp("int8.onnx"), fp32 = Temp("fp32.onnx");
+        var (code, output, error) = CliRunner.Run("export", "lgmsnet", "-w", weights, "--format", "onnx", "--precision", "int8", "--no-verify",
+            "--calibrate", data, "--calibrate-count", "6", "--validate", data, "--out", model);
+        Assert.True(code == 0, output + error);
+        Assert.Contains("int8:", output);
+        Assert.Contains("convolutions quantised", output);
+        Assert.Contains("accuracy on 10 case(s)", output);
+        Assert.Contains(", int8,", output);
+
+        string reportPath = Temp("int8.accuracy.json");
+        Assert.True(File.Exists(reportPath));
+        var report = CliRunner.ReadJson(reportPath);
+        Assert.Equal("int8", report.GetProperty("precision").GetString());
+        Assert.Equal(6, report.GetProperty("calibration_images").GetInt32());
+        Assert.Equal(10, report.GetProperty("validation_cases").GetInt32());
+        Assert.True(report.GetProperty("quantized_convolutions").GetInt32() > 0);
+        double iouDrop = report.GetProperty("iou_drop").GetDouble();
+        Assert.Equal(report.GetProperty("float32").GetProperty("iou").GetDouble() - report.GetProperty("reduced").GetProperty("iou").GetDouble(), iouDrop, 6);
+        Assert.True(report.GetProperty("largest_case_iou_drop").GetDouble() >= iouDrop - 1e-9);
+
+        // The report travels inside the model too.
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(model));
+        Assert.Equal("int8", proto.MetadataProps.Single(p => p.Key == QuantizedExport.PrecisionKey).Value);
+        Assert.Contains("\"iou_drop\"", proto.MetadataProps.Single(p => p.Key == QuantizedExport.AccuracyKey).Value);
+
+        // A separate eval of the int8 file computes the report's numbers; so does one of the float export.
+        (code, output, error) = CliRunner.Run("eval", "lgmsnet", "--engine", "onnx", "--model", model, "--data", data, "--json");
+        Assert.True(code == 0, error);
+        var metrics = CliRunner.Json(output).GetProperty("metrics");
+        Assert.Equal(report.GetProperty("reduced").GetProperty("iou").GetDouble(), 100 * metrics.GetProperty("iou").GetDouble(), 3);
+        Assert.Equal(report.GetProperty("reduced").GetProperty("dice").GetDouble(), 100 * metrics.GetProperty("f1").GetDouble(), 3);
+        (code, _, error) = CliRunner.Run("export", "lgmsnet", "-w", weights, "--format", "onnx", "--no-verify", "--out", fp32);
+        Assert.True(code == 0, error);
+        (code, output, error) = CliRunner.Run("eval", "lgmsnet", "--engine", "onnx", "--model", fp32, "--data", data, "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(report.GetProperty("float32").GetProperty("iou").GetDouble(), 100 * CliRunner.Json(output).GetProperty("metrics").GetProperty("iou").GetDouble(), 3);
+    }
+
+    [Fact]
+    public void Calibration_and_validation_default_to_the_run_the_weights_come_from()
+    {
+        string data = TestData.ImageFolder(Temp("data"), 12);
+        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
+        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
+        string run = Temp("run");
+        string weights = Weights("lgmsnet", run);
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
+        string model = Temp("lgmsnet-int8.onnx");
+        var (code, output, error) = CliRunner.Run("export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "4", "--out", model);
+        Assert.True(code == 0, output + error);
+        Assert.Contains($"calibrated on 4 image(s) of {data}", output);
+        Assert.Contains("(split " + train + ")", output);
+        Assert.Contains("accuracy on 4 case(s)", output);
+        Assert.Contains("(split " + test + ")", output);
+    }
+
+    [Fact]
+    public void Wrong_calibration_or_validation_input_is_an_error_before_anything_is_written()
+    {
+        string data = TestData.ImageFolder(Temp("data"), 5);
+        string weights = Weights("lgmsnet");
+        string model = Temp("out.onnx");
+        void Refused(string expected, params string[] extra)
+        {
+            var args = new[] { "export", "lgmsnet", "-w", weights, "--out", model }.Concat(extra).ToArray();
+            var (code, output, error) = CliRunner.Run(args);
+            Assert.True(code == 2, $"{string.Join(" ", extra)}: exit {code}\n{output}{error}");
+            Assert.Contains(expected, error);
+            Assert.DoesNotContain("internal error", error);
+            Assert.DoesNotContain("   at ", error);
+            Assert.False(File.Exists(model), "no model is written");
+            Assert.False(File.Exists(Temp("out.accuracy.json")), "no report is written");
+        }
+
+        Refused("--calibrate " + Temp("missing"), "--format", "onnx", "--precision", "int8", "--calibrate", Temp("missing"), "--validate", data);
+        Refused("too few for --calibrate-count 32", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--validate", data);
+        Refused("--validate " + Temp("nowhere"), "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-count", "2", "--validate", Temp("nowhere"));
+        Refused("split file", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-split", Temp("no-split.txt"), "--validate", data);
+        Refused("give --calibrate DATA", "--format", "onnx", "--precision", "int8");
+        Refused("need --precision int8", "--format", "onnx", "--calibrate", data);
+        Refused("needs --format onnx", "--precision", "int8", "--format", "safetensors", "--calibrate", data);
+        Refused("--precision bf16: no engine here runs LGMSNet faster in bf16", "--format", "onnx", "--precision", "bf16");
+
+        // Volumes smaller than one window (the 3D network's 96³ input size), and one with the wrong number of channels.
+        string volumes = TestData.Decathlon(Temp("volumes"), 2, new[] { 32, 32, 32 }, classes: 4);
+        string weights3d = Weights("lgmsnet3d-small");
+        var (code, output, error) = CliRunner.Run("export", "lgmsnet3d-small", "-w", weights3d, "--format", "onnx", "--out", model, "--precision", "int8",
+            "--calibrate", volumes, "--calibrate-count", "2", "--validate", volumes);
+        Assert.True(code == 2, output + error);
+        Assert.True(error.Contains("volume 'vol_000' (32x32x32) is smaller than one window (96x96x96)"), error);
+        string image = Path.Combine(volumes, "imagesTr", "vol_000.nii.gz");
+        Nifti.WriteFloat(image, new Volume(new float[2 * 32 * 32 * 32], 2, new[] { 32, 32, 32 }), Nifti.Geometry(new[] { 32, 32, 32 }, new[] { 1f, 1f, 1f }));
+        (code, output, error) = CliRunner.Run("export", "lgmsnet3d-small", "-w", weights3d, "--format", "onnx", "--out", model, "--precision", "int8",
+            "--calibrate", volumes, "--calibrate-count", "2", "--validate", volumes);
+        Assert.True(code == 2, output + error);
+        Assert.Contains("--calibrate " + volumes, error);
+        Assert.True(error.Contains("2 channel(s)"), error);
+        Assert.False(File.Exists(model));
+    }
+}
