@@ -109,15 +109,22 @@ internal static class OnnxBench
             var shape = new long[] { 1, descriptor.Info.InChannels }.Concat(spatial).ToArray();
             return (randn(shape, generator: generator).data<float>().ToArray(), shape);
         }).ToList();
-        foreach (bool depthwise in Flag("--int8-depthwise") ? new[] { false, true } : new[] { false })
-            foreach (int opset in new[] { 17, 23 })
-            {
-                var options = new QuantizationOptions { QuantizeDepthwise = depthwise };
-                var ranges = OnnxCalibrator.Calibrate(exported[opset], OnnxQuantizer.CalibrationTargets(exported[opset], options), calibrationInputs, options, threads);
-                var quantised = OnnxQuantizer.Quantize(exported[opset], ranges, options);
-                notes.Add($"int8 opset {opset}{(depthwise ? " +depthwise" : "")}: after ORT's optimisation {Describe(quantised, Options)}");
-                AddOrt($"ORT int8, our export, opset {opset}{(depthwise ? ", depthwise int8" : "")}", quantised.ToByteArray());
-            }
+        var variants = new List<(int Opset, QuantizationOptions Options, string Label)>
+        {
+            (17, new QuantizationOptions(), ""),
+            (23, new QuantizationOptions(), ""),
+        };
+        if (Flag("--int8-depthwise")) variants.Add((23, new QuantizationOptions { QuantizeDepthwise = true }, ", depthwise int8"));
+        foreach (var ops in args.Where((a, i) => i > 0 && args[i - 1] == "--int8-ops"))
+            variants.Add((23, new QuantizationOptions { QuantizeDepthwise = Flag("--int8-depthwise"), Operators = ops.Split(',').ToHashSet() },
+                $"{(Flag("--int8-depthwise") ? ", depthwise" : "")}, +{ops}"));
+        foreach (var (opset, options, label) in variants)
+        {
+            var ranges = OnnxCalibrator.Calibrate(exported[opset], OnnxQuantizer.CalibrationTargets(exported[opset], options), calibrationInputs, options, threads);
+            var quantised = OnnxQuantizer.Quantize(exported[opset], ranges, options);
+            notes.Add($"int8 opset {opset}{label}: after ORT's optimisation {Describe(quantised, Options)}");
+            AddOrt($"ORT int8, our export, opset {opset}{label}", quantised.ToByteArray());
+        }
 
         long beforeTorch = Rss();
         var fused = descriptor.Create();
@@ -163,6 +170,24 @@ internal static class OnnxBench
                                   $"+{engines[j].Memory / 1024.0 / 1024.0:0} MiB at load");
             }
         }
+        if (Flag("--stages"))
+        {
+            var torchStages = TorchStages(fused, spatial, descriptor.Info.InChannels, iterations);
+            var columns = new List<(string Name, Dictionary<string, double> Ms)> { ("TorchSharp fp32", torchStages) };
+            var best = exported[23];
+            columns.Add(("ORT fp32 opset 23", OrtStages(best, spatial, descriptor.Info.InChannels, iterations, threads, optimisation)));
+            var int8 = variants[1];
+            var int8Ranges = OnnxCalibrator.Calibrate(best, OnnxQuantizer.CalibrationTargets(best, int8.Options), calibrationInputs, int8.Options, threads);
+            columns.Add(("ORT int8 opset 23", OrtStages(OnnxQuantizer.Quantize(best, int8Ranges, int8.Options), spatial, descriptor.Info.InChannels, iterations, threads, optimisation)));
+            var stages = columns.SelectMany(c => c.Ms.Keys).Distinct().OrderBy(StageOrder).ToList();
+            Console.WriteLine($"per stage, batch 1, ms (medians over {iterations} runs; TorchSharp timed at stage boundaries, ORT from its per-node profile — " +
+                              "node times only, so ORT's column sums to less than its wall time):");
+            Console.WriteLine($"  {"stage",-12}" + string.Concat(columns.Select(c => $"{c.Name,20}")));
+            foreach (var stage in stages)
+                Console.WriteLine($"  {stage,-12}" + string.Concat(columns.Select(c => $"{(c.Ms.TryGetValue(stage, out var v) ? v.ToString("0.0", CultureInfo.InvariantCulture) : "-"),20}")));
+            Console.WriteLine($"  {"total",-12}" + string.Concat(columns.Select(c => $"{c.Ms.Values.Sum().ToString("0.0", CultureInfo.InvariantCulture),20}")));
+        }
+
         process.Refresh();
         Console.WriteLine($"process peak working set {process.PeakWorkingSet64 / 1024.0 / 1024.0:0} MiB (baseline before models {baseline / 1024.0 / 1024.0:0} MiB)");
         if (Option("--profile", "") is { Length: > 0 })
@@ -175,6 +200,81 @@ internal static class OnnxBench
     }
 
     private static double Median(List<double> t) => t.OrderBy(x => x).ElementAt(t.Count / 2);
+
+    /// <summary>stem, encoder1.., then up/decoder from the deepest, head.</summary>
+    private static (int, int) StageOrder(string stage)
+    {
+        int level = int.TryParse(new string(stage.Where(char.IsDigit).ToArray()), out var l) ? l : 0;
+        return stage.StartsWith("stem", StringComparison.Ordinal) ? (0, 0)
+            : stage.StartsWith("encoder", StringComparison.Ordinal) ? (1, level)
+            : stage.StartsWith("up", StringComparison.Ordinal) || stage.StartsWith("decoder", StringComparison.Ordinal) ? (2, -2 * level + (stage.StartsWith("up", StringComparison.Ordinal) ? 0 : 1))
+            : stage == "head" ? (3, 0) : (4, 0);
+    }
+
+    /// <summary>Median ms per stage of the TorchSharp network (time between consecutive stage outputs).</summary>
+    private static Dictionary<string, double> TorchStages(LGMSNet.Runtime.Network.SegmentationNetwork network, long[] spatial, int channels, int iterations)
+    {
+        var samples = new Dictionary<string, List<double>>();
+        using var input = randn(new long[] { 1, channels }.Concat(spatial).ToArray());
+        for (int i = 0; i < iterations + 2; i++)
+        {
+            using var _ = no_grad();
+            var clock = Stopwatch.StartNew();
+            double previous = 0;
+            int run = i;
+            using var output = network.ForwardObserved(input, (stage, _) =>
+            {
+                double now = clock.Elapsed.TotalSeconds;
+                if (run >= 2)
+                {
+                    if (!samples.TryGetValue(stage, out var list)) samples[stage] = list = new List<double>();
+                    list.Add((now - previous) * 1000);
+                }
+                previous = now;
+            });
+        }
+        return samples.ToDictionary(s => s.Key, s => Median(s.Value));
+    }
+
+    /// <summary>Median ms per stage of an ONNX Runtime session, from its profile: node kernel times grouped by the stage that
+    /// names the node (the exporter names every node after its block; fused nodes keep one of their names).</summary>
+    private static Dictionary<string, double> OrtStages(ModelProto model, long[] spatial, int channels, int iterations, int threads, GraphOptimizationLevel level)
+    {
+        string prefix = Path.Combine(Path.GetTempPath(), $"lgmsnet-stages-{Environment.ProcessId}");
+        using var options = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = threads, InterOpNumThreads = 1, EnableProfiling = true, ProfileOutputPathPrefix = prefix };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var session = new InferenceSession(model.ToByteArray(), options);
+        var shape = new long[] { 1, channels }.Concat(spatial).ToArray();
+        using var input = randn(shape);
+        var data = input.data<float>().ToArray();
+        for (int i = 0; i < iterations + 2; i++) OnnxEngine.Run(session, data, shape);
+        string file = session.EndProfiling();
+        var perRun = new Dictionary<string, List<double>>();
+        using (var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)))
+        {
+            int run = -1;
+            var current = new Dictionary<string, double>();
+            foreach (var e in json.RootElement.EnumerateArray())
+            {
+                string cat = e.TryGetProperty("cat", out var c) ? c.GetString() ?? "" : "";
+                string name = e.TryGetProperty("name", out var n) ? n.GetString() ?? "" : "";
+                if (cat == "Session" && name == "model_run")
+                {
+                    if (run >= 2) foreach (var (k, v) in current) (perRun.TryGetValue(k, out var l) ? l : perRun[k] = new List<double>()).Add(v);
+                    current.Clear();
+                    run++;
+                    continue;
+                }
+                if (cat != "Node" || !name.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+                string node = name[..^"_kernel_time".Length];
+                // Nodes ONNX Runtime inserts itself (layout reorders, transposes around NHWC int8 kernels) are named "<Op>_token_<n>".
+                string stage = !node.Contains('.') && !node.Contains('/') ? "(inserted)" : node.Split('.', '/')[0];
+                current[stage] = current.GetValueOrDefault(stage) + e.GetProperty("dur").GetDouble() / 1000;
+            }
+        }
+        File.Delete(file);
+        return perRun.ToDictionary(s => s.Key, s => Median(s.Value));
+    }
 
     private static double TimeTorch(LGMSNet.Runtime.Network.SegmentationNetwork network, float[] data, long[] shape, ScalarType type)
     {
@@ -199,7 +299,6 @@ internal static class OnnxBench
         var optimised = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
         File.Delete(path);
         var counts = optimised.Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
-        return string.Join(", ", new[] { "QLinearConv", "Conv", "FusedConv", "QuantizeLinear", "DequantizeLinear" }
-            .Select(op => $"{counts.GetValueOrDefault(op)} {op}"));
+        return string.Join(", ", counts.OrderByDescending(c => c.Value).Select(c => $"{c.Value} {c.Key}"));
     }
 }

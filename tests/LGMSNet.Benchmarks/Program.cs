@@ -16,7 +16,7 @@ using static TorchSharp.torch;
 // Usage:
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- onnx [--arch lgmsnet] [--size 256] [--batch 1,8]
 //       [--model ../shared/reference/onnx/lgmsnet2d_256.onnx] [--iterations 15] [--threads 2] [--opt-level all|extended|basic]
-//       [--spin] [--split-lms] [--no-authors] [--int8-depthwise] [--no-bf16] [--profile DIR]
+//       [--spin] [--split-lms] [--no-authors] [--int8-depthwise] [--int8-ops Sigmoid,Mul,...]... [--no-bf16] [--profile DIR]
 //     interleaves ONNX Runtime on the authors' export (LGMSNet 2D at 256 only), on our float export at opsets 17 and 23
 //     and on our int8 export, and our fused TorchSharp path in fp32 and bf16 (OnnxBench.cs).
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- generator [BenchmarkDotNet arguments]

@@ -40,8 +40,13 @@ internal static class BenchCommand
         var skipTrain = new Option<bool>("--no-train") { Description = "Measure inference only." };
         var memorySteps = new Option<int>("--memory-steps") { Description = "Run N training steps and compare the working set at step N with step N/10 (steady-state check)." };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var engine = new Option<string>("--engine") { Description = "Inference engine measured against unfused TorchSharp: torch (fused TorchSharp) or onnx (ONNX Runtime, CPU).", DefaultValueFactory = _ => "torch" };
-        engine.AcceptOnlyFromAmong("torch", "onnx");
+        var engine = new Option<string>("--engine")
+        {
+            Description = "Inference engine measured against unfused TorchSharp: auto (what eval and predict run by default: onnx on the CPU unless --per-stage, torch on CUDA), " +
+                          "torch (fused TorchSharp) or onnx (ONNX Runtime, CPU).",
+            DefaultValueFactory = _ => "auto",
+        };
+        engine.AcceptOnlyFromAmong("auto", "torch", "onnx");
         var model = new Option<string?>("--model") { Description = "--engine onnx: an exported model.onnx (default: the same weights exported in memory)." };
         var command = new Command("bench", "Measure inference (fused and unfused) and training-step throughput, spread and memory.")
             { arch, batch, size, trainBatch, trainSize, threads, iterations, warmup, device, perStage, skipTrain, memorySteps, json, engine, model };
@@ -64,10 +69,11 @@ internal static class BenchCommand
             using var unfused = descriptor.Create();
             unfused.to(dev);
             unfused.eval();
-            bool onnx = result.GetValue(engine) == "onnx";
-            if (onnx && dev.type != DeviceType.CPU) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
-            if (onnx && result.GetValue(perStage)) throw new UserErrorException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
-            if (result.GetValue(model) != null && !onnx) throw new UserErrorException("--model needs --engine onnx", 2);
+            string chosen = result.GetValue(engine)!;
+            if (chosen == "onnx" && dev.type != DeviceType.CPU) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
+            if (chosen == "onnx" && result.GetValue(perStage)) throw new UserErrorException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
+            if (result.GetValue(model) != null && chosen == "torch") throw new UserErrorException("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", 2);
+            bool onnx = chosen == "onnx" || (chosen == "auto" && (result.GetValue(model) != null || (dev.type == DeviceType.CPU && !result.GetValue(perStage))));
             torch.manual_seed(0);
             using SegmentationNetwork fused = !onnx ? descriptor.Create()
                 : result.GetValue(model) is { } path ? Deploy.OnnxEngine.FromFile(path, info, result.GetValue(threads))

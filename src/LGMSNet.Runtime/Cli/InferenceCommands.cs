@@ -181,7 +181,12 @@ internal static class InferenceCommands
         private readonly Option<int> _threads = new("--threads") { Description = "CPU threads for libtorch (default: all cores)." };
         private readonly Option<string?> _convention = new("--input-convention") { Description = "standard or authors (default: what the weights file records; imported reference weights record authors)." };
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
-        private readonly Option<string> _engine = new("--engine") { Description = "torch (TorchSharp) or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).", DefaultValueFactory = _ => "torch" };
+        private readonly Option<string> _engine = new("--engine")
+        {
+            Description = "auto (the default: onnx on the CPU once its in-memory export matches TorchSharp on a seeded input, the faster engine there; torch on CUDA), " +
+                          "torch (TorchSharp), or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).",
+            DefaultValueFactory = _ => "auto",
+        };
         private readonly Option<string?> _model = new("--model") { Description = "--engine onnx: an exported model.onnx to run instead of exporting the weights." };
         private readonly Option<string> _tta = new("--tta") { Description = "Test-time augmentation: none, or flip (average over every mirror combination of the spatial axes).", DefaultValueFactory = _ => "none" };
         private readonly Option<bool> _unfinished = new("--include-unfinished") { Description = "Use the best checkpoints of runs that have not finished (running, stopped, failed or died), with a warning, instead of refusing." };
@@ -194,7 +199,7 @@ internal static class InferenceCommands
             _convention.AcceptOnlyFromAmong("standard", "authors");
             command.Add(_convention);
             command.Add(_unfused);
-            _engine.AcceptOnlyFromAmong("torch", "onnx");
+            _engine.AcceptOnlyFromAmong("auto", "torch", "onnx");
             command.Add(_engine);
             command.Add(_model);
             _tta.AcceptOnlyFromAmong("none", "flip");
@@ -204,10 +209,13 @@ internal static class InferenceCommands
 
         public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string[]? weights, string? size, ParseResult result)
         {
-            bool onnx = result.GetValue(_engine) == "onnx";
+            string engine = result.GetValue(_engine)!;
             string? model = result.GetValue(_model);
-            if (model != null && !onnx) throw new UserErrorException("--model needs --engine onnx", 2);
-            if (onnx && result.GetValue(_device) != "cpu") throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
+            bool cpu = result.GetValue(_device) == "cpu";
+            if (model != null && engine == "torch") throw new UserErrorException("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", 2);
+            if (engine == "onnx" && !cpu) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
+            bool onnx = engine == "onnx" || (engine == "auto" && (model != null || (cpu && !result.GetValue(_unfused))));
+            bool auto = engine == "auto" && model == null;
             int threads = result.GetValue(_threads);
             if (threads > 0) torch.set_num_threads(threads);
             int[]? inputSize = size is null ? null : Format.ParseSize(size, descriptor.Info.Dims);
@@ -241,10 +249,17 @@ internal static class InferenceCommands
                     if (member.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
                     if (given == null && member.Weights?.Layout == KeyLayout.Reference && member.Convention == InputConvention.Authors)
                         context.Error.WriteLine($"note: {file} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
-                    if (onnx)
-                        members[^1] = member.WithNetwork(model != null
-                            ? Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads)
-                            : Deploy.OnnxEngine.FromNetwork(member.Network, threads));
+                    if (onnx && model != null) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads));
+                    else if (onnx && !auto) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromNetwork(member.Network, threads));
+                    else if (onnx)
+                    {
+                        if (Deploy.OnnxEngine.FromNetworkVerified(member.Network, threads, out var reason) is { } verified) members[^1] = member.WithNetwork(verified);
+                        else
+                        {
+                            context.Error.WriteLine($"note: running TorchSharp (--engine auto): {reason}");
+                            if (!result.GetValue(_unfused)) member.Network.FuseForInference();
+                        }
+                    }
                 }
             }
             catch

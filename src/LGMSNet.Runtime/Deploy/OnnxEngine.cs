@@ -66,6 +66,31 @@ public static class OnnxEngine
     public static OnnxNetwork FromNetwork(SegmentationNetwork network, int threads) =>
         new(network.Architecture, Open(OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset }), threads));
 
+    /// <summary>What <c>--engine auto</c> runs on the CPU: ONNX Runtime on the network's in-memory export (measured faster than
+    /// the TorchSharp engine: docs/benchmarks.md), once it gives TorchSharp's output on a seeded input at the input multiple
+    /// within the export tolerance. Null, with the reason, when the network cannot be exported or the check fails.</summary>
+    public static OnnxNetwork? FromNetworkVerified(SegmentationNetwork network, int threads, out string? reason)
+    {
+        byte[] model;
+        try
+        {
+            model = OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset });
+        }
+        catch (NotSupportedException e)
+        {
+            reason = e.Message;
+            return null;
+        }
+        var check = OnnxVerifier.Verify(network, model, network.Architecture.InputMultiple.ToArray(), threads: threads);
+        if (!check.Passed)
+        {
+            reason = $"its ONNX export differs from TorchSharp by {check.Relative:0.00E+00} relative (> {check.Tolerance:0.0E+00})";
+            return null;
+        }
+        reason = null;
+        return new OnnxNetwork(network.Architecture, Open(model, threads));
+    }
+
     /// <summary>The engine for an exported model file (checked against <paramref name="architecture"/>).</summary>
     public static OnnxNetwork FromFile(string path, ArchitectureInfo architecture, int threads) => new(architecture, Open(path, architecture, threads));
 

@@ -30,6 +30,11 @@ public sealed record QuantizationOptions
     /// <summary>Also quantise depthwise convolutions (group = channels &gt; 1).</summary>
     public bool QuantizeDepthwise { get; init; }
 
+    /// <summary>Other operators whose activation inputs and output are quantised too, so that ONNX Runtime runs them on uint8
+    /// (QLinearSigmoid, QLinearMul, QLinearAdd, QLinearConcat, ...) instead of dequantising around them. Empty by default:
+    /// measured in docs/benchmarks.md.</summary>
+    public IReadOnlySet<string> Operators { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     /// <summary>Range of each activation: the observed minimum and maximum, or percentiles of the observed values.</summary>
     public CalibrationMethod Method { get; init; } = CalibrationMethod.Percentile;
 
@@ -87,7 +92,8 @@ public static class OnnxQuantizer
     }
 
     /// <summary>The activation tensors whose ranges calibration must measure: every quantised convolution's
-    /// input, and its output (after a following Relu, which the quantised form absorbs).</summary>
+    /// input, and its output (after a following Relu, which the quantised form absorbs); the activation inputs and
+    /// output of every other quantised operator.</summary>
     public static IReadOnlyList<string> CalibrationTargets(ModelProto model, QuantizationOptions options)
     {
         var consumers = Consumers(model.Graph);
@@ -97,7 +103,30 @@ public static class OnnxQuantizer
             targets.Add(conv.Input[0]);
             targets.Add(QuantisedOutput(conv, consumers));
         }
+        foreach (var node in QuantisedOperators(model, options))
+        {
+            targets.AddRange(node.Input);
+            targets.Add(node.Output[0]);
+        }
         return targets.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The nodes of <see cref="QuantizationOptions.Operators"/> that are quantised: those whose inputs are all
+    /// activations (no constants) and whose output is not the model's.</summary>
+    private static IReadOnlyList<NodeProto> QuantisedOperators(ModelProto model, QuantizationOptions options)
+    {
+        if (options.Operators.Count == 0) return Array.Empty<NodeProto>();
+        var graph = model.Graph;
+        var outputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var constants = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var consumers = Consumers(graph);
+        // Shape arithmetic (the GMS token reshapes) is int64: a value is integer when Shape made it, or every input was integer.
+        var integers = graph.Initializer.Where(t => t.DataType != FloatType).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+            if (node.OpType == "Shape" || (node.Input.Count > 0 && node.Input.All(i => i != "" && integers.Contains(i))))
+                foreach (var output in node.Output) integers.Add(output);
+        return graph.Node.Where(n => n.OpType != "Conv" && options.Operators.Contains(n.OpType) && n.Output.Count == 1 && !integers.Contains(n.Output[0]) &&
+                                     n.Input.All(i => i != "" && !constants.Contains(i)) && !LeadsToOutput(n.Output[0], outputs, consumers)).ToList();
     }
 
     /// <summary>A copy of <paramref name="model"/> that also outputs <paramref name="names"/> (for calibration).</summary>
@@ -137,6 +166,12 @@ public static class OnnxQuantizer
             added.Add(FloatTensor(scaleName, new[] { scale }));
             added.Add(new TensorProto { Name = zeroName, DataType = Uint8Type, RawData = ByteString.CopyFrom(zero) });
             return activations[name] = (scaleName, zeroName, scale);
+        }
+
+        foreach (var node in QuantisedOperators(result, options))
+        {
+            foreach (var input in node.Input) Activation(input);
+            Activation(node.Output[0]);
         }
 
         var weightDequantize = new List<NodeProto>();

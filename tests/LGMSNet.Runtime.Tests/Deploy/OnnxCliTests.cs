@@ -59,12 +59,16 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
         string weights = Weights("lgmsnet");
         string data = TestData.ImageFolder(Temp("folder"), 6);
         var common = new[] { "eval", "lgmsnet", "--weights", weights, "--data", data, "--size", "64", "--json", "--threads", "2" };
-        var (code, output, error) = CliRunner.Run(common);
+        var (code, output, error) = CliRunner.Run(common.Concat(new[] { "--engine", "torch" }).ToArray());
         Assert.True(code == 0, error);
         var torch = CliRunner.Json(output);
-        (code, output, error) = CliRunner.Run(common.Concat(new[] { "--engine", "onnx" }).ToArray());
+        // The default (auto) on the CPU is ONNX Runtime on the verified in-memory export: the same numbers as --engine onnx.
+        (code, output, error) = CliRunner.Run(common);
         Assert.True(code == 0, error);
         var onnx = CliRunner.Json(output);
+        (code, output, error) = CliRunner.Run(common.Concat(new[] { "--no-fuse" }).ToArray());
+        Assert.True(code == 0, error);
+        Assert.Equal("torch", CliRunner.Json(output).GetProperty("engine").GetString());
         Assert.Equal("onnx", onnx.GetProperty("engine").GetString());
         Assert.Equal("torch", torch.GetProperty("engine").GetString());
         var a = Numbers(torch.GetProperty("metrics"));
@@ -127,8 +131,11 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
         Assert.Contains("is a model of Variety, not LgmsNet", error);
         Assert.DoesNotContain("internal error", error);
         (code, _, error) = CliRunner.Run("eval", "lgmsnet", "--model", model, "--data", "synthetic");
+        Assert.Equal(1, code);
+        Assert.Contains("is a model of Variety, not LgmsNet", error);
+        (code, _, error) = CliRunner.Run("eval", "lgmsnet", "--engine", "torch", "--model", model, "--data", "synthetic");
         Assert.Equal(2, code);
-        Assert.Contains("--model needs --engine onnx", error);
+        Assert.Contains("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", error);
     }
 
     private static Dictionary<string, double> Numbers(JsonElement element, string prefix = "")
