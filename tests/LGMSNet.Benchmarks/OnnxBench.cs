@@ -114,6 +114,8 @@ internal static class OnnxBench
             (17, new QuantizationOptions(), ""),
             (23, new QuantizationOptions(), ""),
         };
+        foreach (var minimum in Option("--int8-min-reduction", "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)))
+            variants.Add((23, new QuantizationOptions { MinimumReduction = minimum }, $", reduction ≥ {minimum}"));
         if (Flag("--int8-depthwise")) variants.Add((23, new QuantizationOptions { QuantizeDepthwise = true }, ", depthwise int8"));
         foreach (var ops in args.Where((a, i) => i > 0 && args[i - 1] == "--int8-ops"))
             variants.Add((23, new QuantizationOptions { QuantizeDepthwise = Flag("--int8-depthwise"), Operators = ops.Split(',').ToHashSet() },

@@ -31,12 +31,18 @@ internal sealed class ReducedPrecisionOptions
     private readonly Option<string?> _validateSplit = new("--validate-split") { Description = "int8: file listing the validation cases (default: the run's test split, else its validation split)." };
     private readonly Option<string> _method = new("--calibration") { Description = "int8: activation ranges from percentile (99.999th of each image; default) or minmax.", DefaultValueFactory = _ => "percentile" };
     private readonly Option<bool> _depthwise = new("--quantize-depthwise") { Description = "int8: quantise depthwise convolutions too (measured slower in ONNX Runtime: see docs/benchmarks.md)." };
+    private readonly Option<int> _minimumReduction = new("--quantize-min-reduction")
+    {
+        Description = $"int8: quantise a convolution only when each output sums at least this many products (input channels per group × kernel volume; " +
+                      $"default {QuantizationOptions.DefaultMinimumReduction}, the fastest measured; 0: every convolution but the head).",
+        DefaultValueFactory = _ => QuantizationOptions.DefaultMinimumReduction,
+    };
 
     public void AddTo(Command command)
     {
         _precision.AcceptOnlyFromAmong("float32", "int8", "bf16");
         _method.AcceptOnlyFromAmong("percentile", "minmax");
-        foreach (var option in new Option[] { _precision, _calibrate, _calibrateSplit, _calibrateCount, _validate, _validateSplit, _method, _depthwise })
+        foreach (var option in new Option[] { _precision, _calibrate, _calibrateSplit, _calibrateCount, _validate, _validateSplit, _method, _depthwise, _minimumReduction })
             command.Add(option);
     }
 
@@ -46,7 +52,7 @@ internal sealed class ReducedPrecisionOptions
         string precision = result.GetValue(_precision)!;
         bool int8Options = result.GetValue(_calibrate) != null || result.GetValue(_calibrateSplit) != null || result.GetValue(_validate) != null ||
                            result.GetValue(_validateSplit) != null || result.GetResult(_calibrateCount) is { Implicit: false } ||
-                           result.GetResult(_method) is { Implicit: false } || result.GetValue(_depthwise);
+                           result.GetResult(_method) is { Implicit: false } || result.GetValue(_depthwise) || result.GetResult(_minimumReduction) is { Implicit: false };
         if (precision == "float32")
         {
             if (int8Options) throw new UserErrorException("--calibrate, --validate and the other calibration options need --precision int8", 2);
@@ -57,6 +63,8 @@ internal sealed class ReducedPrecisionOptions
 
         int count = result.GetValue(_calibrateCount);
         if (count < 1) throw new UserErrorException($"--calibrate-count {count}: give at least 1", 2);
+        int minimumReduction = result.GetValue(_minimumReduction);
+        if (minimumReduction < 0) throw new UserErrorException($"--quantize-min-reduction {minimumReduction}: give 0 or more", 2);
         var info = descriptor.Info;
         int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
         var convention = Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
@@ -77,15 +85,17 @@ internal sealed class ReducedPrecisionOptions
         {
             Method = result.GetValue(_method) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
             QuantizeDepthwise = result.GetValue(_depthwise),
+            MinimumReduction = minimumReduction,
         };
         return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options);
     }
 
     /// <summary>Why bf16 is refused (docs/benchmarks.md, "Reduced precision"): no engine here runs LGMSNet faster in bf16.</summary>
     internal const string Bf16Refusal =
-        "--precision bf16: no engine here runs LGMSNet faster in bf16 than in float32, so it is not offered: ONNX Runtime's CPU provider has no " +
-        "bfloat16 convolution kernels, and TorchSharp (oneDNN, AVX-512 BF16) measured slower than float32 (LGMSNet.Benchmarks onnx; docs/benchmarks.md, " +
-        "\"Reduced precision\"). Use --precision int8, whose accuracy cost is measured.";
+        "--precision bf16: no engine here runs an LGMSNet export faster in bf16, so it is not offered. ONNX Runtime's CPU provider has no bfloat16 " +
+        "convolution kernels; TorchSharp (oneDNN, AVX-512 BF16) does run bf16, 1.8x its own float32, but that is still slower than ONNX Runtime on the " +
+        "float32 export (the default engine) and on int8 (LGMSNet.Benchmarks onnx; docs/benchmarks.md, \"Reduced precision\"). Use --precision int8, " +
+        "whose accuracy cost is measured.";
 
     private static TrainOptions? RunOf(string weights)
     {
@@ -149,9 +159,13 @@ internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration,
 
     public (ModelProto Model, PrecisionReport Report) Run(CliContext context, ModelProto float32, ArchitectureInfo info, int[] size, InputConvention convention)
     {
+        if (OnnxQuantizer.QuantisedConvolutions(float32, Options).Count == 0)
+            throw new UserErrorException($"--precision int8: no convolution of {info.Name} qualifies (every one is the head, depthwise, or sums fewer than " +
+                                         $"{Options.MinimumReduction} products per output); lower --quantize-min-reduction (0 quantises all)", 2);
         var (model, report) = QuantizedExport.Int8(float32, info, Calibration, CalibrationData, Validation, ValidationData, size, convention, Options,
             progress: message => context.Error.WriteLine(message));
-        context.Out.WriteLine($"int8: {report.QuantisedConvolutions} convolutions quantised, {report.FloatConvolutions} kept float (the head{(Options.QuantizeDepthwise ? "" : ", depthwise")}); " +
+        context.Out.WriteLine($"int8: {report.QuantisedConvolutions} convolutions quantised, {report.FloatConvolutions} kept float (the head" +
+                              $"{(Options.QuantizeDepthwise ? "" : ", depthwise")}{(Options.MinimumReduction > 0 ? $", fewer than {Options.MinimumReduction} products per output" : "")}); " +
                               $"calibrated on {report.CalibrationImages} image(s) of {report.CalibrationData} ({report.Calibration})");
         context.Out.WriteLine($"accuracy on {report.ValidationCases} case(s) of {report.ValidationData}: IoU {report.Float32.Iou:0.00} -> {report.Reduced.Iou:0.00} " +
                               $"({-report.IouDrop:+0.00;-0.00} points), Dice {report.Float32.Dice:0.00} -> {report.Reduced.Dice:0.00} ({-report.DiceDrop:+0.00;-0.00}); " +

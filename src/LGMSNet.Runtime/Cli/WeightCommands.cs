@@ -41,7 +41,12 @@ internal static class WeightCommands
         layout.AcceptOnlyFromAmong("reference", "ours");
         var format = new Option<string>("--format") { Description = "safetensors (weights) or onnx (the whole fused network for ONNX Runtime).", DefaultValueFactory = _ => "safetensors" };
         format.AcceptOnlyFromAmong("safetensors", "onnx");
-        var opset = new Option<int>("--opset") { Description = $"ONNX operator set, {Deploy.OnnxExportOptions.DefaultOpset}–{Deploy.OnnxExportOptions.MaxOpset} (23+: Attention operator).", DefaultValueFactory = _ => Deploy.OnnxExportOptions.DefaultOpset };
+        var opset = new Option<int>("--opset")
+        {
+            Description = $"ONNX operator set, {Deploy.OnnxExportOptions.MinOpset}–{Deploy.OnnxExportOptions.MaxOpset} (default {Deploy.OnnxExportOptions.DefaultOpset}: the Attention operator, " +
+                          $"fastest in ONNX Runtime; {Deploy.OnnxExportOptions.MinOpset} for older runtimes).",
+            DefaultValueFactory = _ => Deploy.OnnxExportOptions.DefaultOpset,
+        };
         var noVerify = new Option<bool>("--no-verify") { Description = "onnx: skip the ONNX Runtime vs TorchSharp check on a seeded input." };
         var verifySize = new Option<string?>("--verify-size") { Description = "onnx: input size of the check (default: the training size in 2D, the input multiple in 3D)." };
         var reduced = new ReducedPrecisionOptions();
@@ -81,8 +86,8 @@ internal static class WeightCommands
     private static int ExportOnnx(CliContext context, SegmentationNetwork network, SafeTensorFile file, string path, int opset, bool verify, string? verifySize,
         ReducedPrecisionPlan? reduced)
     {
-        if (opset < Deploy.OnnxExportOptions.DefaultOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
-            throw new UserErrorException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.DefaultOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
+        if (opset < Deploy.OnnxExportOptions.MinOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
+            throw new UserErrorException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.MinOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
         var info = network.Architecture;
         int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
         var options = new Deploy.OnnxExportOptions

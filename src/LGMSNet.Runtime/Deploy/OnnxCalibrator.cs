@@ -17,6 +17,7 @@ public static class OnnxCalibrator
     public static Dictionary<string, ActivationRange> Calibrate(ModelProto model, IReadOnlyList<string> targets,
         IEnumerable<(float[] Data, long[] Shape)> inputs, QuantizationOptions options, int threads = 0)
     {
+        if (targets.Count == 0) return new Dictionary<string, ActivationRange>(StringComparer.Ordinal); // nothing to quantise
         var probe = OnnxQuantizer.WithOutputs(model, targets);
         using var session = OnnxEngine.Open(probe.ToByteArray(), threads);
         var ranges = new Dictionary<string, ActivationRange>(StringComparer.Ordinal);

@@ -16,7 +16,10 @@
 //   * the transformer's MatMuls: they run on the coarsest level (a few hundred tokens) and cost little;
 //   * depthwise convolutions by default: ONNX Runtime's QLinearConv has no fast depthwise kernel for large kernel
 //     sizes (an LMS block merges 3x3..9x9), so they are measured slower in int8 (docs/benchmarks.md) and kept float
-//     unless QuantizeDepthwise is set.
+//     unless QuantizeDepthwise is set;
+//   * small convolutions (fewer than MinimumReduction products per output value, e.g. the 3-channel stem and the narrow
+//     full-resolution 1x1s): there the quantise/dequantise pair and the NHWC transposes ONNX Runtime puts around its
+//     int8 kernel cost more than the int8 arithmetic saves (measured: docs/benchmarks.md).
 // Calibration (OnnxCalibrator) measures each quantised tensor's range on the float graph with those tensors
 // added as outputs; the rewrite only needs the ranges.
 using Google.Protobuf;
@@ -34,6 +37,14 @@ public sealed record QuantizationOptions
     /// (QLinearSigmoid, QLinearMul, QLinearAdd, QLinearConcat, ...) instead of dequantising around them. Empty by default:
     /// measured in docs/benchmarks.md.</summary>
     public IReadOnlySet<string> Operators { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Quantise a convolution only when each output value sums at least this many products (input channels per
+    /// group × kernel volume). Below it the int8 kernel saves less than the quantise/dequantise and layout changes around
+    /// it cost (docs/benchmarks.md, "Reduced precision": 512 was the fastest of 0, 64, 128, 256, 512, 1024 and 2048 for
+    /// LGMSNet 2D at 256²); 0 quantises every eligible convolution.</summary>
+    public int MinimumReduction { get; init; } = DefaultMinimumReduction;
+
+    public const int DefaultMinimumReduction = 512;
 
     /// <summary>Range of each activation: the observed minimum and maximum, or percentiles of the observed values.</summary>
     public CalibrationMethod Method { get; init; } = CalibrationMethod.Percentile;
@@ -86,6 +97,8 @@ public static class OnnxQuantizer
             long group = node.Attribute.FirstOrDefault(a => a.Name == "group")?.I ?? 1;
             bool depthwise = group > 1 && weight.Dims[1] == 1 && group == weight.Dims[0];
             if (depthwise && !options.QuantizeDepthwise) continue;
+            long reduction = weight.Dims.Skip(1).Aggregate(1L, (a, b) => a * b);
+            if (reduction < options.MinimumReduction) continue;
             list.Add(node);
         }
         return list;

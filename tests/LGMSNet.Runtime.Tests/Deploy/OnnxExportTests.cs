@@ -96,7 +96,8 @@ public sealed class OnnxExportTests
     {
         using var network = new LGMSNet.Architectures.LgmsNet();
         var model = OnnxExporter.Export(network, new OnnxExportOptions { Convention = LGMSNet.Runtime.Data.InputConvention.Authors });
-        Assert.Equal(17, model.OpsetImport.Single().Version);
+        Assert.Equal(OnnxExportOptions.DefaultOpset, model.OpsetImport.Single().Version);
+        Assert.Equal(23, OnnxExportOptions.DefaultOpset);
         Assert.Equal("", model.OpsetImport.Single().Domain);
         var metadata = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("LgmsNet", metadata[OnnxMetadata.Architecture]);

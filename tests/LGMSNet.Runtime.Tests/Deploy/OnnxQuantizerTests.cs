@@ -54,7 +54,7 @@ public sealed class OnnxQuantizerTests
     public void Quantised_convolutions_run_as_QLinearConv_and_stay_close_to_float(string stem, int side, bool depthwise)
     {
         var (model, inputs) = Float(stem, side);
-        var options = new QuantizationOptions { QuantizeDepthwise = depthwise };
+        var options = new QuantizationOptions { QuantizeDepthwise = depthwise, MinimumReduction = 0 };
         var convolutions = OnnxQuantizer.QuantisedConvolutions(model, options);
         int all = model.Graph.Node.Count(n => n.OpType == "Conv");
         Assert.NotEmpty(convolutions);
@@ -86,18 +86,36 @@ public sealed class OnnxQuantizerTests
             double error = Math.Sqrt(expected.Zip(actual, (e, a) => (double)(e - a) * (e - a)).Sum());
             double norm = Math.Sqrt(expected.Sum(e => (double)e * e));
             Assert.All(actual, v => Assert.True(float.IsFinite(v)));
-            // 2D: ~0.5 % on these randomised weights. The small 3D network (instance norm over 2x2x2 voxels at its
-            // deepest level) loses far more (~40 %, the same with ONNX Runtime's graph optimisation off, so it is the
-            // rounding, not a kernel): the export's accuracy report is what tells a user whether int8 suits a model.
-            if (shape.Length == 4) Assert.True(error / norm < 0.05, $"{stem}: relative L2 error of int8 {error / norm:0.000}");
+            // On these randomised weights: LGMSNet 2D (batch norm) ~0.5 %, the variety network (instance and group norm,
+            // which rescale each channel's rounding noise by its own spread) ~10 %. The small 3D network (instance norm
+            // over 2x2x2 voxels at its deepest level) loses far more (~40 %, the same with ONNX Runtime's graph
+            // optimisation off, so it is the rounding, not a kernel): the export's accuracy report, measured on the
+            // user's data, is what says whether int8 suits a model.
+            if (shape.Length == 4) Assert.True(error / norm < (stem == "lgmsnet" ? 0.02 : 0.15), $"{stem}: relative L2 error of int8 {error / norm:0.000}");
         }
+    }
+
+    [Fact]
+    public void Small_convolutions_stay_float_by_default()
+    {
+        var (model, _) = Float("lgmsnet", 64);
+        var all = OnnxQuantizer.QuantisedConvolutions(model, new QuantizationOptions { MinimumReduction = 0 });
+        var large = OnnxQuantizer.QuantisedConvolutions(model, new QuantizationOptions());
+        var initializers = model.Graph.Initializer.ToDictionary(t => t.Name);
+        long Reduction(NodeProto conv) => initializers[conv.Input[1]].Dims.Skip(1).Aggregate(1L, (a, b) => a * b);
+        Assert.NotEmpty(large);
+        Assert.True(large.Count < all.Count);
+        Assert.All(large, c => Assert.True(Reduction(c) >= QuantizationOptions.DefaultMinimumReduction));
+        Assert.All(all.Except(large), c => Assert.True(Reduction(c) < QuantizationOptions.DefaultMinimumReduction));
+        // The stem (3 input channels, 3x3: 27 products per output) is one of them.
+        Assert.DoesNotContain(large, c => c.Name.StartsWith("stem", StringComparison.Ordinal));
     }
 
     [Fact]
     public void A_tensor_without_a_calibrated_range_is_named()
     {
         var (model, _) = Float("lgmsnet", 64);
-        var options = new QuantizationOptions();
+        var options = new QuantizationOptions { MinimumReduction = 0 };
         var targets = OnnxQuantizer.CalibrationTargets(model, options);
         var ranges = targets.Skip(1).ToDictionary(t => t, _ => new ActivationRange(-1, 1));
         var error = Assert.Throws<InvalidOperationException>(() => OnnxQuantizer.Quantize(model, ranges, options));

@@ -110,8 +110,10 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         Refused("split file", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-split", Temp("no-split.txt"), "--validate", data);
         Refused("give --calibrate DATA", "--format", "onnx", "--precision", "int8");
         Refused("need --precision int8", "--format", "onnx", "--calibrate", data);
+        Refused("no convolution of LgmsNet qualifies", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-count", "2", "--validate", data,
+            "--quantize-min-reduction", "100000", "--no-verify");
         Refused("needs --format onnx", "--precision", "int8", "--format", "safetensors", "--calibrate", data);
-        Refused("--precision bf16: no engine here runs LGMSNet faster in bf16", "--format", "onnx", "--precision", "bf16");
+        Refused("--precision bf16: no engine here runs an LGMSNet export faster in bf16", "--format", "onnx", "--precision", "bf16");
 
         // Volumes smaller than one window (the 3D network's 96³ input size), and one with the wrong number of channels.
         string volumes = TestData.Decathlon(Temp("volumes"), 2, new[] { 32, 32, 32 }, classes: 4);
