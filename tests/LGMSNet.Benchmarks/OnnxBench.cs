@@ -92,14 +92,17 @@ internal static class OnnxBench
             }, Rss() - before, IsAuthors: path != null));
         }
 
-        if (authors) AddOrt($"ORT fp32, authors' export ({Path.GetFileName(authorsModel)})", null, authorsModel);
+        // --torch-only: TorchSharp's engines alone (interleaved with each other, not with ONNX Runtime, whose thread pool
+        // idles libtorch's OpenMP workers between runs: TorchSharp measured about 3x slower interleaved with ORT than alone).
+        bool ortEngines = !Flag("--torch-only");
+        if (authors && ortEngines) AddOrt($"ORT fp32, authors' export ({Path.GetFileName(authorsModel)})", null, authorsModel);
         var exported = new Dictionary<int, ModelProto>();
         foreach (int opset in new[] { 17, 23 })
         {
             exported[opset] = OnnxExporter.Export(network, new OnnxExportOptions { Opset = opset, MergeLmsKernels = !Flag("--split-lms") });
             var check = OnnxVerifier.Verify(network, exported[opset].ToByteArray(), spatial.Select(d => (int)d).ToArray(), threads: threads);
             notes.Add($"opset {opset}: ORT vs TorchSharp max |Δ| {check.MaxAbsDiff:E2}, relative {check.Relative:E2}");
-            AddOrt($"ORT fp32, our export, opset {opset}", exported[opset].ToByteArray());
+            if (ortEngines) AddOrt($"ORT fp32, our export, opset {opset}", exported[opset].ToByteArray());
         }
 
         // int8: calibrated on seeded random inputs (speed only).
@@ -120,7 +123,7 @@ internal static class OnnxBench
         foreach (var ops in args.Where((a, i) => i > 0 && args[i - 1] == "--int8-ops"))
             variants.Add((23, new QuantizationOptions { QuantizeDepthwise = Flag("--int8-depthwise"), Operators = ops.Split(',').ToHashSet() },
                 $"{(Flag("--int8-depthwise") ? ", depthwise" : "")}, +{ops}"));
-        foreach (var (opset, options, label) in variants)
+        foreach (var (opset, options, label) in ortEngines ? variants : new())
         {
             var ranges = OnnxCalibrator.Calibrate(exported[opset], OnnxQuantizer.CalibrationTargets(exported[opset], options), calibrationInputs, options, threads);
             var quantised = OnnxQuantizer.Quantize(exported[opset], ranges, options);
@@ -161,13 +164,13 @@ internal static class OnnxBench
                     int k = (i + j) % engines.Count; // rotate which goes first
                     times[k].Add(engines[k].Run(data, shape));
                 }
-            double reference = authors ? Median(times[0]) : double.NaN;
+            double reference = authors && ortEngines ? Median(times[0]) : double.NaN;
             Console.WriteLine($"batch {batch}:");
             for (int j = 0; j < engines.Count; j++)
             {
                 var t = times[j].OrderBy(x => x).ToList();
                 double median = t[t.Count / 2];
-                string ratio = authors ? $"  ×{reference / median:0.00} vs authors'" : "";
+                string ratio = authors && ortEngines ? $"  ×{reference / median:0.00} vs authors'" : "";
                 Console.WriteLine($"  {engines[j].Name,-58} {batch / median,7:0.00} img/s  (median {median * 1000:0.0} ms, min {t[0] * 1000:0.0}, max {t[^1] * 1000:0.0}){ratio}; " +
                                   $"+{engines[j].Memory / 1024.0 / 1024.0:0} MiB at load");
             }

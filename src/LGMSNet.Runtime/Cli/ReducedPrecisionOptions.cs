@@ -93,9 +93,9 @@ internal sealed class ReducedPrecisionOptions
     /// <summary>Why bf16 is refused (docs/benchmarks.md, "Reduced precision"): no engine here runs LGMSNet faster in bf16.</summary>
     internal const string Bf16Refusal =
         "--precision bf16: no engine here runs an LGMSNet export faster in bf16, so it is not offered. ONNX Runtime's CPU provider has no bfloat16 " +
-        "convolution kernels; TorchSharp (oneDNN, AVX-512 BF16) does run bf16, 1.8x its own float32, but that is still slower than ONNX Runtime on the " +
-        "float32 export (the default engine) and on int8 (LGMSNet.Benchmarks onnx; docs/benchmarks.md, \"Reduced precision\"). Use --precision int8, " +
-        "whose accuracy cost is measured.";
+        "convolution kernels; TorchSharp (oneDNN, AVX-512 BF16) runs bf16 2.4-2.7x faster than its own float32, but at 256x256 that is no faster than " +
+        "ONNX Runtime on the float32 export (the default engine) at batch 1, about half its speed at batch 8, and slower than int8 " +
+        "(LGMSNet.Benchmarks onnx; docs/benchmarks.md, \"Reduced precision\"). Use --precision int8, whose accuracy cost is measured.";
 
     private static TrainOptions? RunOf(string weights)
     {

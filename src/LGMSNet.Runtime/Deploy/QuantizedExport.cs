@@ -30,9 +30,9 @@ public sealed record PrecisionReport
     [JsonPropertyName("reduced")] public required PrecisionScores Reduced { get; init; }
 
     /// <summary>Float minus reduced mean IoU, in points (positive: the reduced model is worse).</summary>
-    [JsonPropertyName("iou_drop")] public double IouDrop => Float32.Iou - Reduced.Iou;
+    [JsonPropertyName("iou_drop")] public double IouDrop => Math.Round(Float32.Iou - Reduced.Iou, 4);
 
-    [JsonPropertyName("dice_drop")] public double DiceDrop => Float32.Dice - Reduced.Dice;
+    [JsonPropertyName("dice_drop")] public double DiceDrop => Math.Round(Float32.Dice - Reduced.Dice, 4);
 
     /// <summary>The largest per-case IoU drop in points, and its case.</summary>
     [JsonPropertyName("largest_case_iou_drop")] public required double LargestCaseIouDrop { get; init; }
