@@ -73,7 +73,8 @@ internal static class BenchCommand
             if (chosen == "onnx" && dev.type != DeviceType.CPU) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
             if (chosen == "onnx" && result.GetValue(perStage)) throw new UserErrorException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
             if (result.GetValue(model) != null && chosen == "torch") throw new UserErrorException("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", 2);
-            bool onnx = chosen == "onnx" || (chosen == "auto" && (result.GetValue(model) != null || (dev.type == DeviceType.CPU && !result.GetValue(perStage))));
+            if (result.GetValue(model) != null && dev.type != DeviceType.CPU) throw new UserErrorException("--model runs in ONNX Runtime on the CPU (--device cpu)", 2);
+            bool onnx = chosen == "onnx" || (chosen == "auto" && (result.GetValue(model) != null || (dev.type == DeviceType.CPU && info.Dims == 2 && !result.GetValue(perStage))));
             torch.manual_seed(0);
             using SegmentationNetwork fused = !onnx ? descriptor.Create()
                 : result.GetValue(model) is { } path ? Deploy.OnnxEngine.FromFile(path, info, result.GetValue(threads))

@@ -214,7 +214,10 @@ internal static class InferenceCommands
             bool cpu = result.GetValue(_device) == "cpu";
             if (model != null && engine == "torch") throw new UserErrorException("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", 2);
             if (engine == "onnx" && !cpu) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
-            bool onnx = engine == "onnx" || (engine == "auto" && (model != null || (cpu && !result.GetValue(_unfused))));
+            if (model != null && !cpu) throw new UserErrorException("--model runs in ONNX Runtime on the CPU (--device cpu)", 2);
+            if (model != null && result.GetValue(_unfused)) throw new UserErrorException("--no-fuse runs the TorchSharp training form; it does not go with --model", 2);
+            // auto: ONNX Runtime where it was measured faster (2D on the CPU: docs/benchmarks.md); 3D ran slower there (0.87–0.93x at 96³).
+            bool onnx = engine == "onnx" || (engine == "auto" && (model != null || (cpu && descriptor.Info.Dims == 2 && !result.GetValue(_unfused))));
             bool auto = engine == "auto" && model == null;
             int threads = result.GetValue(_threads);
             if (threads > 0) torch.set_num_threads(threads);

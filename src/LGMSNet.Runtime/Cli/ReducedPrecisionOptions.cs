@@ -73,28 +73,39 @@ internal sealed class ReducedPrecisionOptions
         string calibrationData = result.GetValue(_calibrate) ?? run?.Data
             ?? throw new UserErrorException($"--precision int8 calibrates on images: give --calibrate DATA ({weights} is not in a run folder whose run.json names its data)", 2);
         string? calibrationSplit = result.GetValue(_calibrateSplit) ?? (result.GetValue(_calibrate) == null ? run?.TrainSplit : null);
-        string validationData = result.GetValue(_validate) ?? run?.Data
-            ?? throw new UserErrorException($"--precision int8 measures its accuracy cost: give --validate DATA [--validate-split FILE] ({weights} is not in a run folder whose run.json names its data)", 2);
-        string? validationSplit = result.GetValue(_validateSplit) ?? (result.GetValue(_validate) == null ? run?.TestSplit ?? run?.ValSplit : null);
+        // The report defaults only to cases the run held out by a split file (its test split, else its validation split):
+        // a run split by --val-fraction or --folds names no such file, and its data folder holds its training cases.
+        string? heldOut = run?.TestSplit ?? run?.ValSplit;
+        string validationData = result.GetValue(_validate) ?? (heldOut != null ? run?.Data : null)
+            ?? throw new UserErrorException("--precision int8 measures its accuracy cost on held-out cases: give --validate DATA [--validate-split FILE] (" +
+                                            (run == null ? $"{weights} is not in a run folder with a run.json" : "the run's run.json names no test or validation split file") + ")", 2);
+        string? validationSplit = result.GetValue(_validateSplit) ?? (result.GetValue(_validate) == null ? heldOut : null);
 
-        var calibration = Read("--calibrate", calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count);
-        var validation = Read("--validate", validationData, validationSplit, descriptor, size, convention, out string validationDescription, null);
+        string calibrationOption = result.GetValue(_calibrate) == null ? "--calibrate (default: the run's training data, from run.json)" : "--calibrate";
+        string validationOption = result.GetValue(_validate) == null ? "--validate (default: the run's held-out split, from run.json)" : "--validate";
+        var calibration = Read(calibrationOption, calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count);
+        var validation = Read(validationOption, validationData, validationSplit, descriptor, size, convention, out string validationDescription, null);
+        var overlap = calibration.Select(c => c.Id).Intersect(validation.Select(c => c.Id)).Count();
+        string? warning = overlap > 0 && string.Equals(Path.GetFullPath(calibrationData), Path.GetFullPath(validationData), StringComparison.Ordinal)
+            ? $"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
+              "(give --calibrate-split and --validate-split files that do not overlap)"
+            : null;
         if (validation.Any(c => c.Label == null))
-            throw new UserErrorException($"--validate {validationData}: the cases need masks to measure IoU and Dice", 2);
+            throw new UserErrorException($"{validationOption}: {validationData}: the cases need masks to measure IoU and Dice", 2);
         var options = new QuantizationOptions
         {
             Method = result.GetValue(_method) == "minmax" ? CalibrationMethod.MinMax : CalibrationMethod.Percentile,
             QuantizeDepthwise = result.GetValue(_depthwise),
             MinimumReduction = minimumReduction,
         };
-        return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options);
+        return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options, warning);
     }
 
     /// <summary>Why bf16 is refused (docs/benchmarks.md, "Reduced precision"): no engine here runs LGMSNet faster in bf16.</summary>
     internal const string Bf16Refusal =
         "--precision bf16: no engine here runs an LGMSNet export faster in bf16, so it is not offered. ONNX Runtime's CPU provider has no bfloat16 " +
-        "convolution kernels; TorchSharp (oneDNN, AVX-512 BF16) runs bf16 2.4-2.7x faster than its own float32, but at 256x256 that is no faster than " +
-        "ONNX Runtime on the float32 export (the default engine) at batch 1, about half its speed at batch 8, and slower than int8 " +
+        "convolution kernels; TorchSharp (oneDNN, AVX-512 BF16) runs bf16 2.4-2.9x faster than its own float32, but at 256x256 that was 0.62x the speed " +
+        "of ONNX Runtime on the float32 export (the default engine) at batch 1 and 0.35x at batch 8, and slower still than int8 " +
         "(LGMSNet.Benchmarks onnx; docs/benchmarks.md, \"Reduced precision\"). Use --precision int8, whose accuracy cost is measured.";
 
     private static TrainOptions? RunOf(string weights)
@@ -114,13 +125,13 @@ internal sealed class ReducedPrecisionOptions
         }
         catch (DataException e)
         {
-            throw new UserErrorException($"{option} {data}: {e.Message}", 2);
+            throw new UserErrorException($"{option}: {data}: {e.Message}", 2);
         }
         int available = dataset.CaseIds.Count;
         if (count is { } wanted && available < wanted)
-            throw new UserErrorException($"{option} {data}{(split != null ? $" (split {split})" : "")}: {available} image(s), too few for --calibrate-count {wanted}; " +
+            throw new UserErrorException($"{option}: {data}{(split != null ? $" (split {split})" : "")}: {available} image(s), too few for --calibrate-count {wanted}; " +
                                          "give more images or a smaller --calibrate-count", 2);
-        if (available == 0) throw new UserErrorException($"{option} {data}: no cases", 2);
+        if (available == 0) throw new UserErrorException($"{option}: {data}: no cases", 2);
         var indices = Enumerable.Range(0, available).ToList();
         if (count is { } n)
         {
@@ -137,12 +148,12 @@ internal sealed class ReducedPrecisionOptions
             }
             catch (DataException e)
             {
-                throw new UserErrorException($"{option} {data}: {e.Message}", 2);
+                throw new UserErrorException($"{option}: {data}: {e.Message}", 2);
             }
             if (loaded.Image.Channels != descriptor.Info.InChannels)
-                throw new UserErrorException($"{option} {data}: case '{loaded.Id}' has {loaded.Image.Channels} channel(s); {descriptor.Info.Name} wants {descriptor.Info.InChannels}", 2);
+                throw new UserErrorException($"{option}: {data}: case '{loaded.Id}' has {loaded.Image.Channels} channel(s); {descriptor.Info.Name} wants {descriptor.Info.InChannels}", 2);
             if (descriptor.Info.Dims == 3 && loaded.Image.Size.Where((s, axis) => s < size[axis]).Any())
-                throw new UserErrorException($"{option} {data}: volume '{loaded.Id}' ({string.Join("x", loaded.Image.Size)}) is smaller than one window ({string.Join("x", size)})", 2);
+                throw new UserErrorException($"{option}: {data}: volume '{loaded.Id}' ({string.Join("x", loaded.Image.Size)}) is smaller than one window ({string.Join("x", size)})", 2);
             cases.Add(loaded);
         }
         description = dataset.Description + (split != null ? $" (split {split})" : "");
@@ -152,7 +163,7 @@ internal sealed class ReducedPrecisionOptions
 
 /// <summary>An int8 export's inputs, read and checked before anything is exported.</summary>
 internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration, string CalibrationData, IReadOnlyList<CaseData> Validation,
-    string ValidationData, QuantizationOptions Options)
+    string ValidationData, QuantizationOptions Options, string? Warning)
 {
     /// <summary>The accuracy report beside a model: model.onnx → model.accuracy.json.</summary>
     public static string ReportPath(string model) => Path.ChangeExtension(model, ".accuracy.json");
@@ -162,6 +173,7 @@ internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration,
         if (OnnxQuantizer.QuantisedConvolutions(float32, Options).Count == 0)
             throw new UserErrorException($"--precision int8: no convolution of {info.Name} qualifies (every one is the head, depthwise, or sums fewer than " +
                                          $"{Options.MinimumReduction} products per output); lower --quantize-min-reduction (0 quantises all)", 2);
+        if (Warning != null) context.Error.WriteLine("warning: " + Warning);
         var (model, report) = QuantizedExport.Int8(float32, info, Calibration, CalibrationData, Validation, ValidationData, size, convention, Options,
             progress: message => context.Error.WriteLine(message));
         context.Out.WriteLine($"int8: {report.QuantisedConvolutions} convolutions quantised, {report.FloatConvolutions} kept float (the head" +

@@ -60,6 +60,7 @@ internal static class WeightCommands
             using var network = descriptor.Create();
             var loaded = Checkpoint.LoadWeights(network, result.GetValue(weights)!);
             if (loaded.Note != null) context.Error.WriteLine("note: " + loaded.Note);
+            if (result.GetValue(format) == "onnx") CheckOpset(result.GetValue(opset)); // before the int8 plan reads its cases
             var plan = reduced.Plan(result, result.GetValue(format) == "onnx", result.GetValue(weights)!, descriptor, loaded.File);
             if (result.GetValue(format) == "onnx")
                 return ExportOnnx(context, network, loaded.File, output.GetValue(result)!, result.GetValue(opset), !result.GetValue(noVerify), result.GetValue(verifySize), plan);
@@ -86,8 +87,7 @@ internal static class WeightCommands
     private static int ExportOnnx(CliContext context, SegmentationNetwork network, SafeTensorFile file, string path, int opset, bool verify, string? verifySize,
         ReducedPrecisionPlan? reduced)
     {
-        if (opset < Deploy.OnnxExportOptions.MinOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
-            throw new UserErrorException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.MinOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
+        CheckOpset(opset);
         var info = network.Architecture;
         int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
         var options = new Deploy.OnnxExportOptions
@@ -110,17 +110,33 @@ internal static class WeightCommands
             }
         }
         string precision = "float32";
+        Deploy.PrecisionReport? report = null;
         if (reduced != null)
         {
-            var (quantised, report) = reduced.Run(context, model, info, size, options.Convention);
-            model = quantised;
+            (model, report) = reduced.Run(context, model, info, size, options.Convention);
             precision = "int8";
-            AtomicFile.WriteAllText(ReducedPrecisionPlan.ReportPath(path), report.ToJson() + "\n");
-            context.Out.WriteLine($"wrote the accuracy report to {ReducedPrecisionPlan.ReportPath(path)}");
         }
+        // The model first, then its report; a float model replaces any report left beside an earlier int8 one.
         Deploy.OnnxExporter.Save(model, path);
+        string reportPath = ReducedPrecisionPlan.ReportPath(path);
+        if (report != null)
+        {
+            AtomicFile.WriteAllText(reportPath, report.ToJson() + "\n");
+            context.Out.WriteLine($"wrote the accuracy report to {reportPath}");
+        }
+        else if (File.Exists(reportPath) && reportPath != Path.GetFullPath(path))
+        {
+            File.Delete(reportPath);
+            context.Out.WriteLine($"removed {reportPath} (the report of an earlier int8 model at this path)");
+        }
         context.Out.WriteLine($"exported {info.Name} to {path} (ONNX opset {opset}, {precision}, {model.Graph.Node.Count} nodes, {new FileInfo(path).Length / 1024.0 / 1024.0:0.00} MiB)");
         return 0;
+    }
+
+    private static void CheckOpset(int opset)
+    {
+        if (opset < Deploy.OnnxExportOptions.MinOpset || opset > Deploy.OnnxExportOptions.MaxOpset)
+            throw new UserErrorException($"--opset {opset}: supported are {Deploy.OnnxExportOptions.MinOpset} to {Deploy.OnnxExportOptions.MaxOpset}", 2);
     }
 
     public static Command CheckReference(CliContext context)

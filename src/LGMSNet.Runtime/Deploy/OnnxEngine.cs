@@ -72,16 +72,18 @@ public static class OnnxEngine
     public static OnnxNetwork? FromNetworkVerified(SegmentationNetwork network, int threads, out string? reason)
     {
         byte[] model;
+        OnnxVerification check;
         try
         {
             model = OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset });
+            check = OnnxVerifier.Verify(network, model, network.Architecture.InputMultiple.ToArray(), threads: threads);
         }
-        catch (NotSupportedException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            reason = e.Message;
+            // Any failure to export or run the export means: use TorchSharp, and say why.
+            reason = $"its ONNX export could not be checked ({e.GetType().Name}: {e.Message})";
             return null;
         }
-        var check = OnnxVerifier.Verify(network, model, network.Architecture.InputMultiple.ToArray(), threads: threads);
         if (!check.Passed)
         {
             reason = $"its ONNX export differs from TorchSharp by {check.Relative:0.00E+00} relative (> {check.Tolerance:0.0E+00})";

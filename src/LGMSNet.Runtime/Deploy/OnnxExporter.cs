@@ -84,7 +84,7 @@ public static class OnnxExporter
 
         var model = new ModelProto
         {
-            IrVersion = 8,
+            IrVersion = IrVersionFor(options.Opset),
             ProducerName = "LGMSNet.Dsl",
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
             Domain = "lgmsnet",
@@ -98,6 +98,9 @@ public static class OnnxExporter
         return model;
     }
 
+    /// <summary>The IR version the ONNX standard pairs with an operator set (opset 17–18: IR 8; 19–20: 9; 21–22: 10; 23: 11).</summary>
+    public static int IrVersionFor(int opset) => opset switch { <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 };
+
     public static byte[] ExportBytes(SegmentationNetwork network, OnnxExportOptions? options = null) => Export(network, options).ToByteArray();
 
     /// <summary>Writes the model atomically (temporary file, then rename).</summary>
@@ -105,10 +108,7 @@ public static class OnnxExporter
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + ".tmp";
-        using (var stream = File.Create(temporary))
-            model.WriteTo(stream);
-        File.Move(temporary, full, overwrite: true);
+        IO.AtomicFile.Write(full, model.WriteTo);
     }
 
     /// <summary>One export: the weights, the graph under construction, and a method per block.</summary>

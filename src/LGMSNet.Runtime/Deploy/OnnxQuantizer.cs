@@ -139,6 +139,7 @@ public static class OnnxQuantizer
             if (node.OpType == "Shape" || (node.Input.Count > 0 && node.Input.All(i => i != "" && integers.Contains(i))))
                 foreach (var output in node.Output) integers.Add(output);
         return graph.Node.Where(n => n.OpType != "Conv" && options.Operators.Contains(n.OpType) && n.Output.Count == 1 && !integers.Contains(n.Output[0]) &&
+                                     !n.Input.Any(integers.Contains) &&
                                      n.Input.All(i => i != "" && !constants.Contains(i)) && !LeadsToOutput(n.Output[0], outputs, consumers)).ToList();
     }
 

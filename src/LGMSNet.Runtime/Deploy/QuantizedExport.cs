@@ -95,8 +95,18 @@ public static class QuantizedExport
     public static EvaluationResult Score(byte[] model, ArchitectureInfo info, IReadOnlyList<CaseData> cases, int[] inputSize,
         InputConvention convention, int threads = 0)
     {
-        using var segmenter = Segmenter.ForNetwork(new OnnxNetwork(info, OnnxEngine.Open(model, threads)), CPU, inputSize, convention);
-        return Evaluation.Evaluate(segmenter.Predictor, cases, info.Classes, 4);
+        var network = new OnnxNetwork(info, OnnxEngine.Open(model, threads));
+        Segmenter segmenter;
+        try
+        {
+            segmenter = Segmenter.ForNetwork(network, CPU, inputSize, convention);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+        using (segmenter) return Evaluation.Evaluate(segmenter.Predictor, cases, info.Classes, 4);
     }
 
     private static double Zero(double value) => double.IsNaN(value) ? 0 : value;

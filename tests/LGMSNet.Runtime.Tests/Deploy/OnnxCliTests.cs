@@ -136,6 +136,9 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
         (code, _, error) = CliRunner.Run("eval", "lgmsnet", "--engine", "torch", "--model", model, "--data", "synthetic");
         Assert.Equal(2, code);
         Assert.Contains("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", error);
+        (code, _, error) = CliRunner.Run("eval", "lgmsnet", "--model", model, "--data", "synthetic", "--device", "cuda");
+        Assert.Equal(2, code);
+        Assert.Contains("--model runs in ONNX Runtime on the CPU", error);
     }
 
     private static Dictionary<string, double> Numbers(JsonElement element, string prefix = "")

@@ -24,11 +24,44 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         return path;
     }
 
+    /// <summary>Randomised weights whose head is turned into a rough detector of one case's mask: its sign makes the mask's
+    /// pixels score higher than the rest, its bias sits between the two means. Masks are then neither empty nor the
+    /// complement of the truth, so IoU and Dice are real numbers that rounding can change.</summary>
+    private string BalancedWeights(string data)
+    {
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == "lgmsnet");
+        TorchSharp.torch.manual_seed(3);
+        using var network = descriptor.Create();
+        OnnxExportTests.Randomise(network, 31);
+        network.eval();
+        var size = descriptor.Info.MultiplyAddsInputSize.ToArray();
+        var loaded = new ImageFolderDataset(data, new ImageFolderOptions(size, 3, 1)).Load(0);
+        using (TorchSharp.torch.no_grad())
+        using (var input = Tensors.FromFloats(loaded.Image.Data, new long[] { 1, 3 }.Concat(size.Select(v => (long)v)).ToArray()))
+        using (var logits = network.forward(input))
+        {
+            var values = logits.flatten().data<float>().ToArray();
+            var mask = loaded.Label!.Data;
+            double foreground = values.Where((_, i) => mask[i] > 0).Average(), background = values.Where((_, i) => mask[i] == 0).Average();
+            var state = network.state_dict();
+            if (foreground < background)
+            {
+                state["head.weight"].neg_();
+                state["head.bias"].neg_();
+                (foreground, background) = (-foreground, -background);
+            }
+            state["head.bias"].sub_((foreground + background) / 2);
+        }
+        string path = Temp("balanced.safetensors");
+        Checkpoint.Save(path, network);
+        return path;
+    }
+
     [Fact]
     public void The_accuracy_report_is_what_eval_computes_on_the_exported_models()
     {
         string data = TestData.ImageFolder(Temp("data"), 10);
-        string weights = Weights("lgmsnet");
+        string weights = BalancedWeights(data);
         string model = Temp("int8.onnx"), fp32 = Temp("fp32.onnx");
         var (code, output, error) = CliRunner.Run("export", "lgmsnet", "-w", weights, "--format", "onnx", "--precision", "int8", "--no-verify",
             "--calibrate", data, "--calibrate-count", "6", "--validate", data, "--out", model);
@@ -37,6 +70,7 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         Assert.Contains("convolutions quantised", output);
         Assert.Contains("accuracy on 10 case(s)", output);
         Assert.Contains(", int8,", output);
+        Assert.Contains("calibration image(s) are also validation cases", error);
 
         string reportPath = Temp("int8.accuracy.json");
         Assert.True(File.Exists(reportPath));
@@ -46,6 +80,7 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         Assert.Equal(10, report.GetProperty("validation_cases").GetInt32());
         Assert.True(report.GetProperty("quantized_convolutions").GetInt32() > 0);
         double iouDrop = report.GetProperty("iou_drop").GetDouble();
+        Assert.InRange(report.GetProperty("float32").GetProperty("iou").GetDouble(), 0.01, 99.99); // a real score, not an empty or full mask everywhere
         Assert.Equal(report.GetProperty("float32").GetProperty("iou").GetDouble() - report.GetProperty("reduced").GetProperty("iou").GetDouble(), iouDrop, 6);
         Assert.True(report.GetProperty("largest_case_iou_drop").GetDouble() >= iouDrop - 1e-9);
 
@@ -65,6 +100,12 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         (code, output, error) = CliRunner.Run("eval", "lgmsnet", "--engine", "onnx", "--model", fp32, "--data", data, "--json");
         Assert.True(code == 0, error);
         Assert.Equal(report.GetProperty("float32").GetProperty("iou").GetDouble(), 100 * CliRunner.Json(output).GetProperty("metrics").GetProperty("iou").GetDouble(), 3);
+
+        // A float export over the int8 model removes its report: a report never describes another model.
+        (code, output, error) = CliRunner.Run("export", "lgmsnet", "-w", weights, "--format", "onnx", "--no-verify", "--out", model);
+        Assert.True(code == 0, error);
+        Assert.False(File.Exists(reportPath));
+        Assert.Contains("removed", output);
     }
 
     [Fact]
@@ -84,6 +125,14 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         Assert.Contains("(split " + train + ")", output);
         Assert.Contains("accuracy on 4 case(s)", output);
         Assert.Contains("(split " + test + ")", output);
+
+        // A run split by --val-fraction names no held-out split file: the report needs --validate.
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, Size = new[] { 64, 64 } });
+        (code, output, error) = CliRunner.Run("export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "4", "--out", Temp("x.onnx"));
+        Assert.Equal(2, code);
+        Assert.Contains("give --validate DATA", error);
+        Assert.Contains("names no test or validation split file", error);
+        Assert.False(File.Exists(Temp("x.onnx")));
     }
 
     [Fact]
@@ -104,9 +153,9 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
             Assert.False(File.Exists(Temp("out.accuracy.json")), "no report is written");
         }
 
-        Refused("--calibrate " + Temp("missing"), "--format", "onnx", "--precision", "int8", "--calibrate", Temp("missing"), "--validate", data);
+        Refused("--calibrate: " + Temp("missing"), "--format", "onnx", "--precision", "int8", "--calibrate", Temp("missing"), "--validate", data);
         Refused("too few for --calibrate-count 32", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--validate", data);
-        Refused("--validate " + Temp("nowhere"), "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-count", "2", "--validate", Temp("nowhere"));
+        Refused("--validate: " + Temp("nowhere"), "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-count", "2", "--validate", Temp("nowhere"));
         Refused("split file", "--format", "onnx", "--precision", "int8", "--calibrate", data, "--calibrate-split", Temp("no-split.txt"), "--validate", data);
         Refused("give --calibrate DATA", "--format", "onnx", "--precision", "int8");
         Refused("need --precision int8", "--format", "onnx", "--calibrate", data);
@@ -127,7 +176,7 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         (code, output, error) = CliRunner.Run("export", "lgmsnet3d-small", "-w", weights3d, "--format", "onnx", "--out", model, "--precision", "int8",
             "--calibrate", volumes, "--calibrate-count", "2", "--validate", volumes);
         Assert.True(code == 2, output + error);
-        Assert.Contains("--calibrate " + volumes, error);
+        Assert.Contains("--calibrate: " + volumes, error);
         Assert.True(error.Contains("2 channel(s)"), error);
         Assert.False(File.Exists(model));
     }
