@@ -35,6 +35,10 @@ public static class FaultInjection
     /// (SIGABRT, as libtorch's std::terminate), which no handler of the process can report.</summary>
     public static (string Place, int Epoch)? ThrowAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_THROW"));
 
+    /// <summary>LGMSNET_FAULT_ONNX_MISMATCH=1 makes the check behind <c>--engine auto</c> find the in-memory ONNX export different
+    /// from TorchSharp, so a test can see the fallback to TorchSharp.</summary>
+    public static bool OnnxCheckMismatch { get; set; } = Environment.GetEnvironmentVariable("LGMSNET_FAULT_ONNX_MISMATCH") == "1";
+
     /// <summary>Ends the process as a fault in native code does (libc abort: SIGABRT).</summary>
     public static void NativeAbort() => Abort();
 

@@ -90,6 +90,33 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
     }
 
     [Fact]
+    public void Auto_falls_back_to_the_fused_torch_engine_when_the_export_does_not_match()
+    {
+        string weights = Weights("lgmsnet");
+        string data = TestData.ImageFolder(Temp("folder"), 4);
+        var common = new[] { "eval", "lgmsnet", "--weights", weights, "--data", data, "--size", "64", "--json" };
+        var (code, output, error) = CliRunner.Run(common.Concat(new[] { "--engine", "torch" }).ToArray());
+        Assert.True(code == 0, error);
+        var torch = Numbers(CliRunner.Json(output).GetProperty("metrics"));
+        LGMSNet.Runtime.IO.FaultInjection.OnnxCheckMismatch = true;
+        try
+        {
+            (code, output, error) = CliRunner.Run(common);
+        }
+        finally
+        {
+            LGMSNet.Runtime.IO.FaultInjection.OnnxCheckMismatch = false;
+        }
+        Assert.True(code == 0, error);
+        Assert.Contains("note: running TorchSharp (--engine auto): its ONNX export differs from TorchSharp", error);
+        var json = CliRunner.Json(output);
+        Assert.Equal("torch", json.GetProperty("engine").GetString());
+        // The fallback is the fused inference form, as --engine torch runs: the same metrics.
+        foreach (var (key, value) in torch)
+            Assert.Equal(value, Numbers(json.GetProperty("metrics"))[key], 6);
+    }
+
+    [Fact]
     public void Predict_with_an_onnx_model_writes_the_torch_engines_masks()
     {
         string weights = Weights("lgmsnet");
