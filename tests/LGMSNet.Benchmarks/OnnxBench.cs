@@ -295,15 +295,8 @@ internal static class OnnxBench
     /// <summary>The operators of a model after ONNX Runtime's optimisation (how many convolutions became QLinearConv).</summary>
     private static string Describe(ModelProto model, Func<SessionOptions> options)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"lgmsnet-bench-{Environment.ProcessId}.onnx");
-        using (var o = options())
-        {
-            o.OptimizedModelFilePath = path;
-            using var session = new InferenceSession(model.ToByteArray(), o);
-        }
-        var optimised = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        File.Delete(path);
-        var counts = optimised.Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
+        using var o = options();
+        var counts = OnnxEngine.OptimisedOperators(model.ToByteArray(), o);
         return string.Join(", ", counts.OrderByDescending(c => c.Value).Select(c => $"{c.Value} {c.Key}"));
     }
 }

@@ -71,27 +71,47 @@ public static class OnnxEngine
     /// within the export tolerance. Null, with the reason, when the network cannot be exported or the check fails.</summary>
     public static OnnxNetwork? FromNetworkVerified(SegmentationNetwork network, int threads, out string? reason)
     {
-        byte[] model;
+        InferenceSession? session = null;
         OnnxVerification check;
         try
         {
-            model = OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset });
-            check = OnnxVerifier.Verify(network, model, network.Architecture.InputMultiple.ToArray(), threads: threads);
+            // One session: the one that is checked is the one that runs.
+            session = Open(OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset }), threads);
+            check = OnnxVerifier.Verify(network, session, network.Architecture.InputMultiple.ToArray());
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // Any failure to export or run the export means: use TorchSharp, and say why.
+            session?.Dispose();
             reason = $"its ONNX export could not be checked ({e.GetType().Name}: {e.Message})";
             return null;
         }
         if (IO.FaultInjection.OnnxCheckMismatch) check = check with { MaxAbsDiff = check.MaxAbsReference }; // a test hook: 100 % off
         if (!check.Passed)
         {
+            session.Dispose();
             reason = $"its ONNX export differs from TorchSharp by {check.Relative:0.00E+00} relative (> {check.Tolerance:0.0E+00})";
             return null;
         }
         reason = null;
-        return new OnnxNetwork(network.Architecture, Open(model, threads));
+        return new OnnxNetwork(network.Architecture, session);
+    }
+
+    /// <summary>How many nodes of each operator a model has after ONNX Runtime's graph optimisation (e.g. how many
+    /// convolutions became QLinearConv): a diagnostic for tests and benchmarks.</summary>
+    public static Dictionary<string, int> OptimisedOperators(byte[] model, SessionOptions options)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"lgmsnet-optimised-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            options.OptimizedModelFilePath = path;
+            using (new InferenceSession(model, options)) { }
+            return Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph.Node.GroupBy(n => n.OpType).ToDictionary(g => g.Key, g => g.Count());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     /// <summary>The engine for an exported model file (checked against <paramref name="architecture"/>).</summary>

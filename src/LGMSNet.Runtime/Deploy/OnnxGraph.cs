@@ -44,14 +44,20 @@ internal sealed class OnnxGraph
     {
         if (values.Length != dims.Aggregate(1L, (a, b) => a * b))
             throw new ArgumentException($"{name}: {values.Length} values do not fill shape [{string.Join(", ", dims)}]");
+        string unique = Fresh(name);
+        _graph.Initializer.Add(FloatTensor(unique, values, dims));
+        return unique;
+    }
+
+    /// <summary>A float32 tensor (an initializer) named <paramref name="name"/>, row-major raw data.</summary>
+    public static TensorProto FloatTensor(string name, float[] values, params long[] dims)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian");
         var bytes = new byte[values.Length * sizeof(float)];
         Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw_data is little-endian");
-        string unique = Fresh(name);
-        var tensor = new TensorProto { Name = unique, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(bytes) };
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(bytes) };
         tensor.Dims.AddRange(dims);
-        _graph.Initializer.Add(tensor);
-        return unique;
+        return tensor;
     }
 
     /// <summary>A float32 scalar initializer, shared between identical uses.</summary>

@@ -317,14 +317,7 @@ public static class OnnxQuantizer
         return tensor.FloatData.ToArray();
     }
 
-    private static TensorProto FloatTensor(string name, float[] values, params long[] dims)
-    {
-        var bytes = new byte[values.Length * 4];
-        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-        var tensor = new TensorProto { Name = name, DataType = FloatType, RawData = ByteString.CopyFrom(bytes) };
-        tensor.Dims.AddRange(dims);
-        return tensor;
-    }
+    private static TensorProto FloatTensor(string name, float[] values, params long[] dims) => OnnxGraph.FloatTensor(name, values, dims);
 
     private static NodeProto Dequantize(string name, string input, string scale, string zero, string output, long? axis)
     {

@@ -21,6 +21,14 @@ public static class OnnxVerifier
     public static OnnxVerification Verify(SegmentationNetwork network, byte[] model, int[] size, int batch = 1, long seed = 0,
         double tolerance = OnnxVerification.DefaultTolerance, int threads = 0)
     {
+        using var session = OnnxEngine.Open(model, threads);
+        return Verify(network, session, size, batch, seed, tolerance);
+    }
+
+    /// <summary>The same check on a session already open (which the caller keeps).</summary>
+    public static OnnxVerification Verify(SegmentationNetwork network, Microsoft.ML.OnnxRuntime.InferenceSession session, int[] size, int batch = 1,
+        long seed = 0, double tolerance = OnnxVerification.DefaultTolerance)
+    {
         var info = network.Architecture;
         var shape = new long[] { batch, info.InChannels }.Concat(size.Select(s => (long)s)).ToArray();
         if (info.CheckInputSize(shape.Skip(2).ToArray()) is { } problem) throw new ArgumentException(problem);
@@ -33,7 +41,6 @@ public static class OnnxVerifier
         Tensor expected;
         using (no_grad()) expected = network.forward(input).to_type(ScalarType.Float64);
         if (wasTraining) network.train();
-        using var session = OnnxEngine.Open(model, threads);
         var (values, outputShape) = OnnxEngine.Run(session, input.contiguous().data<float>().ToArray(), shape);
         if (!outputShape.SequenceEqual(expected.shape))
             throw new InvalidOperationException($"ONNX output shape [{string.Join(", ", outputShape)}] differs from TorchSharp's [{string.Join(", ", expected.shape)}]");
