@@ -35,7 +35,7 @@ internal static class InferenceCommands
             {
                 int[] inputSize = segmenter.InputSize;
                 var inputs = segmenter.Convention;
-                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs);
+                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs, segmenter.Plan);
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
                 for (int i = 0; i < dataset.CaseIds.Count; i++)
@@ -129,7 +129,7 @@ internal static class InferenceCommands
                 foreach (var (file, destination) in plan)
                 {
                     if (descriptor.Info.Dims == 2) Predict2D(segmenter, file, destination);
-                    else Predict3D(segmenter, file, destination);
+                    else Predict3D(context, segmenter, file, destination);
                     context.Out.WriteLine($"{file} -> {destination}");
                 }
                 return 0;
@@ -147,13 +147,16 @@ internal static class InferenceCommands
         ImageCodec.WriteGray(destination, labels.Data, labels.Size[1], labels.Size[0]);
     }
 
-    private static void Predict3D(Segmenter segmenter, string file, string destination)
+    private static void Predict3D(CliContext context, Segmenter segmenter, string file, string destination)
     {
         var (labels, header) = segmenter.SegmentVolume(file);
         Nifti.WriteLabels(destination, labels, header);
+        foreach (var note in segmenter.Notes) context.Error.WriteLine("warning: " + note);
+        segmenter.Notes.Clear();
     }
 
-    internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention inputs)
+    internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention inputs,
+        Data.Preprocessing.PreprocessingPlan? plan = null)
     {
         var info = descriptor.Info;
         if (string.Equals(data, "synthetic", StringComparison.OrdinalIgnoreCase))
@@ -161,7 +164,7 @@ internal static class InferenceCommands
         if (!Directory.Exists(data)) throw new DataException($"--data {data}: no such folder");
         var ids = split != null ? ImageFolderDataset.ReadSplit(split) : null;
         return info.Dims == 3
-            ? new DecathlonDataset(data, info.InChannels, info.Classes, ids)
+            ? new DecathlonDataset(data, info.InChannels, info.Classes, ids) { Plan = plan }
             : new ImageFolderDataset(data, new ImageFolderOptions(size, info.InChannels, info.Classes, inputs), ids);
     }
 
@@ -235,7 +238,11 @@ internal static class InferenceCommands
                 var metadata = session.ModelMetadata.CustomMetadataMap;
                 int[] trained = metadata.TryGetValue(Deploy.OnnxMetadata.InputSize, out var s) ? Format.ParseSize(s, descriptor.Info.Dims) : descriptor.Info.MultiplyAddsInputSize.ToArray();
                 var recorded = metadata.GetValueOrDefault(Deploy.OnnxMetadata.InputConvention) == "authors" ? InputConvention.Authors : InputConvention.Standard;
-                return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded, flip);
+                var plan = metadata.TryGetValue(Deploy.OnnxMetadata.PreprocessingPlan, out var planJson)
+                    ? Data.Preprocessing.PreprocessingPlan.FromJson(planJson, $"{model}: metadata '{Deploy.OnnxMetadata.PreprocessingPlan}'")
+                    : null;
+                if (descriptor.Info.Dims == 3) NotePlan(context, model, plan);
+                return Segmenter.ForNetwork(new Deploy.OnnxNetwork(descriptor.Info, session), CPU, inputSize ?? trained, chosen ?? recorded, flip, plan);
             }
             if (weights is null or { Length: 0 }) throw new UserErrorException("give --weights" + (onnx ? " or --model" : ""), 2);
             var files = Members(weights, context, result.GetValue(_unfinished));
@@ -250,6 +257,7 @@ internal static class InferenceCommands
                     var member = Segmenter.Load(descriptor.Create(), file, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !result.GetValue(_unfused));
                     members.Add(member);
                     if (member.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
+                    if (descriptor.Info.Dims == 3 && members.Count == 1) NotePlan(context, file, member.Plan);
                     if (given == null && member.Weights?.Layout == KeyLayout.Reference && member.Convention == InputConvention.Authors)
                         context.Error.WriteLine($"note: {file} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
                     if (onnx && model != null) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads));
@@ -278,6 +286,12 @@ internal static class InferenceCommands
                 context.Error.WriteLine($"warning: ensemble members record different input conventions; using the first's ({members[0].Convention.ToString().ToLowerInvariant()}; give --input-convention to choose)");
             return Segmenter.Ensemble(members, flip);
         }
+
+        /// <summary>Says which preprocessing a 3D model's volumes get: its plan, or (weights from before plans) none.</summary>
+        private static void NotePlan(CliContext context, string file, Data.Preprocessing.PreprocessingPlan? plan) =>
+            context.Error.WriteLine(plan != null
+                ? $"preprocessing plan of {file}: {plan.Describe()}"
+                : $"note: {file} carries no preprocessing plan (written before plans existed): volumes are used as stored, standardised per case");
 
         /// <summary>The weight files: each --weights value is a file, or a folder searched for best.safetensors (a run, or a
         /// folder of runs such as a k-fold study). A run found in a folder must have finished: one still running, stopped,

@@ -83,8 +83,9 @@ internal sealed class ReducedPrecisionOptions
 
         string calibrationOption = result.GetValue(_calibrate) == null ? "--calibrate (default: the run's training data, from run.json)" : "--calibrate";
         string validationOption = result.GetValue(_validate) == null ? "--validate (default: the run's held-out split, from run.json)" : "--validate";
-        var calibration = Read(calibrationOption, calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count);
-        var validation = Read(validationOption, validationData, validationSplit, descriptor, size, convention, out string validationDescription, null);
+        var plan = Checkpoint.ReadPlan(file);
+        var calibration = Read(calibrationOption, calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count, plan);
+        var validation = Read(validationOption, validationData, validationSplit, descriptor, size, convention, out string validationDescription, null, plan);
         var overlap = calibration.Select(c => c.Id).Intersect(validation.Select(c => c.Id)).Count();
         string? warning = overlap > 0 && string.Equals(Path.GetFullPath(calibrationData), Path.GetFullPath(validationData), StringComparison.Ordinal)
             ? $"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
@@ -116,12 +117,12 @@ internal sealed class ReducedPrecisionOptions
 
     /// <summary>Reads the cases (all of them, or a seeded choice of <paramref name="count"/>) now, naming the option in every error.</summary>
     private static List<CaseData> Read(string option, string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention convention,
-        out string description, int? count)
+        out string description, int? count, Data.Preprocessing.PreprocessingPlan? plan)
     {
         ISegmentationDataset dataset;
         try
         {
-            dataset = InferenceCommands.OpenDataset(data, split, descriptor, size, convention);
+            dataset = InferenceCommands.OpenDataset(data, split, descriptor, size, convention, plan);
         }
         catch (DataException e)
         {

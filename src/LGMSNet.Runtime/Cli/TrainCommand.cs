@@ -57,11 +57,16 @@ internal static class TrainCommand
         var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => defaults.ValFraction };
         var folds = new Option<int>("--folds") { Description = "K-fold cross-validation over the training cases (the test split is untouched); without --fold, trains every fold into <output>/fold-<i>." };
         var fold = new Option<int?>("--fold") { Description = "With --folds: the fold (0 to K-1) held out for validation." };
+        var spacing = new Option<string?>("--spacing") { Description = "3D: target voxel size in mm along x,y,z (R,A,S), e.g. 1.5,1.5,2.0 (default: the training cases' median; nnU-Net's rule for anisotropic data)." };
+        var intensity = new Option<string>("--intensity") { Description = "3D: zscore (per case; MRI), ct (clip to the training foreground's 0.5-99.5 percentiles, then its mean/std, as nnU-Net) or window:LOW,HIGH (e.g. window:-175,250, scaled to 0-1).", DefaultValueFactory = _ => defaults.Intensity };
+        var cache = new Option<string?>("--cache") { Description = "3D: folder of the preprocessed cache (default: .lgmsnet-cache in the dataset folder); reused by runs with an equal plan." };
+        var mirrorAxes = new Option<string>("--mirror-axes") { Description = "3D: axes training patches (and --tta flip) may mirror: auto (y,z: never left-right, which would swap left and right organs; all axes for data without a plan), none, or a list of x,y,z.", DefaultValueFactory = _ => defaults.MirrorAxes };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
             skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup, folds, fold,
+            spacing, intensity, cache, mirrorAxes,
         };
         output.AddTo(command);
         command.SetAction(result =>
@@ -87,18 +92,19 @@ internal static class TrainCommand
                 var fixedOptions = new Option[]
                 {
                     data, trainSplit, valSplit, testSplit, batch, size, lr, optimizer, weightDecay, seed, skipBad, allowOverlap, valEvery, convention,
-                    schedule, warmup, syntheticTrain, syntheticVal, valFraction,
+                    schedule, warmup, syntheticTrain, syntheticVal, valFraction, spacing, intensity, mirrorAxes,
                 };
                 var refused = fixedOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (output.IsGiven(result)) refused.Add("--output");
                 if (refused.Count > 0)
                     throw new UserErrorException($"{string.Join(", ", refused)} cannot change on --resume (the run keeps the options in {runFile}); " +
-                                                 "only --epochs, --device and --threads can. Start a new run to change them.", 2);
+                                                 "only --epochs, --device, --threads and --cache can. Start a new run to change them.", 2);
                 var continued = options with
                 {
                     Epochs = result.GetValue(epochs) ?? options.Epochs,
                     Threads = result.GetValue(threads) > 0 ? result.GetValue(threads) : options.Threads,
                     Device = result.GetResult(device) is { Implicit: false } ? result.GetValue(device)! : options.Device,
+                    Cache = result.GetValue(cache) ?? options.Cache,
                 };
                 if (continued.Epochs < 1) throw new UserErrorException("--epochs must be positive", 2);
                 if (continued != options) RunFile.WriteOptions(resumeDir, continued);
@@ -135,7 +141,25 @@ internal static class TrainCommand
                     SyntheticVal = result.GetValue(syntheticVal),
                     ValFraction = result.GetValue(valFraction),
                     CommandLine = context.CommandLine,
+                    Intensity = result.GetValue(intensity)!,
+                    Cache = result.GetValue(cache),
+                    MirrorAxes = result.GetValue(mirrorAxes)!,
                 };
+                var volumeOptions = new Option[] { spacing, intensity, cache, mirrorAxes }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (descriptor.Info.Dims != 3 && volumeOptions.Count > 0)
+                    throw new UserErrorException($"{string.Join(", ", volumeOptions)}: only for 3D architectures ({descriptor.Info.Name} is 2D)", 2);
+                try
+                {
+                    options = options with { Spacing = result.GetValue(spacing) is { } text2 ? Data.Preprocessing.PreprocessingPlan.ParseSpacing(text2) : null };
+                    Data.Preprocessing.IntensityScheme.Parse(options.Intensity);
+                    if (options.MirrorAxes != "auto") Data.Preprocessing.PreprocessingPlan.MirrorMask(options.MirrorAxes);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new UserErrorException(e.Message, 2);
+                }
+                if (options.IsSynthetic && (options.Spacing != null || options.Intensity != "zscore"))
+                    throw new UserErrorException("--spacing and --intensity need NIfTI data with headers; synthetic volumes have no geometry", 2);
                 if (options.Epochs < 1 || options.BatchSize < 1 || options.LearningRate <= 0 || options.SyntheticTrain < 2 || options.SyntheticVal < 1
                     || options.ValFraction is <= 0 or >= 1)
                     throw new UserErrorException("--epochs, --batch, --lr, --synthetic-train (≥ 2) and --synthetic-val must be positive, --val-fraction in (0, 1)", 2);

@@ -92,7 +92,7 @@ internal static class WeightCommands
         int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
         var options = new Deploy.OnnxExportOptions
         {
-            Opset = opset, Convention = Checkpoint.ReadInputConvention(file) ?? Data.InputConvention.Standard, InputSize = size,
+            Opset = opset, Convention = Checkpoint.ReadInputConvention(file) ?? Data.InputConvention.Standard, InputSize = size, Plan = Checkpoint.ReadPlan(file),
         };
         network.eval();
         var model = Deploy.OnnxExporter.Export(network, options);

@@ -28,9 +28,11 @@ public sealed record LabelMap(byte[] Data, int[] Size, MaskEncoding Encoding = M
 /// <summary>Where a case came from, so outputs can be written back in the same format and size.
 /// <see cref="OriginalLabel"/> is the mask at the original resolution when the case was resized for the
 /// network (metrics are computed on it); <see cref="Spacing"/> is the physical size of a voxel along each
-/// spatial axis of the original (NIfTI pixdim; null means 1 per pixel).</summary>
+/// spatial axis of the original (the lengths of the affine's voxel axes; null means 1 per pixel). <see cref="Mapping"/>
+/// is set when a preprocessing plan reoriented and resampled the case: it takes predictions back to the stored grid,
+/// where <see cref="OriginalLabel"/> lies and metrics are computed.</summary>
 public sealed record CaseSource(string ImagePath, string Format, int[] OriginalSize, Nifti.Header? NiftiHeader = null,
-    LabelMap? OriginalLabel = null, double[]? Spacing = null);
+    LabelMap? OriginalLabel = null, double[]? Spacing = null, Geometry.GridMapping? Mapping = null);
 
 /// <summary>One decoded, normalised case ready for sampling.</summary>
 public sealed record CaseData(string Id, Volume Image, LabelMap? Label, CaseSource? Source);
@@ -60,6 +62,22 @@ public interface ISegmentationDataset
 public sealed record LabelSummary(string Set, int Cases, int CasesWithLabels, int CasesWithForeground, double ForegroundFraction,
     IReadOnlyDictionary<string, int> MaskEncodings, IReadOnlyList<DataWarning> Warnings)
 {
+    /// <summary>The summary of labelled cases known by their counts: (foreground voxels, all voxels) per case, all encoded as <paramref name="encoding"/>.</summary>
+    public static LabelSummary FromCounts(string set, IReadOnlyList<(long Foreground, long Total)> cases, string encoding)
+    {
+        int withForeground = cases.Count(c => c.Foreground > 0);
+        long foreground = cases.Sum(c => c.Foreground), total = cases.Sum(c => c.Total);
+        var encodings = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        if (cases.Count > 0) encodings[encoding] = cases.Count;
+        var warnings = new List<DataWarning>();
+        if (cases.Count > 0 && withForeground == 0)
+            warnings.Add(new DataWarning(DataWarningKind.NoForeground, set,
+                $"{set}: none of the {cases.Count} cases has any foreground after loading its mask ({cases.Count} {encoding}); overlap scores on it are meaningless " +
+                "(a model that predicts nothing scores IoU 1.0) - check the masks",
+                Array.Empty<string>()));
+        return new LabelSummary(set, cases.Count, cases.Count, withForeground, total == 0 ? 0 : (double)foreground / total, encodings, warnings);
+    }
+
     public static LabelSummary Of(string set, IReadOnlyList<CaseData> cases)
     {
         int labelled = 0, withForeground = 0;

@@ -66,23 +66,28 @@ public sealed class DecathlonDataset : ISegmentationDataset
 
     public IReadOnlyList<string> CaseIds => _cases.Select(c => c.Id).ToList();
 
-    public CaseData Load(int index)
+    /// <summary>The preprocessing plan cases are loaded with (null: volumes as stored, per-case z-score, as before plans).</summary>
+    public Preprocessing.PreprocessingPlan? Plan { get; init; }
+
+    /// <summary>Hears what a case's header leaves to an assumption (no orientation codes), once per load.</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>The files of case <paramref name="index"/>.</summary>
+    public (string Id, string Image, string Label) Files(int index) => _cases[index];
+
+    /// <summary>Case <paramref name="index"/> as stored, checked (channels, a 3D grid with a usable affine, a label on the
+    /// image's grid holding class indices), intensities untouched.</summary>
+    public RawCase ReadRaw(int index)
     {
         var (id, imagePath, labelPath) = _cases[index];
         var (header, image) = Nifti.Read(imagePath);
         if (image.Channels != Channels)
             throw new DataException($"case '{id}': {imagePath} has {image.Channels} channel(s); the architecture wants {Channels}");
-        try
-        {
-            Intensity.Standardise(image.Data, image.Channels);
-        }
-        catch (DataException e)
-        {
-            throw new DataException($"case '{id}': {imagePath}: {e.Message}");
-        }
-        var (_, labelVolume) = Nifti.Read(labelPath);
+        var grid = Preprocessing.CasePreprocessor.Grid(header, id, imagePath, Warn);
+        var (labelHeader, labelVolume) = Nifti.Read(labelPath);
         if (!labelVolume.Size.SequenceEqual(image.Size) || labelVolume.Channels != 1)
             throw new DataException($"case '{id}': label size {string.Join("x", labelVolume.Size)} does not match image size {string.Join("x", image.Size)}");
+        Preprocessing.CasePreprocessor.CheckLabelGrid(grid, Geometry.VoxelGrid.Of(labelHeader, $"case '{id}': {labelPath}"), id, labelPath);
         var labels = new byte[labelVolume.Data.Length];
         for (int i = 0; i < labels.Length; i++)
         {
@@ -91,8 +96,27 @@ public sealed class DecathlonDataset : ISegmentationDataset
                 throw new DataException($"case '{id}': label value {v} in {labelPath} is not a class index below {Classes}");
             labels[i] = (byte)v;
         }
-        return new CaseData(id, image, new LabelMap(labels, image.Size), new CaseSource(imagePath, "nifti", image.Size, header,
-            Spacing: new[] { header.Pixdim[3], header.Pixdim[2], header.Pixdim[1] }.Select(s => s > 0 && float.IsFinite(s) ? (double)s : 1.0).ToArray()));
+        return new RawCase(id, imagePath, labelPath, header, grid, image, new LabelMap(labels, image.Size));
+    }
+
+    public CaseData Load(int index)
+    {
+        var raw = ReadRaw(index);
+        if (Plan is { } plan)
+        {
+            var prepared = Preprocessing.CasePreprocessor.Prepare(plan, raw.Grid, raw.Image, raw.Label, raw.Id);
+            return new CaseData(raw.Id, prepared.Image, prepared.Label,
+                new CaseSource(raw.ImagePath, "nifti", raw.Image.Size, raw.Header, raw.Label, raw.Grid.ArraySpacing, prepared.Mapping));
+        }
+        try
+        {
+            Intensity.Standardise(raw.Image.Data, raw.Image.Channels);
+        }
+        catch (DataException e)
+        {
+            throw new DataException($"case '{raw.Id}': {raw.ImagePath}: {e.Message}");
+        }
+        return new CaseData(raw.Id, raw.Image, raw.Label, new CaseSource(raw.ImagePath, "nifti", raw.Image.Size, raw.Header, Spacing: raw.Grid.ArraySpacing));
     }
 
     private string Inside(JsonElement entry, string key, string manifest)
@@ -106,3 +130,6 @@ public sealed class DecathlonDataset : ISegmentationDataset
         return full;
     }
 }
+
+/// <summary>A Decathlon case as stored: its files, header, grid, raw image and label.</summary>
+public sealed record RawCase(string Id, string ImagePath, string LabelPath, Nifti.Header Header, Geometry.VoxelGrid Grid, Volume Image, LabelMap Label);

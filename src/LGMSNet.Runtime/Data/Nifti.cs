@@ -24,7 +24,12 @@ public static class Nifti
         public int Channels => Dim[0] >= 4 ? Math.Max(1, (int)Dim[4]) : 1;
     }
 
-    public static (Header Header, Volume Volume) Read(string path)
+    /// <summary>Only the header (checked as <see cref="Read(string)"/> checks it); a .nii.gz is decompressed no further than the header.</summary>
+    public static Header ReadHeader(string path) => Open(path, (stream, p) => ParseHeader(stream, p).Header);
+
+    public static (Header Header, Volume Volume) Read(string path) => Open(path, Read);
+
+    private static T Open<T>(string path, Func<Stream, string, T> read)
     {
         Stream stream;
         try
@@ -42,7 +47,7 @@ public static class Nifti
             if (gzip) source = new GZipStream(stream, CompressionMode.Decompress);
             try
             {
-                return Read(source, path);
+                return read(source, path);
             }
             catch (InvalidDataException e)
             {
@@ -55,7 +60,7 @@ public static class Nifti
         }
     }
 
-    private static (Header, Volume) Read(Stream stream, string path)
+    private static (Header Header, int BytesPerVoxel, long Voxels, bool Little) ParseHeader(Stream stream, string path)
     {
         var raw = new byte[HeaderSize];
         if (ReadFully(stream, raw) < HeaderSize) throw new DataException($"{path}: truncated NIfTI header (fewer than 348 bytes)");
@@ -97,7 +102,13 @@ public static class Nifti
             throw new DataException($"{path}: {voxels:N0} voxels of {bytesPerVoxel} bytes exceed what this reader loads ({MaxVoxels:N0} voxels, 2 GiB)");
         long offset = (long)header.VoxOffset;
         if (offset < HeaderSize || offset > 1 << 24) throw new DataException($"{path}: vox_offset {header.VoxOffset} is not valid");
-        Skip(stream, offset - HeaderSize, path);
+        return (header, bytesPerVoxel, voxels, little);
+    }
+
+    private static (Header, Volume) Read(Stream stream, string path)
+    {
+        var (header, bytesPerVoxel, voxels, little) = ParseHeader(stream, path);
+        Skip(stream, (long)header.VoxOffset - HeaderSize, path);
 
         var bytes = new byte[voxels * bytesPerVoxel];
         if (ReadFully(stream, bytes) < bytes.Length)

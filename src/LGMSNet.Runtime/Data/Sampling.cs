@@ -83,13 +83,18 @@ public static class Augment
     }
 
     /// <summary>A random patch of a volume (zero-padded where the volume is smaller), flipped and rotated.</summary>
-    public static void Patch(CaseData data, Rng rng, int[] patch, bool augment, Span<float> image, Span<byte> label)
+    public static void Patch(CaseData data, Rng rng, int[] patch, bool augment, Span<float> image, Span<byte> label) =>
+        Patch(new InMemoryPatchSource(data), rng, patch, augment, image, label);
+
+    /// <summary>A random patch of <paramref name="source"/>: one in three centred near a foreground voxel, mirrored along each
+    /// axis of <paramref name="mirrorAxes"/> (all axes when null) with p = 0.2, turned in-plane with p = 0.2.</summary>
+    public static void Patch(IPatchSource source, Rng rng, int[] patch, bool augment, Span<float> image, Span<byte> label, bool[]? mirrorAxes = null)
     {
-        var size = data.Image.Size;
+        var size = source.Size;
         int dims = size.Length;
         var start = new int[dims];
         int? foreground = null;
-        if (data.Label is { } labels && rng.Chance(1.0 / 3)) foreground = ForegroundVoxel(labels.Data, rng);
+        if (source.HasLabels && rng.Chance(1.0 / 3)) foreground = source.ForegroundVoxel(rng);
         for (int axis = dims - 1, rest = foreground ?? 0; axis >= 0; axis--)
         {
             int extent = size[axis] - patch[axis];
@@ -105,9 +110,10 @@ public static class Augment
                 start[axis] = extent >= 0 ? rng.Next(extent + 1) : extent / 2;
             }
         }
-        var flips = Enumerable.Range(0, dims).Select(_ => augment && rng.Chance(0.2)).ToArray();
+        // Each axis draws its coin whether or not it may mirror, so leaving an axis out changes nothing else of the sample.
+        var flips = Enumerable.Range(0, dims).Select(a => augment && rng.Chance(0.2) && (mirrorAxes == null || mirrorAxes[a])).ToArray();
         int turns = augment && patch[dims - 1] == patch[dims - 2] && rng.Chance(0.2) ? 1 + rng.Next(3) : 0;
-        Crop(data, start, patch, image, label, flips, turns);
+        source.Crop(start, patch, image, label, flips, turns);
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], int[]> ClassCounts = new();
@@ -220,14 +226,18 @@ public sealed class BatchLoader : IDisposable
     private readonly ConcurrentDictionary<int, ConcurrentBag<byte[]>> _labels = new();
     private Exception? _error;
 
+    /// <summary>Batches of <paramref name="cases"/>; volumes are cut into patches from <paramref name="volumes"/> when given (the
+    /// same cases, e.g. read from the preprocessed cache), else from the decoded cases. <paramref name="mirrorAxes"/> says which
+    /// spatial axes a volume patch may be mirrored along (null: all).</summary>
     public BatchLoader(IReadOnlyList<CaseData> cases, int batchSize, int[] sampleSize, int channels, long seed, int epoch, bool training,
-        int samplesPerCase = 1, int prefetch = 3, int? faultAtBatch = null)
+        int samplesPerCase = 1, int prefetch = 3, int? faultAtBatch = null, IReadOnlyList<IPatchSource>? volumes = null, bool[]? mirrorAxes = null)
     {
         _queue = new BlockingCollection<Batch>(prefetch);
+        int caseCount = volumes?.Count ?? cases.Count;
         var order = training
-            ? Enumerable.Range(0, samplesPerCase).SelectMany(r => Rng.For(seed, "order", epoch, r).Permutation(cases.Count)).ToArray()
-            : Enumerable.Range(0, cases.Count).ToArray();
-        bool volumes = cases.Count > 0 && cases[0].Image.Size.Length == 3;
+            ? Enumerable.Range(0, samplesPerCase).SelectMany(r => Rng.For(seed, "order", epoch, r).Permutation(caseCount)).ToArray()
+            : Enumerable.Range(0, caseCount).ToArray();
+        var sources = volumes ?? (cases.Count > 0 && cases[0].Image.Size.Length == 3 ? cases.Select(c => (IPatchSource)new InMemoryPatchSource(c)).ToList() : null);
         var batches = new List<int[]>();
         for (int i = 0; i < order.Length; i += batchSize)
             batches.Add(order.Skip(i).Take(batchSize).ToArray());
@@ -249,13 +259,12 @@ public sealed class BatchLoader : IDisposable
                     for (int slot = 0; slot < count; slot++)
                     {
                         var rng = Rng.For(seed, "augment", epoch, (long)b * batchSize + slot);
-                        var data = cases[batches[b][slot]];
                         var image = images.AsSpan(slot * channels * voxels, channels * voxels);
                         var label = labels.AsSpan(slot * voxels, voxels);
-                        if (volumes) Augment.Patch(data, rng, sampleSize, training, image, label);
-                        else Augment.Image(data, rng, training, image, label);
+                        if (sources != null) Augment.Patch(sources[batches[b][slot]], rng, sampleSize, training, image, label, mirrorAxes);
+                        else Augment.Image(cases[batches[b][slot]], rng, training, image, label);
                     }
-                    var ids = batches[b].Select(i => cases[i].Id).ToArray();
+                    var ids = batches[b].Select(i => sources != null ? sources[i].Id : cases[i].Id).ToArray();
                     _queue.Add(new Batch(ids, images, labels, count, channels, sampleSize), _cancel.Token);
                 }
             }

@@ -59,6 +59,10 @@ public sealed record OnnxExportOptions
     /// <summary>The size the weights were trained at (metadata <c>lgmsnet.input_size</c>); null: the YAML's input size.</summary>
     public int[]? InputSize { get; init; }
 
+    /// <summary>The preprocessing plan the weights were trained with (3D; metadata <c>lgmsnet.preprocessing_plan</c>), so a
+    /// deploying program — and <c>eval</c>/<c>predict --model</c> — prepares volumes as training did.</summary>
+    public Data.Preprocessing.PreprocessingPlan? Plan { get; init; }
+
     /// <summary>One merged depthwise convolution per LMS block (true) or one per kernel size on channel slices.</summary>
     public bool MergeLmsKernels { get; init; } = true;
 }
@@ -93,7 +97,7 @@ public static class OnnxExporter
             Graph = writer.Graph.Proto,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
-        foreach (var (key, value) in OnnxMetadata.For(network.Architecture, options.Convention, options.InputSize))
+        foreach (var (key, value) in OnnxMetadata.For(network.Architecture, options.Convention, options.InputSize, options.Plan))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
     }

@@ -20,7 +20,10 @@ public static class OnnxMetadata
 
     public const string InputSize = "lgmsnet.input_size";
 
-    public static IReadOnlyList<(string Key, string Value)> For(ArchitectureInfo info, InputConvention convention, IReadOnlyList<int>? inputSize = null)
+    public const string PreprocessingPlan = "lgmsnet.preprocessing_plan";
+
+    public static IReadOnlyList<(string Key, string Value)> For(ArchitectureInfo info, InputConvention convention, IReadOnlyList<int>? inputSize = null,
+        Data.Preprocessing.PreprocessingPlan? plan = null)
     {
         static string Join(IEnumerable<double> values) => string.Join(",", values.Select(v => Math.Round(v, 6).ToString("R", CultureInfo.InvariantCulture)));
         var list = new List<(string, string)>
@@ -41,7 +44,16 @@ public static class OnnxMetadata
         };
         if (info.Dims == 3)
         {
-            list.Add(("lgmsnet.normalisation", "per channel: clip to the 0.5 and 99.5 percentiles, then subtract the mean and divide by the standard deviation"));
+            if (plan != null)
+            {
+                list.Add(("lgmsnet.normalisation", "the preprocessing plan (lgmsnet.preprocessing_plan): reorient to RAS, resample to its spacing, then its intensity scheme; " +
+                                                   plan.Describe()));
+                list.Add((PreprocessingPlan, plan.Core.ToJson()));
+            }
+            else
+            {
+                list.Add(("lgmsnet.normalisation", "per channel: clip to the 0.5 and 99.5 percentiles, then subtract the mean and divide by the standard deviation"));
+            }
             return list;
         }
         // Derived from the one definition (Intensity.FromByte(v) = (v/255 − mean)/std), not restated.

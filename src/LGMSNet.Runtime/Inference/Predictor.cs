@@ -14,7 +14,7 @@ namespace LGMSNet.Runtime.Inference;
 /// so thresholding, argmax and the loss read them as before. Volumes are combined window by window,
 /// so an ensemble needs one volume of accumulated logits however many members it has.</summary>
 public sealed class Predictor(IReadOnlyList<SegmentationNetwork> networks, Device device, int[] windowSize, bool flip = false,
-    double overlap = 0.5, int windowBatch = 2)
+    double overlap = 0.5, int windowBatch = 2, bool[]? mirrorAxes = null)
 {
     public Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = 2)
         : this(new[] { network }, device, windowSize, false, overlap, windowBatch)
@@ -31,7 +31,7 @@ public sealed class Predictor(IReadOnlyList<SegmentationNetwork> networks, Devic
         var shape = new long[] { count, channels }.Concat(size.Select(s => (long)s)).ToArray();
         var input = Tensors.FromFloats(images, shape).to(device);
         if (networks.Count == 1 && !flip) return scope.MoveToOuter(Network.forward(input).cpu());
-        var flips = flip ? MirrorAxes(size.Length) : new[] { Array.Empty<long>() };
+        var flips = flip ? MirrorAxes(size.Length, mirrorAxes) : new[] { Array.Empty<long>() };
         Tensor? sum = null;
         foreach (var network in networks)
             foreach (var axes in flips)
@@ -49,9 +49,12 @@ public sealed class Predictor(IReadOnlyList<SegmentationNetwork> networks, Devic
         return scope.MoveToOuter(logits);
     }
 
-    /// <summary>Every non-empty set of spatial axes (tensor dims 2..) plus none: the mirror combinations.</summary>
-    private static long[][] MirrorAxes(int dims) =>
-        Enumerable.Range(0, 1 << dims).Select(mask => Enumerable.Range(0, dims).Where(a => (mask >> a & 1) == 1).Select(a => (long)a + 2).ToArray()).ToArray();
+    /// <summary>Every set of the allowed spatial axes (tensor dims 2..; all when <paramref name="allowed"/> is null), the
+    /// empty set included: the mirror combinations.</summary>
+    private static long[][] MirrorAxes(int dims, bool[]? allowed) =>
+        Enumerable.Range(0, 1 << dims)
+            .Where(mask => allowed == null || Enumerable.Range(0, dims).All(a => (mask >> a & 1) == 0 || allowed[a]))
+            .Select(mask => Enumerable.Range(0, dims).Where(a => (mask >> a & 1) == 1).Select(a => (long)a + 2).ToArray()).ToArray();
 
     /// <summary>Class indices from logits [K, ...] (K = 1: logit &gt; 0, i.e. probability &gt; 0.5).</summary>
     public static byte[] Labels(Tensor logits)

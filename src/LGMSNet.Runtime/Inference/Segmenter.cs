@@ -17,16 +17,22 @@ namespace LGMSNet.Runtime.Inference;
 public sealed class Segmenter : IDisposable
 {
     private Segmenter(IReadOnlyList<SegmentationNetwork> networks, LoadedWeights? weights, Device device, int[] inputSize, InputConvention convention,
-        bool flip = false)
+        bool flip = false, Data.Preprocessing.PreprocessingPlan? plan = null)
     {
+        Plan = plan;
         Networks = networks;
         Weights = weights;
         Device = device;
         InputSize = inputSize;
         Convention = convention;
         Flip = flip;
-        Predictor = new Predictor(networks, device, inputSize, flip);
+        Predictor = new Predictor(networks, device, inputSize, flip, mirrorAxes: plan?.ArrayMirrorAxes);
     }
+
+    /// <summary>The preprocessing plan the weights were trained with (3D runs since plans exist): volumes are reoriented,
+    /// resampled and normalised by it, and predictions are taken back to each volume's own grid. Null: volumes are used as
+    /// stored, standardised per case (checkpoints written before plans, 2D).</summary>
+    public Data.Preprocessing.PreprocessingPlan? Plan { get; }
 
     /// <summary>The network (the first member of an ensemble).</summary>
     public SegmentationNetwork Network => Networks[0];
@@ -71,16 +77,18 @@ public sealed class Segmenter : IDisposable
         var size = inputSize ?? trainedSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
         if (network.Architecture.CheckInputSize(size.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", size)}: {problem}", 2);
-        return new Segmenter(new[] { network }, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard);
+        return new Segmenter(new[] { network }, loaded, torchDevice, size, convention ?? loaded.Convention ?? InputConvention.Standard,
+            plan: Checkpoint.ReadPlan(loaded.File));
     }
 
     /// <summary>A segmenter around a network that already holds its weights (e.g. an ONNX Runtime engine, which is
     /// a <see cref="SegmentationNetwork"/> too); the caller says the size and convention they were trained with.</summary>
-    public static Segmenter ForNetwork(SegmentationNetwork network, Device device, int[] inputSize, InputConvention convention, bool flip = false)
+    public static Segmenter ForNetwork(SegmentationNetwork network, Device device, int[] inputSize, InputConvention convention, bool flip = false,
+        Data.Preprocessing.PreprocessingPlan? plan = null)
     {
         if (network.Architecture.CheckInputSize(inputSize.Select(v => (long)v).ToArray()) is { } problem)
             throw new IO.UserErrorException($"input size {string.Join("x", inputSize)}: {problem}", 2);
-        return new Segmenter(new[] { network }, null, device, inputSize, convention, flip);
+        return new Segmenter(new[] { network }, null, device, inputSize, convention, flip, plan);
     }
 
     /// <summary>An ensemble of <paramref name="members"/> (e.g. the folds of a K-fold study), which it then owns:
@@ -92,7 +100,10 @@ public sealed class Segmenter : IDisposable
         var first = members[0];
         if (members.Any(m => m.Architecture.YamlSha256 != first.Architecture.YamlSha256))
             throw new ArgumentException("ensemble members must be the same architecture", nameof(members));
-        return new Segmenter(members.SelectMany(m => m.Networks).ToList(), first.Weights, first.Device, first.InputSize, first.Convention, flip);
+        if (members.Any(m => m.Plan?.Key != first.Plan?.Key))
+            throw new IO.UserErrorException("the ensemble's members were trained with different preprocessing plans (spacing, orientation or intensity); " +
+                                            "their probabilities would be averaged on different grids - ensemble runs of one plan", 2);
+        return new Segmenter(members.SelectMany(m => m.Networks).ToList(), first.Weights, first.Device, first.InputSize, first.Convention, flip, first.Plan);
     }
 
     /// <summary>The same weights, size and convention run by <paramref name="network"/> (built from this one's, e.g.
@@ -101,7 +112,7 @@ public sealed class Segmenter : IDisposable
     {
         if (Networks.Count != 1) throw new InvalidOperationException("an ensemble's networks are replaced member by member");
         if (!ReferenceEquals(network, Network)) Network.Dispose();
-        return new Segmenter(new[] { network }, Weights, Device, InputSize, Convention, Flip);
+        return new Segmenter(new[] { network }, Weights, Device, InputSize, Convention, Flip, Plan);
     }
 
     /// <summary>Segments a PNG, JPEG or BMP image (2D architectures): class indices at the image's own size
@@ -123,13 +134,25 @@ public sealed class Segmenter : IDisposable
     }
 
     /// <summary>Segments a NIfTI volume (3D architectures) with sliding windows; the header comes back so the
-    /// label map can be written with the volume's geometry (<see cref="Nifti.WriteLabels"/>).</summary>
+    /// label map can be written with the volume's geometry (<see cref="Nifti.WriteLabels"/>). With a <see cref="Plan"/>
+    /// the volume is reoriented, resampled and normalised by it, and the probabilities are resampled back onto the
+    /// volume's own grid before they become labels: the result always has the input's size and geometry.</summary>
     public (LabelMap Labels, Nifti.Header Header) SegmentVolume(string file)
     {
         if (Architecture.Dims != 3) throw new IO.UserErrorException($"{Architecture.Name} is a 2D architecture: give it an image, not a volume ({file})", 2);
         var (header, volume) = Nifti.Read(file);
-        return (SegmentInPlace(volume, file), header);
+        if (Plan is not { } plan) return (SegmentInPlace(volume, file), header);
+        if (volume.Channels != Architecture.InChannels)
+            throw new DataException($"{file} has {volume.Channels} channel(s); {Architecture.Name} wants {Architecture.InChannels}");
+        string id = Path.GetFileName(file);
+        var grid = Data.Preprocessing.CasePreprocessor.Grid(header, id, file, note => Notes.Add(note));
+        var prepared = Data.Preprocessing.CasePreprocessor.Prepare(plan, grid, volume, null, id);
+        using var logits = Predictor.SlidingWindow(prepared.Image);
+        return (new LabelMap(prepared.Mapping.Labels(logits), volume.Size), header);
     }
+
+    /// <summary>What inputs left to an assumption (a volume without orientation codes), for the caller to show.</summary>
+    public List<string> Notes { get; } = new();
 
     /// <summary>Segments a volume already in memory (channels first); intensities are standardised per channel here.</summary>
     public LabelMap Segment(Volume volume, string name = "volume") => SegmentInPlace(volume with { Data = (float[])volume.Data.Clone() }, name);

@@ -7,7 +7,7 @@ namespace LGMSNet.Runtime.Interop;
 
 /// <summary>Training progress stored with a checkpoint so that <c>train --resume</c> continues exactly.</summary>
 public sealed record TrainingProgress(int EpochsDone, long OptimizerSteps, double LearningRate, string OptimizerKind, string RunStateJson,
-    int[]? InputSize = null, Data.InputConvention? Convention = null);
+    int[]? InputSize = null, Data.InputConvention? Convention = null, Data.Preprocessing.PreprocessingPlan? Plan = null);
 
 /// <summary>Weights loaded by <see cref="Checkpoint.LoadWeights"/>: the file (for optimizer state and
 /// progress), a note when it was saved from a different YAML, the key layout it was found in, and the input
@@ -58,6 +58,7 @@ public static class Checkpoint
             metadata["optimizer"] = progress.OptimizerKind;
             metadata["run_state"] = progress.RunStateJson;
             if (progress.InputSize != null) metadata["input_size"] = string.Join("x", progress.InputSize);
+            if (progress.Plan != null) metadata[PlanKey] = progress.Plan.Core.ToJson();
         }
         if ((convention ?? progress?.Convention) is { } inputs) metadata["input_convention"] = inputs.ToString().ToLowerInvariant();
         SafeTensorWriter.Write(path, tensors, metadata);
@@ -139,6 +140,24 @@ public static class Checkpoint
             Get("optimizer"),
             runState,
             size);
+    }
+
+    /// <summary>The metadata key of the preprocessing plan a 3D run's checkpoints carry.</summary>
+    public const string PlanKey = "preprocessing_plan";
+
+    /// <summary>The preprocessing plan the weights were trained with (null: none, e.g. a checkpoint written before plans
+    /// existed, a 2D run, or a synthetic one); a plan that does not parse is corrupt metadata.</summary>
+    public static Data.Preprocessing.PreprocessingPlan? ReadPlan(SafeTensorFile file)
+    {
+        if (!file.Metadata.TryGetValue(PlanKey, out var json)) return null;
+        try
+        {
+            return Data.Preprocessing.PreprocessingPlan.FromJson(json, $"{file.Source}: metadata '{PlanKey}'");
+        }
+        catch (Data.DataException e)
+        {
+            throw new SafeTensorsException(e.Message);
+        }
     }
 
     /// <summary>How the weights expect their inputs (null when the file does not say; a value other than

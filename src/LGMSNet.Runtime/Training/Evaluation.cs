@@ -85,9 +85,11 @@ public static class Evaluation
     }
 
     /// <summary>The prediction and the mask at the case's original resolution: when the case was resized for
-    /// the network, its logits are resized back (bilinear) and thresholded there.</summary>
+    /// the network, its logits are resized back (bilinear) and thresholded there; when a preprocessing plan reoriented
+    /// and resampled it, its probabilities go back to the stored grid (<see cref="Data.Geometry.GridMapping.Labels"/>).</summary>
     private static (byte[] Predicted, LabelMap Target) AtOriginalResolution(CaseData data, Tensor logits, byte[] predicted, LabelMap label)
     {
+        if (data.Source is { Mapping: { } mapping, OriginalLabel: { } stored }) return (mapping.Labels(logits), stored);
         if (data.Source?.OriginalLabel is not { } original || original.Size.SequenceEqual(label.Size)) return (predicted, label);
         using var scope = NewDisposeScope();
         var size = original.Size.Select(s => (long)s).ToArray();

@@ -11,16 +11,28 @@ public sealed record RunData(IReadOnlyList<CaseData> Train, IReadOnlyList<CaseDa
 
     public IReadOnlyList<DataWarning> Warnings => Labels.Values.SelectMany(l => l.Warnings).ToList();
 
+    /// <summary>3D cases from the preprocessed cache: training patches are read from it (null: cut from <see cref="Train"/>).</summary>
+    public IReadOnlyList<IPatchSource>? TrainPatches { get; init; }
+
+    /// <summary>The preprocessing plan of a 3D run (null: volumes used as stored).</summary>
+    public Data.Preprocessing.PreprocessingPlan? Plan { get; init; }
+
+    /// <summary>The spatial axes training patches may be mirrored along (array order; null: all).</summary>
+    public bool[]? MirrorAxes { get; init; }
+
     private static IReadOnlyDictionary<string, LabelSummary> Summaries(IReadOnlyList<CaseData> train, IReadOnlyList<CaseData> validation,
         IReadOnlyList<CaseData>? test)
     {
         var labels = new Dictionary<string, LabelSummary>(StringComparer.Ordinal)
         {
-            ["training"] = LabelSummary.Of("training", train),
-            ["validation"] = LabelSummary.Of("validation", validation),
+            ["training"] = Of("training", train),
+            ["validation"] = Of("validation", validation),
         };
-        if (test != null) labels["test"] = LabelSummary.Of("test", test);
+        if (test != null) labels["test"] = Of("test", test);
         return labels;
+        // Cached volumes are summarised from their records, not decoded.
+        static LabelSummary Of(string set, IReadOnlyList<CaseData> cases) =>
+            cases is Data.Preprocessing.CachedCaseList cached ? cached.Labels(set) : LabelSummary.Of(set, cases);
     }
 }
 

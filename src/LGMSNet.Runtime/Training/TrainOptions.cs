@@ -68,6 +68,19 @@ public sealed record TrainOptions
     public int Folds { get; init; }
     public int Fold { get; init; }
     public int SamplesPerVolume { get; init; } = 2;
+
+    /// <summary>3D: the target voxel size in mm along x, y, z (R, A, S); null: planned from the training cases (median, nnU-Net's anisotropy rule).</summary>
+    public double[]? Spacing { get; init; }
+
+    /// <summary>3D: zscore, ct or window:LOW,HIGH (see <see cref="Data.Preprocessing.IntensityScheme"/>).</summary>
+    public string Intensity { get; init; } = "zscore";
+
+    /// <summary>3D: the folder of the preprocessed cache (null: .lgmsnet-cache inside the dataset folder).</summary>
+    public string? Cache { get; init; }
+
+    /// <summary>3D: the axes patches may be mirrored along: auto (y and z when the data has a plan, i.e. never left-right;
+    /// all axes otherwise), none, or a list of x, y, z.</summary>
+    public string MirrorAxes { get; init; } = "auto";
     public string CommandLine { get; init; } = "";
 
     /// <summary>End this session after this epoch (the schedule still runs to <see cref="Epochs"/>); continue with --resume.</summary>

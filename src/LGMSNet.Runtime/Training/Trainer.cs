@@ -109,7 +109,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             if (FaultInjection.ThrowAt is ("native", var nativeAt) && nativeAt == epoch) FaultInjection.NativeAbort();
             var epochClock = Stopwatch.StartNew();
             double epochRate = schedule.Rate(epoch, optimizer.Steps);
-            double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch);
+            double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch, data.TrainPatches, data.MirrorAxes);
             EvaluationResult? validation = null;
             if (epoch % options.ValEvery == 0 || epoch == options.Epochs || epoch == lastEpoch)
             {
@@ -127,7 +127,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
             var progressRecord = new TrainingProgress(epoch, optimizer.Steps, optimizer.LearningRate,
-                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, RuntimeJson.Options), options.Size, options.InputConvention);
+                options.Optimizer.ToString().ToLowerInvariant(), JsonSerializer.Serialize(state, RuntimeJson.Options), options.Size, options.InputConvention, data.Plan);
             // Never checkpoint non-finite numbers: the loss check sees only the loss, and one overflowing update can
             // leave weights or optimizer state infinite while the loss that produced it was finite.
             if (FirstNonFinite(network, optimizer) is { } bad)
@@ -197,11 +197,12 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     }
 
     private double TrainEpoch(SegmentationNetwork network, Optimizer optimizer, LearningRateSchedule schedule, IReadOnlyList<CaseData> train,
-        Device device, int epoch)
+        Device device, int epoch, IReadOnlyList<IPatchSource>? patches, bool[]? mirrorAxes)
     {
         network.train();
         using var loader = new BatchLoader(train, options.BatchSize, options.Size, architecture.Info.InChannels, options.Seed, epoch, training: true,
-            samplesPerCase: Volumetric ? options.SamplesPerVolume : 1, faultAtBatch: FaultInjection.ThrowAt is ("batch", var at) && at == epoch ? 1 : null);
+            samplesPerCase: Volumetric ? options.SamplesPerVolume : 1, faultAtBatch: FaultInjection.ThrowAt is ("batch", var at) && at == epoch ? 1 : null,
+            volumes: patches, mirrorAxes: mirrorAxes);
         observer.EpochStarted(epoch, options.Epochs, loader.BatchCount);
         double lossSum = 0;
         int step = 0;
@@ -234,6 +235,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         ISegmentationDataset train, validation;
         ISegmentationDataset? test = null;
         int dims = architecture.Info.Dims, channels = architecture.Info.InChannels;
+        var notes = new VolumePlanning.Notes();
         if (options.IsSynthetic)
         {
             // Synthetic volumes are half again as large as the patch, so patch sampling and sliding windows are exercised.
@@ -259,7 +261,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
                     ? $"{options.Data}: a 3D architecture needs a Medical Segmentation Decathlon folder (dataset.json, imagesTr/, labelsTr/)"
                     : $"{options.Data}: a 2D architecture needs an image folder (images/, masks/); this looks like a 3D Decathlon dataset");
             Func<IReadOnlyList<string>?, ISegmentationDataset> open = decathlon
-                ? ids => new DecathlonDataset(options.Data, channels, _classes, ids)
+                ? ids => new DecathlonDataset(options.Data, channels, _classes, ids) { Warn = notes.Add }
                 : ids => new ImageFolderDataset(options.Data, new ImageFolderOptions(options.Size, channels, _classes, options.InputConvention), ids);
             if (!splits.ContainsKey(SplitPolicy.Train))
                 splits = SplitPolicy.Assign(new SplitRequest(options.TrainSplit, options.ValSplit, options.TestSplit, options.Seed, options.ValFraction, options.AllowOverlap,
@@ -272,10 +274,65 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         if (!options.IsSynthetic || options.Folds > 0) SplitPolicy.Write(outDir, splits);
 
         var skipped = new List<string>();
+        if (train is DecathlonDataset volumes)
+        {
+            // A run resumed from before plans existed keeps using volumes as stored.
+            var plan = resuming ? VolumePlanning.ReadPlan(outDir) : null;
+            if (plan != null || !resuming)
+                return LoadPlanned(outDir, plan, volumes, (DecathlonDataset)validation, test as DecathlonDataset, splits, skipped, notes);
+            observer.Message($"note: {outDir} has no {VolumePlanning.PlanFile} (started before preprocessing plans existed): volumes are used as stored");
+        }
         var trainCases = Decode(train, "training", skipped);
         var validationCases = Decode(validation, "validation", skipped);
         var testCases = test == null ? null : Decode(test, "test", skipped);
-        var data = new RunData(trainCases, validationCases, testCases, skipped, train.Description, splits);
+        var data = new RunData(trainCases, validationCases, testCases, skipped, train.Description, splits)
+        {
+            // Without a plan the axes are not known to be anatomical: auto mirrors along all of them, as before plans.
+            MirrorAxes = dims == 3 && options.MirrorAxes != "auto" ? Data.Preprocessing.PreprocessingPlan.MirrorMask(options.MirrorAxes) : null,
+        };
+        foreach (var warning in data.Warnings) observer.Message("warning: " + warning.Message);
+        return data;
+    }
+
+    /// <summary>3D: the plan (new, or the resumed run's), written to plan.json; every case preprocessed into the cache, from
+    /// which training reads patches and evaluation reads one case at a time.</summary>
+    private RunData LoadPlanned(string outDir, Data.Preprocessing.PreprocessingPlan? plan, DecathlonDataset train, DecathlonDataset validation, DecathlonDataset? test,
+        Dictionary<string, List<string>> splits, List<string> skipped, VolumePlanning.Notes notes)
+    {
+        var planning = new VolumePlanning(options, observer, _stop);
+        if (plan == null)
+        {
+            plan = planning.Plan(train);
+            AtomicFile.WriteAllText(Path.Combine(outDir, VolumePlanning.PlanFile), plan.ToJson());
+        }
+        else
+        {
+            observer.Message($"plan of the run ({VolumePlanning.PlanFile}): {plan.Describe()}");
+        }
+        notes.Flush(observer);
+        string root = options.Cache ?? Data.Preprocessing.PreprocessedCache.DefaultRoot(options.Data);
+        try
+        {
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"cannot create the preprocessing cache {root} ({e.Message}); give --cache DIR, a folder you can write");
+        }
+        var cache = new Data.Preprocessing.PreprocessedCache(root, plan);
+        var trainCases = planning.Prepare(cache, train, "training", skipped);
+        var validationCases = planning.Prepare(cache, validation, "validation", skipped);
+        var testCases = test == null ? null : planning.Prepare(cache, test, "test", skipped);
+        notes.Flush(observer);
+        int total = trainCases.Count + validationCases.Count + (testCases?.Count ?? 0);
+        observer.Message($"preprocessed {total} case(s) into {cache.Folder} ({cache.CachedCount} reused from earlier runs)");
+        var data = new RunData(new Data.Preprocessing.CachedCaseList(trainCases), new Data.Preprocessing.CachedCaseList(validationCases),
+            testCases == null ? null : new Data.Preprocessing.CachedCaseList(testCases), skipped, train.Description, splits)
+        {
+            TrainPatches = trainCases,
+            Plan = plan,
+            MirrorAxes = plan.ArrayMirrorAxes,
+        };
         foreach (var warning in data.Warnings) observer.Message("warning: " + warning.Message);
         return data;
     }
