@@ -25,8 +25,9 @@ internal static class InferenceCommands
         var common = new CommonInferenceOptions();
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Skip unreadable cases with a warning." };
+        var perCase = new Option<string?>("--per-case") { Description = "Also write each case's IoU, Dice, HD95 and NSD to this CSV file (on each case's own grid)." };
         var command = new Command("eval", "Evaluate weights on a dataset (IoU, F1/Dice, SE, PC, SP, ACC; per-class Dice for multi-class).")
-            { arch, weights, data, split, size, json, skipBad };
+            { arch, weights, data, split, size, json, skipBad, perCase };
         common.AddTo(command);
         command.SetAction(result =>
         {
@@ -55,6 +56,11 @@ internal static class InferenceCommands
                 foreach (var warning in labels.Warnings) context.Error.WriteLine("warning: " + warning.Message);
                 var metrics = Evaluation.Evaluate(segmenter.Predictor, cases, descriptor.Info.Classes, 4);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
+                if (result.GetValue(perCase) is { } table2)
+                {
+                    AtomicFile.WriteAllText(table2, Scoring.Csv(metrics.PerCase!));
+                    context.Error.WriteLine($"per-case scores written to {table2}");
+                }
                 if (result.GetValue(json))
                 {
                     context.WriteJson(new Dictionary<string, object?>
@@ -68,6 +74,7 @@ internal static class InferenceCommands
                         ["input_size"] = inputSize,
                         ["input_convention"] = inputs.ToString().ToLowerInvariant(),
                         ["metrics"] = RunReport.Metrics(metrics),
+                        ["per_case"] = metrics.PerCase,
                         ["baselines"] = new { empty = RunReport.Metrics(empty), all_foreground = RunReport.Metrics(full) },
                         ["skipped"] = skipped,
                         ["labels"] = labels,

@@ -26,6 +26,7 @@ public static class LgmsCli
             BenchCommand.Create(context),
             SchemaCommand.Create(context),
             SweepCommand.Create(context),
+            ScoreCommand.Create(context),
         };
         ReportUnhandledExceptions(context.Error);
         // A training run on the real console runs in a watched child process: a native fault or SIGKILL still ends with a line.

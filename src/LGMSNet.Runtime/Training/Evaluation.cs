@@ -23,7 +23,13 @@ public sealed record EvaluationResult(
 }
 
 /// <summary>One case's scores (see <see cref="EvaluationResult.PerCase"/>).</summary>
-public sealed record CaseScore(string Id, double Iou, double Dice);
+public sealed record CaseScore(string Id, double Iou, double Dice)
+{
+    /// <summary>The case's HD95 and NSD (physical units; multi-class: mean over the classes present).</summary>
+    public double Hd95 { get; init; } = double.NaN;
+
+    public double Nsd { get; init; } = double.NaN;
+}
 
 /// <summary>Scores predictions against labels; also the trivial baselines (predict nothing / everything).</summary>
 public static class Evaluation
@@ -67,14 +73,14 @@ public static class Evaluation
                 if (classes == 1)
                 {
                     binary.Add(BinaryMetrics.Of(scored, truth.Data));
-                    perCase.Add(new CaseScore(group[i].Id, binary[^1].Iou, binary[^1].Dice));
                     surface.Add(SurfaceMetrics.Of(scored, truth.Data, truth.Size, spacing));
+                    perCase.Add(new CaseScore(group[i].Id, binary[^1].Iou, binary[^1].Dice) { Hd95 = surface[^1].Hd95, Nsd = surface[^1].Nsd });
                 }
                 else
                 {
                     perClass.Add(ClassMetrics.Of(scored, truth.Data, classes));
-                    perCase.Add(new CaseScore(group[i].Id, perClass[^1].MeanIou, perClass[^1].MeanDice));
                     surface.Add(SurfaceMetrics.OfClasses(scored, truth.Data, classes, truth.Size, spacing));
+                    perCase.Add(new CaseScore(group[i].Id, perClass[^1].MeanIou, perClass[^1].MeanDice) { Hd95 = surface[^1].Hd95, Nsd = surface[^1].Nsd });
                 }
                 done++;
             }

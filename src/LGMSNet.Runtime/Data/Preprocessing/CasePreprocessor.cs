@@ -29,9 +29,11 @@ public static class CasePreprocessor
         return grid;
     }
 
-    /// <summary>Refuses a label stored on another grid than its image (size, or affine beyond a thousandth of a voxel).</summary>
+    /// <summary>Refuses a label stored on another grid than its image (size, or affine beyond a thousandth of a voxel). A label
+    /// without orientation codes (both 0: some tools save masks so) has no grid of its own and is taken on its image's.</summary>
     public static void CheckLabelGrid(VoxelGrid image, VoxelGrid label, string id, string labelPath)
     {
+        if (label.Assumed) return;
         if (image.Difference(label) is { } difference)
             throw new DataException($"case '{id}': the label {labelPath} is not on its image's grid: {difference}; " +
                                     "resample the label onto the image (nearest neighbour) or fix its header");
