@@ -300,15 +300,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         Dictionary<string, List<string>> splits, List<string> skipped, VolumePlanning.Notes notes)
     {
         var planning = new VolumePlanning(options, observer, _stop);
-        if (plan == null)
-        {
-            plan = planning.Plan(train);
-            AtomicFile.WriteAllText(Path.Combine(outDir, VolumePlanning.PlanFile), plan.ToJson());
-        }
-        else
-        {
-            observer.Message($"plan of the run ({VolumePlanning.PlanFile}): {plan.Describe()}");
-        }
+        bool planned = plan == null;
+        if (plan == null) plan = planning.Plan(train);
+        else observer.Message($"plan of the run ({VolumePlanning.PlanFile}): {plan.Describe()}");
         notes.Flush(observer);
         string root = options.Cache ?? Data.Preprocessing.PreprocessedCache.DefaultRoot(options.Data);
         try
@@ -324,6 +318,8 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var validationCases = planning.Prepare(cache, validation, "validation", skipped);
         var testCases = test == null ? null : planning.Prepare(cache, test, "test", skipped);
         notes.Flush(observer);
+        // Written once every case has been read and checked: a bad case stops the run before it leaves a plan behind.
+        if (planned) AtomicFile.WriteAllText(Path.Combine(outDir, VolumePlanning.PlanFile), plan.ToJson());
         int total = trainCases.Count + validationCases.Count + (testCases?.Count ?? 0);
         observer.Message($"preprocessed {total} case(s) into {cache.Folder} ({cache.CachedCount} reused from earlier runs)");
         var data = new RunData(new Data.Preprocessing.CachedCaseList(trainCases), new Data.Preprocessing.CachedCaseList(validationCases),

@@ -147,7 +147,8 @@ public static class Phantom
 
     /// <summary>A Decathlon folder of phantom cases, case n stored with <paramref name="layouts"/>[n % count] (orientation
     /// code, voxel sizes i, j, k, oblique degrees).</summary>
-    public static string Decathlon(string root, int cases, IReadOnlyList<(string Code, double[] Spacing, double Oblique)> layouts, double extentMm = 96, int seed = 3)
+    public static string Decathlon(string root, int cases, IReadOnlyList<(string Code, double[] Spacing, double Oblique)> layouts, double extentMm = 96, int seed = 3,
+        int classes = 3)
     {
         Directory.CreateDirectory(Path.Combine(root, "imagesTr"));
         Directory.CreateDirectory(Path.Combine(root, "labelsTr"));
@@ -160,8 +161,10 @@ public static class Phantom
             Write(Path.Combine(root, "imagesTr", name), Path.Combine(root, "labelsTr", name), size, Affine(code, spacing, size, oblique), noise: 8, seed: seed + n);
             entries.Add($$"""{"image": "./imagesTr/{{name}}", "label": "./labelsTr/{{name}}"}""");
         }
+        var names = new[] { "background", "left organ", "right organ" }.Concat(Enumerable.Range(3, Math.Max(0, classes - 3)).Select(c => $"unused {c}"));
+        string labels = string.Join(", ", names.Take(classes).Select((n, c) => $"\"{c}\": \"{n}\""));
         File.WriteAllText(Path.Combine(root, "dataset.json"),
-            $$"""{"name": "phantom", "labels": {"0": "background", "1": "left organ", "2": "right organ"}, "training": [{{string.Join(", ", entries)}}]}""");
+            $$"""{"name": "phantom", "labels": {{{labels}}}, "training": [{{string.Join(", ", entries)}}]}""");
         return root;
     }
 }

@@ -85,6 +85,8 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
                        $"so its 10th percentile {Fmt(tenth)} mm (nnU-Net's rule)";
             }
         }
+        // Headers hold float32 and oblique voxel sizes are column norms: 1.9999999 mm is 2 mm (a tenth of a micrometre decides nothing).
+        target = target.Select(t => Math.Round(t, 4)).ToArray();
         if (intensity.Kind == "ct" && intensity.Mean == null)
             intensity = IntensityScheme.Ct(foreground ?? throw new ArgumentException("the ct scheme needs foreground samples", nameof(foreground)));
         return new PreprocessingPlan("RAS", target, intensity, rule, cases);
