@@ -23,7 +23,13 @@ using static TorchSharp.torch;
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- soak [--epochs 60] [--burners 2xcores] [--interrupt-after N]
 //       [--arch lgmsnet] [--data synthetic] [--size 64] [--batch 8] [--output DIR]
 //     trains through the real CLI while CPU burners load every core, SIGTERMs it once and resumes (Soak.cs).
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-memory [--cases 6] [--edge 160] [--keep]
+//     trains lgmsnet-3d through the CLI on N and 4N cached cases (interleaved, twice) and prints each trainer's peak RSS (VolumeBench.cs).
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-speed [--repeats 2] [--threads 2]
+//     seconds per volume of predict (brain-sized MRI, BTCV-sized CT; TorchSharp and ONNX Runtime) and preprocessing volumes/min.
 string command = args.Length > 0 ? args[0] : "onnx";
+if (command == "volumes-memory") return VolumeBench.Memory(args.Skip(1).ToArray());
+if (command == "volumes-speed") return VolumeBench.Speed(args.Skip(1).ToArray());
 if (command == "soak") return Soak.Run(args.Skip(1).ToArray());
 if (command == "generator")
 {
@@ -31,7 +37,7 @@ if (command == "generator")
     return 0;
 }
 if (command == "onnx") return OnnxBench.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak");
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>

@@ -98,9 +98,9 @@ internal static class Soak
         lock (start) return (process.ExitCode, last, peak);
     }
 
-    private sealed record Recorded(string State, int Epochs, int Pid);
+    internal sealed record Recorded(string State, int Epochs, int Pid);
 
-    private static Recorded? Status(string folder)
+    internal static Recorded? Status(string folder)
     {
         try
         {
@@ -129,7 +129,7 @@ internal static class Soak
     }
 
     /// <summary>The peak resident set (VmHWM) of a live process on Linux; 0 where unknown.</summary>
-    private static long Rss(int pid)
+    internal static long Rss(int pid)
     {
         try
         {
