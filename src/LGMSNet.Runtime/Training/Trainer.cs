@@ -301,7 +301,12 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     {
         var planning = new VolumePlanning(options, observer, _stop);
         bool planned = plan == null;
-        if (plan == null) plan = planning.Plan(train);
+        if (plan == null)
+        {
+            var development = new DecathlonDataset(options.Data, architecture.Info.InChannels, _classes, train.CaseIds.Concat(validation.CaseIds).Distinct().ToList())
+                { Warn = notes.Add };
+            plan = planning.Plan(development, train.CaseIds.ToHashSet(StringComparer.Ordinal));
+        }
         else observer.Message($"plan of the run ({VolumePlanning.PlanFile}): {plan.Describe()}");
         notes.Flush(observer);
         string root = options.Cache ?? Data.Preprocessing.PreprocessedCache.DefaultRoot(options.Data);

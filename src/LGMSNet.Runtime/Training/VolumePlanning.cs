@@ -20,8 +20,12 @@ internal sealed class VolumePlanning(TrainOptions options, ITrainingObserver obs
         return File.Exists(path) ? PreprocessingPlan.FromJson(File.ReadAllText(path), path) : null;
     }
 
-    public PreprocessingPlan Plan(DecathlonDataset train)
+    /// <summary>Plans from <paramref name="development"/>: the training and validation cases (never the test split), so every
+    /// fold of a k-fold study over one pool gets one plan, as nnU-Net plans once per dataset — and their ensemble averages
+    /// probabilities on one grid. Only the cases in <paramref name="training"/> must hold a whole patch.</summary>
+    public PreprocessingPlan Plan(DecathlonDataset development, IReadOnlySet<string> training)
     {
+        var train = development;
         var intensity = IntensityScheme.Parse(options.Intensity);
         bool needIntensities = intensity.Kind == "ct";
         int n = train.CaseIds.Count;
@@ -51,10 +55,10 @@ internal sealed class VolumePlanning(TrainOptions options, ITrainingObserver obs
             {
                 errors[i] = e.Message;
             }
-            observer.LoadingProgress(needIntensities ? "training (fingerprint)" : "training (headers, for the plan)", Interlocked.Increment(ref done), n);
+            observer.LoadingProgress(needIntensities ? "development (fingerprint)" : "development (headers, for the plan)", Interlocked.Increment(ref done), n);
         });
         // With --skip-bad a bad case is reported (and skipped) once, when the cache is filled.
-        if (!options.SkipBad) Fail(errors, "training");
+        if (!options.SkipBad) Fail(errors, "development");
         for (int c = 0; c < train.Channels; c++)
             foreground[c] = perCase.Where(p => p != null).SelectMany(p => p[c]).ToList();
         var known = fingerprints.Where(f => f != null).Cast<CaseFingerprint>().ToList();
@@ -64,7 +68,7 @@ internal sealed class VolumePlanning(TrainOptions options, ITrainingObserver obs
             var given => Normalised(given),
         };
         var plan = PreprocessingPlan.Create(known, options.Spacing, intensity, foreground) with { MirrorAxes = mirror };
-        var tooSmall = known.Select(f => (f.Id, Size: Data.Geometry.Resampling.TargetSize(
+        var tooSmall = known.Where(f => training.Contains(f.Id)).Select(f => (f.Id, Size: Data.Geometry.Resampling.TargetSize(
                 new[] { f.CanonicalSize[2], f.CanonicalSize[1], f.CanonicalSize[0] },
                 new[] { f.CanonicalSpacing[2], f.CanonicalSpacing[1], f.CanonicalSpacing[0] }, plan.ArraySpacing)))
             .Where(c => c.Size.Zip(options.Size).Any(p => p.First < p.Second)).ToList();
@@ -76,7 +80,7 @@ internal sealed class VolumePlanning(TrainOptions options, ITrainingObserver obs
                                     "; give a smaller --size or a finer --spacing");
         var orientations = known.GroupBy(f => f.Orientation).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}");
         double oblique = known.Max(f => f.ObliqueDegrees);
-        observer.Message($"plan from {known.Count} training case(s): {plan.Describe()}");
+        observer.Message($"plan from {known.Count} development case(s) (training and validation; never the test split): {plan.Describe()}");
         observer.Message($"  stored orientations: {string.Join(", ", orientations)}" +
                          (oblique > 0.01 ? $"; oblique up to {oblique.ToString("0.#", CultureInfo.InvariantCulture)} degrees (reoriented to the closest axes, not rotated)" : ""));
         return plan;

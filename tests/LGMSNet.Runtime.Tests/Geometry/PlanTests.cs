@@ -22,7 +22,7 @@ public sealed class PlanTests
             Case("d", new[] { 0.9, 0.9, 2.0 }, new[] { 180, 180, 80 }),
         }, null, IntensityScheme.ZScore);
         Assert.Equal(new[] { 0.85, 0.85, 1.35 }, plan.Spacing);
-        Assert.Equal("median of the training cases", plan.SpacingRule);
+        Assert.Equal("median of the planned cases", plan.SpacingRule);
         Assert.Equal(new[] { 1.35, 0.85, 0.85 }, plan.ArraySpacing);
     }
 

@@ -29,16 +29,18 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         string[] splits = { "--train-split", train, "--val-split", validation };
         var (code, output, error) = CliRunner.Run(new[] { "train", "lgmsnet3d-small", "--data", data, "--epochs", "1", "--size", "32", "--output", run }.Concat(splits).ToArray());
         Assert.True(code == 0, output + error);
-        // Median per axis of R: 2, 1.5, 2, 2; A: 2, 1.5, 2, 2; S: 2, 3, 3, 2.5 (PSR's j runs along S at 3 mm).
-        Assert.True(output.Contains("plan from 4 training case(s): orientation RAS; spacing 2 x 2 x 2.75 mm (x, y, z; median of the training cases)"), output);
+        // Planned from training and validation (5 cases). Median per axis of R: 2, 1.5, 2, 2, 2; A: the same; S: 2, 3, 3, 2.5, 2
+        // (PSR's j runs along S at 3 mm).
+        Assert.True(output.Contains("plan from 5 development case(s) (training and validation; never the test split): orientation RAS; " +
+                                    "spacing 2 x 2 x 2.5 mm (x, y, z; median of the planned cases)"), output);
         Assert.True(output.Contains("mirroring along y,z"), output);
-        Assert.True(output.Contains("stored orientations: RAS 2, LPS 1, PSR 1; oblique up to 15 degrees"), output);
+        Assert.True(output.Contains("stored orientations: RAS 3, LPS 1, PSR 1; oblique up to 15 degrees"), output);
         Assert.True(output.Contains("preprocessed 5 case(s) into"), output);
         Assert.True(output.Contains("(0 reused from earlier runs)"), output);
 
         var plan = PreprocessingPlan.FromJson(File.ReadAllText(Path.Combine(run, "plan.json")), "plan.json");
-        Assert.Equal(new[] { 2.0, 2.0, 2.75 }, plan.Spacing);
-        Assert.Equal(4, plan.Cases!.Count);
+        Assert.Equal(new[] { 2.0, 2.0, 2.5 }, plan.Spacing);
+        Assert.Equal(5, plan.Cases!.Count);
         Assert.Contains(plan.Cases, c => c.Orientation == "PSR" && c.Spacing.SequenceEqual(new[] { 2.0, 3.0, 2.0 }));
         var checkpoint = LGMSNet.Runtime.Interop.SafeTensorFile.Read(Path.Combine(run, "best.safetensors"));
         var carried = LGMSNet.Runtime.Interop.Checkpoint.ReadPlan(checkpoint)!;
@@ -70,7 +72,7 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
     public void Predictions_are_written_on_each_inputs_grid_and_two_orientations_agree_in_world_space()
     {
         // Train briefly so the checkpoint carries a plan, then predict the same anatomy stored three ways.
-        string data = Phantom.Decathlon(Temp("data"), 3, Mixed, extentMm: 80, classes: 4);
+        string data = Phantom.Decathlon(Temp("data"), 3, Mixed, extentMm: 100, classes: 4);
         string run = Temp("run");
         var (code, output, error) = CliRunner.Run("train", "lgmsnet3d-small", "--data", data, "--epochs", "1", "--size", "32", "--output", run);
         Assert.True(code == 0, output + error);
@@ -132,8 +134,8 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
     public void Bad_volumes_are_refused_naming_the_case_before_anything_is_written()
     {
         // A label on another grid than its image.
-        string data = Phantom.Decathlon(Temp("shifted"), 3, Mixed, extentMm: 80, classes: 4);
-        var size = new[] { 40, 40, 40 };
+        string data = Phantom.Decathlon(Temp("shifted"), 3, Mixed, extentMm: 100, classes: 4);
+        var size = new[] { 50, 50, 50 };
         var affine = Phantom.Affine("RAS", new[] { 2.0, 2.0, 2.0 }, size);
         affine[1, 3] += 4; // 2 voxels along A
         var (_, labels) = Phantom.Sample(size, affine);
@@ -152,7 +154,7 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         Assert.Matches("case 'case_00[0-2]' is \\d+x\\d+x\\d+ voxels after resampling to .* mm, smaller than one 32x32x32 patch", output + error);
 
         // A 2D slice stored as 3D.
-        data = Phantom.Decathlon(Temp("slice"), 3, Mixed, extentMm: 80, classes: 4);
+        data = Phantom.Decathlon(Temp("slice"), 3, Mixed, extentMm: 100, classes: 4);
         var flat = new[] { 40, 40, 1 };
         Phantom.Write(Path.Combine(data, "imagesTr", "case_001.nii.gz"), Path.Combine(data, "labelsTr", "case_001.nii.gz"), flat,
             Phantom.Affine("RAS", new[] { 2.0, 2.0, 2.0 }, flat));
@@ -177,7 +179,7 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
     public void The_papers_recipe_and_a_checkpoint_without_a_plan()
     {
         // --spacing, the CT window and no mirroring: the plan says so and the cases are resampled to it.
-        string data = Phantom.Decathlon(Temp("ct"), 3, Mixed, extentMm: 80, classes: 4);
+        string data = Phantom.Decathlon(Temp("ct"), 3, Mixed, extentMm: 100, classes: 4);
         string run = Temp("recipe");
         var (code, output, error) = CliRunner.Run("train", "lgmsnet3d-small", "--data", data, "--epochs", "1", "--size", "32",
             "--spacing", "1.5,1.5,2.0", "--intensity", "window:-175,250", "--mirror-axes", "none", "--cache", Temp("cache"), "--output", run);
@@ -189,7 +191,7 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         var cached = Directory.GetFiles(Directory.GetDirectories(Temp("cache"))[0], "*.json")
             .Select(f => JsonSerializer.Deserialize<CachedCaseInfo>(File.ReadAllText(f), LGMSNet.Runtime.IO.RuntimeJson.Options)!).ToList();
         Assert.Equal(3, cached.Count);
-        Assert.All(cached, c => Assert.Equal(new[] { 40, 53, 53 }, c.Size)); // S, A, R: 80 mm at 2.0 mm (S) and 1.5 mm (A, R)
+        Assert.All(cached, c => Assert.Equal(new[] { 50, 67, 67 }, c.Size)); // S, A, R: about 100 mm at 2.0 mm (S) and 1.5 mm (A, R)
 
         // ct: the numbers come from the training foreground and are printed.
         (code, output, error) = CliRunner.Run("train", "lgmsnet3d-small", "--data", data, "--epochs", "1", "--size", "32", "--intensity", "ct",

@@ -46,7 +46,7 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
     /// <summary>nnU-Net's threshold: an axis whose spacing exceeds 3× the others' is "anisotropic".</summary>
     public const double AnisotropyThreshold = 3;
 
-    /// <summary>Plans from the fingerprints of the training cases. Spacing: <paramref name="spacing"/> when given, else the
+    /// <summary>Plans from the fingerprints of the development cases (training and validation). Spacing: <paramref name="spacing"/> when given, else the
     /// median of each RAS axis; when that median is anisotropic as nnU-Net defines it (the coarsest axis's median spacing
     /// above 3× the finest of the others, and its median size below a third of theirs) the coarse axis gets the 10th
     /// percentile of its spacings instead (but never finer than the other axes), so thick-slice cases are not blown up
@@ -72,7 +72,7 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
                 target[axis] = Median(cases.Select(c => c.CanonicalSpacing[axis]));
                 medianSize[axis] = Median(cases.Select(c => (double)c.CanonicalSize[axis]));
             }
-            rule = "median of the training cases";
+            rule = "median of the planned cases";
             int worst = Array.IndexOf(target, target.Max());
             var others = Enumerable.Range(0, 3).Where(a => a != worst).ToArray();
             double finestOther = others.Max(a => target[a]);
@@ -81,7 +81,7 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
                 var sorted = cases.Select(c => c.CanonicalSpacing[worst]).OrderBy(v => v).ToArray();
                 double tenth = IntensityScheme.Percentile(sorted, 10);
                 target[worst] = Math.Max(finestOther, tenth);
-                rule = $"median of the training cases; axis {"xyz"[worst]} is anisotropic (median {Fmt(sorted[sorted.Length / 2])} mm > {AnisotropyThreshold}x the others), " +
+                rule = $"median of the planned cases; axis {"xyz"[worst]} is anisotropic (median {Fmt(sorted[sorted.Length / 2])} mm > {AnisotropyThreshold}x the others), " +
                        $"so its 10th percentile {Fmt(tenth)} mm (nnU-Net's rule)";
             }
         }
