@@ -36,7 +36,8 @@ internal static class InferenceCommands
             {
                 int[] inputSize = segmenter.InputSize;
                 var inputs = segmenter.Convention;
-                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs, segmenter.Plan);
+                var dataset = OpenDataset(result.GetValue(data)!, result.GetValue(split), descriptor, inputSize, inputs, segmenter.Plan,
+                    note => context.Error.WriteLine("warning: " + note));
                 var skipped = new List<string>();
                 var cases = new List<CaseData>();
                 for (int i = 0; i < dataset.CaseIds.Count; i++)
@@ -163,7 +164,7 @@ internal static class InferenceCommands
     }
 
     internal static ISegmentationDataset OpenDataset(string data, string? split, ArchitectureDescriptor descriptor, int[] size, InputConvention inputs,
-        Data.Preprocessing.PreprocessingPlan? plan = null)
+        Data.Preprocessing.PreprocessingPlan? plan = null, Action<string>? warn = null)
     {
         var info = descriptor.Info;
         if (string.Equals(data, "synthetic", StringComparison.OrdinalIgnoreCase))
@@ -171,7 +172,7 @@ internal static class InferenceCommands
         if (!Directory.Exists(data)) throw new DataException($"--data {data}: no such folder");
         var ids = split != null ? ImageFolderDataset.ReadSplit(split) : null;
         return info.Dims == 3
-            ? new DecathlonDataset(data, info.InChannels, info.Classes, ids) { Plan = plan }
+            ? new DecathlonDataset(data, info.InChannels, info.Classes, ids) { Plan = plan, Warn = warn }
             : new ImageFolderDataset(data, new ImageFolderOptions(size, info.InChannels, info.Classes, inputs), ids);
     }
 
