@@ -89,6 +89,8 @@ public static class LgmsCli
     /// <summary>The message to show for an expected failure (bad input, missing file), or null for a bug.</summary>
     internal static string? UserFacing(Exception e) => e switch
     {
+        // A parallel loop (preprocessing, planning) wraps what its body threw.
+        AggregateException { InnerExceptions.Count: 1 } aggregate => UserFacing(aggregate.InnerExceptions[0]),
         UserErrorException or WeightMismatchException or SafeTensorsException or TorchRuntimeException or Data.DataException
             or Training.TrainingDivergedException => e.Message,
         FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",

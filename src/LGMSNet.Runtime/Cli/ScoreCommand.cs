@@ -136,10 +136,16 @@ internal static class ScoreCommand
         var predictionGrid = VoxelGrid.Of(predictionHeader, $"case '{id}': {predictionPath}");
         if (truth.Channels != 1 || prediction.Channels != 1)
             throw new UserErrorException($"case '{id}': masks must have one channel ({(truth.Channels != 1 ? truthPath : predictionPath)} has more)", 2);
-        if (truthGrid.Difference(predictionGrid) is { } difference)
+        // A mask without orientation codes (both 0; common for labels) has no grid of its own: then only the sizes must
+        // agree, and the voxel sizes come from the one that has codes.
+        string? difference = truthGrid.Assumed || predictionGrid.Assumed
+            ? truth.Size.SequenceEqual(prediction.Size) ? null : $"size {VoxelGrid.Shape(prediction.Size)} differs from {VoxelGrid.Shape(truth.Size)}"
+            : truthGrid.Difference(predictionGrid);
+        if (difference != null)
             throw new UserErrorException($"case '{id}': the prediction {predictionPath} is not on the truth's grid: {difference}. " +
                                          "Scores would compare different voxels; resample the prediction onto the truth first", 2);
-        return (id, Labels(prediction, predictionPath), Labels(truth, truthPath), truth.Size, truthGrid.ArraySpacing, false);
+        var spacing = truthGrid.Assumed && !predictionGrid.Assumed ? predictionGrid.ArraySpacing : truthGrid.ArraySpacing;
+        return (id, Labels(prediction, predictionPath), Labels(truth, truthPath), truth.Size, spacing, false);
     }
 
     private static byte[] Labels(Volume volume, string path)

@@ -32,8 +32,9 @@ public sealed class DecathlonDataset : ISegmentationDataset
         {
             if (json.RootElement.TryGetProperty("labels", out var labels) && labels.ValueKind == JsonValueKind.Object)
             {
+                // A binary architecture (one output channel) segments a background-plus-one-label dataset.
                 int count = labels.EnumerateObject().Count();
-                if (count != classes)
+                if (count != Math.Max(2, classes))
                     throw new DataException($"{manifest}: lists {count} labels ({string.Join(", ", labels.EnumerateObject().Select(p => p.Name + "=" + p.Value))}) " +
                                             $"but the architecture has {classes} classes");
             }
@@ -92,8 +93,8 @@ public sealed class DecathlonDataset : ISegmentationDataset
         for (int i = 0; i < labels.Length; i++)
         {
             float v = labelVolume.Data[i];
-            if (v < 0 || v >= Classes || v != MathF.Floor(v))
-                throw new DataException($"case '{id}': label value {v} in {labelPath} is not a class index below {Classes}");
+            if (v < 0 || v >= Math.Max(2, Classes) || v != MathF.Floor(v))
+                throw new DataException($"case '{id}': label value {v} in {labelPath} is not a class index below {Math.Max(2, Classes)}");
             labels[i] = (byte)v;
         }
         return new RawCase(id, imagePath, labelPath, header, grid, image, new LabelMap(labels, image.Size));

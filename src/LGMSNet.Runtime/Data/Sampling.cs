@@ -112,7 +112,10 @@ public static class Augment
         }
         // Each axis draws its coin whether or not it may mirror, so leaving an axis out changes nothing else of the sample.
         var flips = Enumerable.Range(0, dims).Select(a => augment && rng.Chance(0.2) && (mirrorAxes == null || mirrorAxes[a])).ToArray();
-        int turns = augment && patch[dims - 1] == patch[dims - 2] && rng.Chance(0.2) ? 1 + rng.Next(3) : 0;
+        // In-plane quarter turns move the last axis onto the one before (two turns mirror both): with an axis left out of
+        // mirroring (left-right, in a planned run) they would undo that, so they are off then.
+        bool turnsAllowed = mirrorAxes == null || mirrorAxes.All(a => a);
+        int turns = augment && turnsAllowed && patch[dims - 1] == patch[dims - 2] && rng.Chance(0.2) ? 1 + rng.Next(3) : 0;
         source.Crop(start, patch, image, label, flips, turns);
     }
 

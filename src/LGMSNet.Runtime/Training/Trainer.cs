@@ -277,7 +277,12 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         if (train is DecathlonDataset volumes)
         {
             // A run resumed from before plans existed keeps using volumes as stored.
-            var plan = resuming ? VolumePlanning.ReadPlan(outDir) : null;
+            // plan.json, else (deleted, or a copied run folder) the plan last.safetensors carries.
+            var plan = resuming
+                ? VolumePlanning.ReadPlan(outDir) ?? (File.Exists(Path.Combine(outDir, LastCheckpoint))
+                    ? Checkpoint.ReadPlan(SafeTensorFile.Read(Path.Combine(outDir, LastCheckpoint)))
+                    : null)
+                : null;
             if (plan != null || !resuming)
                 return LoadPlanned(outDir, plan, volumes, (DecathlonDataset)validation, test as DecathlonDataset, splits, skipped, notes);
             observer.Message($"note: {outDir} has no {VolumePlanning.PlanFile} (started before preprocessing plans existed): volumes are used as stored");

@@ -74,6 +74,14 @@ public sealed class ScoreCommandTests() : TempFolderTest("lgms-score-")
         Assert.Equal(1.0 / 3, json.GetProperty("mean").GetProperty("dice").GetDouble(), 9);
         Assert.True(File.Exists(Path.Combine(scores, "scores.csv")));
 
+        // A truth saved without orientation codes (as many label files are) has no grid of its own: only sizes must agree,
+        // and the voxel sizes come from the prediction's header.
+        Nifti.WriteLabels(Path.Combine(truth, "c1.nii.gz"), new LabelMap(t, arraySize), Phantom.Header(size, affine, sform: false, qform: false));
+        (code, output, error) = CliRunner.Run("score", "-p", predicted, "-t", truth, "--json", "--output", scores);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(Math.Sqrt(36 + 256 + 900), CliRunner.Json(output).GetProperty("per_class")[1].GetProperty("hd95").GetDouble(), 6);
+        Nifti.WriteLabels(Path.Combine(truth, "c1.nii.gz"), new LabelMap(t, arraySize), header);
+
         // The prediction moved by half a voxel: refused, naming the case and what differs.
         var moved = (double[,])affine.Clone();
         moved[2, 3] += 1.5;

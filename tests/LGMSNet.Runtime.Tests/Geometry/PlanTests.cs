@@ -87,7 +87,7 @@ public sealed class PlanTests
     }
 
     [Fact]
-    public void Patches_are_never_mirrored_along_an_axis_left_out()
+    public void Patches_are_never_mirrored_or_turned_across_an_axis_left_out()
     {
         var source = new RecordingSource();
         var image = new float[8 * 8 * 8];
@@ -97,12 +97,20 @@ public sealed class PlanTests
         Assert.Contains(source.Flips, f => f[0]);
         Assert.Contains(source.Flips, f => f[1]);
         Assert.DoesNotContain(source.Flips, f => f[2]);
+        // Quarter turns would carry x onto y (two of them mirror both): off too.
+        Assert.All(source.Turns, t => Assert.Equal(0, t));
+        var all = new RecordingSource();
+        for (int seed = 0; seed < 400; seed++) Augment.Patch(all, new Rng((ulong)seed), new[] { 8, 8, 8 }, true, image, label);
+        Assert.Contains(all.Flips, f => f[2]);
+        Assert.Contains(all.Turns, t => t != 0);
     }
 
     /// <summary>A patch source that records the mirroring it is asked for.</summary>
     private sealed class RecordingSource : IPatchSource
     {
         public List<bool[]> Flips { get; } = new();
+
+        public List<int> Turns { get; } = new();
 
         public string Id => "r";
 
@@ -114,6 +122,10 @@ public sealed class PlanTests
 
         public int? ForegroundVoxel(Rng rng) => null;
 
-        public void Crop(int[] start, int[] patch, Span<float> image, Span<byte> label, bool[]? flips, int turns) => Flips.Add(flips!);
+        public void Crop(int[] start, int[] patch, Span<float> image, Span<byte> label, bool[]? flips, int turns)
+        {
+            Flips.Add(flips!);
+            Turns.Add(turns);
+        }
     }
 }

@@ -209,4 +209,33 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         Assert.True(code == 0, output + error);
         Assert.Contains("carries no preprocessing plan (written before plans existed): volumes are used as stored", error);
     }
+
+    [Fact]
+    public void A_binary_3d_run_trains_predicts_and_resumes_with_its_plan_even_without_plan_json()
+    {
+        string data = Phantom.Decathlon(Temp("binary"), 3, Mixed, extentMm: 100, binary: true);
+        string run = Temp("run");
+        var (code, output, error) = CliRunner.Run("train", "lgmsnet3d-binary", "--data", data, "--epochs", "2", "--stop-after", "1", "--size", "32",
+            "--output", run);
+        Assert.True(code == 0, output + error);
+        // plan.json lost (a copied run folder): the resumed run takes the plan its last checkpoint carries.
+        File.Delete(Path.Combine(run, "plan.json"));
+        (code, output, error) = CliRunner.Run("train", "--resume", run);
+        Assert.True(code == 0, output + error);
+        Assert.True(output.Contains("plan of the run (plan.json): orientation RAS"), output);
+        Assert.DoesNotContain("used as stored", output);
+
+        string masks = Temp("masks");
+        (code, output, error) = CliRunner.Run("predict", "lgmsnet3d-binary", "-w", Path.Combine(run, "best.safetensors"), "--input",
+            Path.Combine(data, "imagesTr"), "--output", masks);
+        Assert.True(code == 0, output + error);
+        var (input, image) = Nifti.Read(Path.Combine(data, "imagesTr", "case_001.nii.gz"));
+        var (mask, labels) = Nifti.Read(Path.Combine(masks, "case_001.nii.gz"));
+        Assert.Equal(image.Size, labels.Size);
+        Assert.Equal(input.SrowX.Concat(input.SrowY).Concat(input.SrowZ), mask.SrowX.Concat(mask.SrowY).Concat(mask.SrowZ));
+        Assert.All(labels.Data, v => Assert.True(v is 0 or 1));
+        (code, output, error) = CliRunner.Run("eval", "lgmsnet3d-binary", "-w", Path.Combine(run, "best.safetensors"), "--data", data, "--json");
+        Assert.True(code == 0, output + error);
+        Assert.Equal(3, CliRunner.Json(output).GetProperty("per_case").GetArrayLength());
+    }
 }

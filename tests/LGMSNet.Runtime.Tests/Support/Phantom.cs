@@ -137,10 +137,13 @@ public static class Phantom
     }
 
     /// <summary>Writes the phantom's image and labels as NIfTI files with the header of <paramref name="affine"/>.</summary>
-    public static void Write(string imagePath, string? labelPath, int[] size, double[,] affine, bool sform = true, bool qform = true, double noise = 0, int seed = 1)
+    public static void Write(string imagePath, string? labelPath, int[] size, double[,] affine, bool sform = true, bool qform = true, double noise = 0, int seed = 1,
+        bool binary = false)
     {
         var header = Header(size, affine, sform, qform);
         var (image, labels) = Sample(size, affine, noise, seed);
+        if (binary)
+            for (int i = 0; i < labels.Data.Length; i++) labels.Data[i] = (byte)(labels.Data[i] > 0 ? 1 : 0);
         Nifti.WriteFloat(imagePath, image, header);
         if (labelPath != null) Nifti.WriteLabels(labelPath, labels, header);
     }
@@ -148,7 +151,7 @@ public static class Phantom
     /// <summary>A Decathlon folder of phantom cases, case n stored with <paramref name="layouts"/>[n % count] (orientation
     /// code, voxel sizes i, j, k, oblique degrees).</summary>
     public static string Decathlon(string root, int cases, IReadOnlyList<(string Code, double[] Spacing, double Oblique)> layouts, double extentMm = 96, int seed = 3,
-        int classes = 3)
+        int classes = 3, bool binary = false)
     {
         Directory.CreateDirectory(Path.Combine(root, "imagesTr"));
         Directory.CreateDirectory(Path.Combine(root, "labelsTr"));
@@ -158,11 +161,12 @@ public static class Phantom
             var (code, spacing, oblique) = layouts[n % layouts.Count];
             var size = spacing.Select(s => (int)Math.Round(extentMm / s)).ToArray();
             string name = $"case_{n:D3}.nii.gz";
-            Write(Path.Combine(root, "imagesTr", name), Path.Combine(root, "labelsTr", name), size, Affine(code, spacing, size, oblique), noise: 8, seed: seed + n);
+            Write(Path.Combine(root, "imagesTr", name), Path.Combine(root, "labelsTr", name), size, Affine(code, spacing, size, oblique), noise: 8, seed: seed + n,
+                binary: binary);
             entries.Add($$"""{"image": "./imagesTr/{{name}}", "label": "./labelsTr/{{name}}"}""");
         }
-        var names = new[] { "background", "left organ", "right organ" }.Concat(Enumerable.Range(3, Math.Max(0, classes - 3)).Select(c => $"unused {c}"));
-        string labels = string.Join(", ", names.Take(classes).Select((n, c) => $"\"{c}\": \"{n}\""));
+        var names = (binary ? new[] { "background", "organs" } : new[] { "background", "left organ", "right organ" }).Concat(Enumerable.Range(3, Math.Max(0, classes - 3)).Select(c => $"unused {c}"));
+        string labels = string.Join(", ", names.Take(binary ? 2 : classes).Select((n, c) => $"\"{c}\": \"{n}\""));
         File.WriteAllText(Path.Combine(root, "dataset.json"),
             $$"""{"name": "phantom", "labels": {{{labels}}}, "training": [{{string.Join(", ", entries)}}]}""");
         return root;

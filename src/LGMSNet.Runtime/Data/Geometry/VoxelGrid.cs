@@ -3,8 +3,9 @@ namespace LGMSNet.Runtime.Data.Geometry;
 /// <summary>Where a volume's voxels lie in the world: the 4×4 affine from voxel index (i, j, k) — i the fastest
 /// axis in the file, our arrays' last — to NIfTI world coordinates (RAS+, millimetres), and which header field gave it.
 /// The affine follows the precedence nibabel uses (<c>get_best_affine</c>): the sform when its code is non-zero,
-/// else the qform when its code is non-zero, else (both codes 0, NIfTI "method 1") the pixdim spacing on axes
-/// assumed to be R, A and S, i.e. the volume is used as stored, as before plans existed (<see cref="Assumed"/> is then set).</summary>
+/// else the qform when its code is non-zero (built as nifti1_io builds it). With both codes 0 (NIfTI "method 1") we do
+/// not follow nibabel's Analyze-style fallback (x mirrored, origin centred): the pixdim spacing on axes assumed to be R,
+/// A and S, so the volume is used as stored, as before plans existed, and callers say so (<see cref="Assumed"/>).</summary>
 public sealed record VoxelGrid(int[] Size, double[,] Affine, string Source)
 {
     /// <summary>Both codes were 0: the orientation is an assumption, which callers must say.</summary>
@@ -28,7 +29,14 @@ public sealed record VoxelGrid(int[] Size, double[,] Affine, string Source)
             source = "qform";
             double b = header.Quatern[0], c = header.Quatern[1], d = header.Quatern[2];
             double a = 1 - (b * b + c * c + d * d);
-            a = a < 1e-7 ? 0 : Math.Sqrt(a); // the standard: a 180° rotation when the sum is (about) one
+            if (a < 1e-7)
+            {
+                // nifti1_io: a 180° rotation; (b, c, d) rescaled to unit length.
+                double norm = Math.Sqrt(b * b + c * c + d * d);
+                if (norm > 0) (b, c, d) = (b / norm, c / norm, d / norm);
+                a = 0;
+            }
+            else a = Math.Sqrt(a);
             double qfac = header.Pixdim[0] < 0 ? -1 : 1;
             var rotation = new double[,]
             {
@@ -36,10 +44,12 @@ public sealed record VoxelGrid(int[] Size, double[,] Affine, string Source)
                 { 2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b) },
                 { 2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b },
             };
-            var scale = new double[] { header.Pixdim[1], header.Pixdim[2], qfac * header.Pixdim[3] };
+            // nifti1_io: a voxel size that is not positive counts as 1; qfac then mirrors k.
+            static double Size(float v) => v > 0 && float.IsFinite(v) ? v : 1;
+            var scale = new[] { Size(header.Pixdim[1]), Size(header.Pixdim[2]), qfac * Size(header.Pixdim[3]) };
             for (int r = 0; r < 3; r++)
             {
-                for (int k = 0; k < 3; k++) affine[r, k] = rotation[r, k] * (scale[k] > 0 || scale[k] < 0 ? scale[k] : 1);
+                for (int k = 0; k < 3; k++) affine[r, k] = rotation[r, k] * scale[k];
                 affine[r, 3] = header.Quatern[3 + r];
             }
         }

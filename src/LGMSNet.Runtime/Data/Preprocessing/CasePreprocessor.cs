@@ -19,10 +19,10 @@ public static class CasePreprocessor
     /// usable affine; <paramref name="assumed"/> hears, once, when its orientation is an assumption (both codes 0).</summary>
     public static VoxelGrid Grid(Nifti.Header header, string id, string path, Action<string>? assumed = null)
     {
-        var grid = VoxelGrid.Of(header, $"case '{id}': {path}");
         if (header.SpatialSize.Any(s => s < 2))
             throw new DataException($"case '{id}': {path} is {VoxelGrid.Shape(header.SpatialSize)} voxels: a 2D slice stored as 3D; " +
                                     "a 3D architecture needs volumes (train a 2D architecture on slices instead)");
+        var grid = VoxelGrid.Of(header, $"case '{id}': {path}");
         if (grid.Assumed)
             assumed?.Invoke($"case '{id}': {path} has no orientation (qform_code and sform_code are both 0); " +
                             "assumed its voxel axes run R, A, S with the pixdim spacing, i.e. it is used as stored");

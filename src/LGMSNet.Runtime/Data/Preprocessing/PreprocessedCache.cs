@@ -76,9 +76,12 @@ public sealed class PreprocessedCache
     public CachedCase Get(DecathlonDataset dataset, int index)
     {
         var (id, imagePath, labelPath) = dataset.Files(index);
-        string stem = Path.Combine(Folder, FileStem(id));
+        string stem = Path.Combine(Folder, FileStem(id, imagePath));
         string imageHash = Sha256(imagePath), labelHash = Sha256(labelPath);
+        // Reused only for the same files, read for the same channel and class counts (otherwise the case is read again,
+        // and its checks name what does not fit).
         if (TryRead(stem + ".json") is { } known && known.ImageSha256 == imageHash && known.LabelSha256 == labelHash
+            && known.Channels == dataset.Channels && known.ClassCounts.Length == Math.Max(2, dataset.Classes)
             && File.Exists(stem + ".image") && File.Exists(stem + ".label") && File.Exists(stem + ".stored-label"))
         {
             Interlocked.Increment(ref _reused);
@@ -87,7 +90,7 @@ public sealed class PreprocessedCache
         var raw = dataset.ReadRaw(index);
         var prepared = CasePreprocessor.Prepare(Plan, raw.Grid, raw.Image, raw.Label, id);
         var labels = prepared.Label!.Data;
-        var counts = new long[dataset.Classes == 1 ? 2 : dataset.Classes];
+        var counts = new long[Math.Max(2, dataset.Classes)];
         foreach (byte v in labels) counts[v]++;
         var locations = new int[counts.Length][];
         for (int c = 1; c < counts.Length; c++)
@@ -132,11 +135,12 @@ public sealed class PreprocessedCache
         }
     }
 
-    /// <summary>A file name for a case id that any id can have (ids come from file names, which may hold anything).</summary>
-    private static string FileStem(string id)
+    /// <summary>A file name for a case that any id can have (ids come from file names, which may hold anything), distinct
+    /// for equal ids of different datasets sharing one --cache (the image's full path is part of it).</summary>
+    private static string FileStem(string id, string imagePath)
     {
         var safe = new string(id.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').Take(64).ToArray());
-        return safe + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id)))[..8];
+        return safe + "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(id + "\0" + Path.GetFullPath(imagePath))))[..12];
     }
 
     private static string Sha256(string path)
@@ -146,7 +150,7 @@ public sealed class PreprocessedCache
             using var stream = File.OpenRead(path);
             return Convert.ToHexStringLower(SHA256.HashData(stream));
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DataException($"{path}: cannot read ({e.Message})");
         }

@@ -75,7 +75,7 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
             rule = "median of the planned cases";
             int worst = Array.IndexOf(target, target.Max());
             var others = Enumerable.Range(0, 3).Where(a => a != worst).ToArray();
-            double finestOther = others.Max(a => target[a]);
+            double finestOther = others.Max(a => target[a]); // the coarser of the other two axes, as nnU-Net's max(other_spacings)
             if (target[worst] > AnisotropyThreshold * finestOther && medianSize[worst] * AnisotropyThreshold < others.Min(a => medianSize[a]))
             {
                 var sorted = cases.Select(c => c.CanonicalSpacing[worst]).OrderBy(v => v).ToArray();
@@ -123,7 +123,19 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
             if (plan.Orientation != "RAS") throw new JsonException($"orientation '{plan.Orientation}' is not RAS");
             if (plan.Spacing is not { Length: 3 } || plan.Spacing.Any(s => !(s > 0) || !double.IsFinite(s))) throw new JsonException("spacing is not three positive numbers");
             if (plan.Intensity is null || plan.Intensity.Kind is not ("zscore" or "ct" or "window")) throw new JsonException("no valid intensity scheme");
+            var i = plan.Intensity;
+            static bool Finite(double[]? values, int? length = null) =>
+                values != null && values.Length > 0 && (length == null || values.Length == length) && values.All(double.IsFinite);
+            if (i.Kind == "window" && !(Finite(i.Low, 1) && Finite(i.High, 1) && i.High![0] > i.Low![0]))
+                throw new JsonException("the window needs one low and one higher high value");
+            if (i.Kind == "ct" && !(Finite(i.Mean) && Finite(i.Low, i.Mean!.Length) && Finite(i.High, i.Mean.Length) && Finite(i.Std, i.Mean.Length)))
+                throw new JsonException("the ct scheme needs low, high, mean and std per channel");
+            if (plan.MirrorAxes != null) MirrorMask(plan.MirrorAxes);
             return plan;
+        }
+        catch (ArgumentException e)
+        {
+            throw new DataException($"{where}: corrupt preprocessing plan (mirror axes: {e.Message})");
         }
         catch (JsonException e)
         {
