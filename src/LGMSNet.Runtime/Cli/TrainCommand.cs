@@ -57,10 +57,10 @@ internal static class TrainCommand
         var valFraction = new Option<double>("--val-fraction") { Description = "Without --val-split: the seeded fraction of the training cases held out for model selection.", DefaultValueFactory = _ => defaults.ValFraction };
         var folds = new Option<int>("--folds") { Description = "K-fold cross-validation over the training cases (the test split is untouched); without --fold, trains every fold into <output>/fold-<i>." };
         var fold = new Option<int?>("--fold") { Description = "With --folds: the fold (0 to K-1) held out for validation." };
-        var spacing = new Option<string?>("--spacing") { Description = "3D: target voxel size in mm along x,y,z (R,A,S), e.g. 1.5,1.5,2.0 (default: the training cases' median; nnU-Net's rule for anisotropic data)." };
+        var spacing = new Option<string?>("--spacing") { Description = "3D: target voxel size in mm along x,y,z (R,A,S), e.g. 1.5,1.5,2.0 (default: the median of the training and validation cases; nnU-Net's rule for anisotropic data)." };
         var intensity = new Option<string>("--intensity") { Description = "3D: zscore (per case; MRI), ct (clip to the training foreground's 0.5-99.5 percentiles, then its mean/std, as nnU-Net) or window:LOW,HIGH (e.g. window:-175,250, scaled to 0-1).", DefaultValueFactory = _ => defaults.Intensity };
         var cache = new Option<string?>("--cache") { Description = "3D: folder of the preprocessed cache (default: .lgmsnet-cache in the dataset folder); reused by runs with an equal plan." };
-        var mirrorAxes = new Option<string>("--mirror-axes") { Description = "3D: axes training patches (and --tta flip) may mirror: auto (y,z: never left-right, which would swap left and right organs; all axes for data without a plan), none, or a list of x,y,z.", DefaultValueFactory = _ => defaults.MirrorAxes };
+        var mirrorAxes = new Option<string>("--mirror-axes") { Description = "3D: axes training patches (and --tta flip) may mirror: auto (y,z: never left-right, which would swap left and right organs, and no in-plane quarter turns; all axes for data without a plan), none, or a list of x,y,z.", DefaultValueFactory = _ => defaults.MirrorAxes };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
