@@ -208,12 +208,8 @@ public sealed record SurfaceMetrics(double Hd95, double Nsd)
     /// <summary>The p-th percentile with linear interpolation between order statistics (numpy's default).</summary>
     internal static double Percentile(double[] values, double p)
     {
-        if (values.Length == 0) return double.NaN;
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
-        double position = p / 100 * (sorted.Length - 1);
-        int lower = (int)Math.Floor(position);
-        int upper = Math.Min(sorted.Length - 1, lower + 1);
-        return sorted[lower] + (position - lower) * (sorted[upper] - sorted[lower]);
+        return Data.Statistics.PercentileOfSorted<double>(sorted, p);
     }
 }

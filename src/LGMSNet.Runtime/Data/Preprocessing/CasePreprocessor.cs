@@ -56,7 +56,7 @@ public static class CasePreprocessor
             Array.Sort(sorted);
             percentiles[c] = sorted.Length == 0
                 ? new[] { double.NaN, double.NaN, double.NaN }
-                : new[] { IntensityScheme.Percentile(sorted, 0.5), IntensityScheme.Percentile(sorted, 50), IntensityScheme.Percentile(sorted, 99.5) };
+                : new[] { 0.5, 50, 99.5 }.Select(p => Statistics.PercentileOfSorted<float>(sorted, p)).ToArray();
         }
         return new CaseFingerprint(id, new[] { grid.Size[2], grid.Size[1], grid.Size[0] },
             new[] { grid.VoxelSize(0), grid.VoxelSize(1), grid.VoxelSize(2) }, orientation.Code, grid.Source, Math.Round(orientation.ObliqueDegrees, 3),

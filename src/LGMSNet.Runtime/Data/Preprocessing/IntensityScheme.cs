@@ -95,29 +95,12 @@ public sealed record IntensityScheme(string Kind, double[]? Low = null, double[]
             if (all.Length == 0)
                 throw new DataException("the ct intensity scheme needs foreground voxels in the training labels, and there are none; use --intensity zscore or window:LOW,HIGH");
             Array.Sort(all);
-            low[c] = Percentile(all, 0.5);
-            high[c] = Percentile(all, 99.5);
+            low[c] = Statistics.PercentileOfSorted<float>(all, 0.5);
+            high[c] = Statistics.PercentileOfSorted<float>(all, 99.5);
             double m = all.Average(v => (double)v);
             mean[c] = m;
             std[c] = Math.Sqrt(all.Average(v => (v - m) * (v - m)));
         }
         return new IntensityScheme("ct", low, high, mean, std);
-    }
-
-    /// <summary>Linear-interpolated percentile of sorted values (numpy's default).</summary>
-    public static double Percentile(float[] sorted, double percent)
-    {
-        double position = percent / 100 * (sorted.Length - 1);
-        int below = (int)Math.Floor(position);
-        int above = Math.Min(sorted.Length - 1, below + 1);
-        return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
-    }
-
-    public static double Percentile(double[] sorted, double percent)
-    {
-        double position = percent / 100 * (sorted.Length - 1);
-        int below = (int)Math.Floor(position);
-        int above = Math.Min(sorted.Length - 1, below + 1);
-        return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
     }
 }

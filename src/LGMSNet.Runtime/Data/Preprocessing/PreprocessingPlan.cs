@@ -79,7 +79,7 @@ public sealed record PreprocessingPlan(string Orientation, double[] Spacing, Int
             if (target[worst] > AnisotropyThreshold * finestOther && medianSize[worst] * AnisotropyThreshold < others.Min(a => medianSize[a]))
             {
                 var sorted = cases.Select(c => c.CanonicalSpacing[worst]).OrderBy(v => v).ToArray();
-                double tenth = IntensityScheme.Percentile(sorted, 10);
+                double tenth = Statistics.PercentileOfSorted<double>(sorted, 10);
                 target[worst] = Math.Max(finestOther, tenth);
                 rule = $"median of the planned cases; axis {"xyz"[worst]} is anisotropic (median {Fmt(sorted[sorted.Length / 2])} mm > {AnisotropyThreshold}x the others), " +
                        $"so its 10th percentile {Fmt(tenth)} mm (nnU-Net's rule)";
