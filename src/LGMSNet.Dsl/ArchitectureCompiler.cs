@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Diagnostics;
 using LGMSNet.Dsl.Model;
 using LGMSNet.Dsl.Parsing;
@@ -28,7 +29,10 @@ public sealed record CompiledArchitecture(
 /// runtime (metadata, costs, key maps) so both see exactly the same architecture.</summary>
 public static class ArchitectureCompiler
 {
-    public static CompiledArchitecture Compile(string filePath, string? text)
+    public static CompiledArchitecture Compile(string filePath, string? text) => Compile(filePath, text, null);
+
+    /// <summary>Compiles against the user blocks of <paramref name="blocks"/> (besides the built-in ones).</summary>
+    public static CompiledArchitecture Compile(string filePath, string? text, BlockCatalog? blocks)
     {
         var diagnostics = new List<DslDiagnostic>();
         string stem = FileStem(filePath);
@@ -41,7 +45,7 @@ public static class ArchitectureCompiler
         try
         {
             var root = YamlDocumentReader.Read(yaml, filePath, diagnostics);
-            var spec = root == null ? null : ArchitectureParser.Parse(root, filePath, diagnostics);
+            var spec = root == null ? null : ArchitectureParser.Parse(root, filePath, diagnostics, blocks);
             if (spec != null)
             {
                 name = spec.Name.Value;

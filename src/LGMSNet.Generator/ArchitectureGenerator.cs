@@ -2,6 +2,7 @@ using System.Linq;
 using LGMSNet.Dsl;
 using LGMSNet.Dsl.Diagnostics;
 using LGMSNet.Dsl.Model;
+using LGMSNet.Generator.Blocks;
 using LGMSNet.Generator.Emit;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -21,15 +22,44 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
         public const string File = "LGMSNet.File";
         public const string Emit = "LGMSNet.Emit";
         public const string Registry = "LGMSNet.Registry";
+        public const string Blocks = "LGMSNet.Blocks";
+        public const string ReferencedBlocks = "LGMSNet.ReferencedBlocks";
+        public const string Catalog = "LGMSNet.Catalog";
     }
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
         var ns = context.AnalyzerConfigOptionsProvider.Select((options, _) => Namespace(options.GlobalOptions));
 
+        // User blocks: [LgmsBlock] classes of this project (syntax-driven, cached per class) and of the assemblies it
+        // references (read from metadata), merged into one equatable catalog that every YAML file compiles against.
+        var declared = context.SyntaxProvider
+            .ForAttributeWithMetadataName(BlockReader.BlockAttribute,
+                static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax,
+                static (ctx, ct) => BlockReader.Read((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
+            .WithTrackingName(Steps.Blocks);
+        var referenced = context.CompilationProvider
+            .Select((compilation, ct) => BlockReader.FromReferences(compilation, ct))
+            .WithTrackingName(Steps.ReferencedBlocks);
+        var catalogModel = declared.Collect()
+            .Combine(referenced)
+            .Select((input, _) =>
+            {
+                var (catalog, diagnostics) = BlockReader.Catalog(input.Left.Concat(input.Right));
+                return new CatalogModel(catalog, diagnostics);
+            })
+            .WithTrackingName(Steps.Catalog);
+        context.RegisterSourceOutput(catalogModel, static (spc, model) =>
+        {
+            foreach (var diagnostic in model.Diagnostics)
+                spc.ReportDiagnostic(DiagnosticDescriptors.ToRoslyn(diagnostic));
+        });
+        var catalog = catalogModel.Select((model, _) => model.Catalog);
+
         var compiled = context.AdditionalTextsProvider
             .Where(text => ArchitectureCompiler.IsArchitectureFile(text.Path))
-            .Select((text, ct) => ArchitectureCompiler.Compile(text.Path, text.GetText(ct)?.ToString()))
+            .Combine(catalog)
+            .Select((input, ct) => ArchitectureCompiler.Compile(input.Left.Path, input.Left.GetText(ct)?.ToString(), input.Right))
             .WithTrackingName(Steps.Compile);
 
         var names = compiled
@@ -62,7 +92,9 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
             .Select((file, _) => new RegistryEntry(file.ClassName!, file.FileStem))
             .Collect()
             .Combine(ns)
-            .Select((input, _) => new RegistryModel(input.Left.OrderBy(e => e.FileStem, System.StringComparer.Ordinal).ToEquatableArray(), input.Right))
+            .Combine(catalog)
+            .Select((input, _) => new RegistryModel(input.Left.Left.OrderBy(e => e.FileStem, System.StringComparer.Ordinal).ToEquatableArray(),
+                input.Left.Right, input.Right.Serialize()))
             .WithTrackingName(Steps.Registry);
 
         context.RegisterSourceOutput(registry, static (spc, model) =>
@@ -124,4 +156,8 @@ internal sealed record EmittedFile(string FilePath, string FileStem, string? Cla
 
 internal sealed record RegistryEntry(string ClassName, string FileStem);
 
-internal sealed record RegistryModel(EquatableArray<RegistryEntry> Entries, string Namespace);
+/// <summary>The registry: every emitted architecture, and the project's block catalog as text (for <c>schema</c>).</summary>
+internal sealed record RegistryModel(EquatableArray<RegistryEntry> Entries, string Namespace, string Blocks);
+
+/// <summary>The project's block catalog and the diagnostics of the declarations it was read from.</summary>
+internal sealed record CatalogModel(LGMSNet.Dsl.Blocks.BlockCatalog Catalog, EquatableArray<Blocks.DeclarationDiagnostic> Diagnostics);

@@ -25,6 +25,10 @@ internal static class DiagnosticDescriptors
         return Diagnostic.Create(ById[diagnostic.Id], location, diagnostic.Message);
     }
 
+    /// <summary>A diagnostic on a C# block declaration, at its place in the C# source (none for metadata).</summary>
+    public static Diagnostic ToRoslyn(Blocks.DeclarationDiagnostic diagnostic) =>
+        Diagnostic.Create(ById[diagnostic.Id], diagnostic.Location?.ToLocation() ?? Location.None, diagnostic.Message);
+
     private static DiagnosticSeverity Convert(DslSeverity severity) => severity switch
     {
         DslSeverity.Error => DiagnosticSeverity.Error,

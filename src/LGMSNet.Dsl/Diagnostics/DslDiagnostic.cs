@@ -55,6 +55,15 @@ public static class DiagnosticKinds
     public static readonly DiagnosticKind ChannelConstraint = new("LGMS019", "Channel constraint violated", DslSeverity.Error);
     public static readonly DiagnosticKind InputSize = new("LGMS020", "Input size incompatible with the architecture", DslSeverity.Error);
     public static readonly DiagnosticKind EmptyFile = new("LGMS021", "Empty architecture file", DslSeverity.Error);
+    // On the C# declaration of a user block ([LgmsBlock]), not on a YAML file.
+    public static readonly DiagnosticKind UnusableBlock = new("LGMS101", "Block declaration the language cannot use", DslSeverity.Error);
+    public static readonly DiagnosticKind UnsupportedOption = new("LGMS102", "Unsupported block option", DslSeverity.Error);
+    public static readonly DiagnosticKind DuplicateBlock = new("LGMS103", "Two blocks declare one keyword", DslSeverity.Error);
+    public static readonly DiagnosticKind BuiltInBlockName = new("LGMS104", "Block keyword clashes with a built-in block", DslSeverity.Error);
+    public static readonly DiagnosticKind InvalidOptionRange = new("LGMS105", "Block option default or range invalid", DslSeverity.Error);
+    public static readonly DiagnosticKind InvalidBlockRule = new("LGMS106", "Block keyword, channel rule or constraint invalid", DslSeverity.Error);
+    public static readonly DiagnosticKind BrokenBlock = new("LGMS107", "Block used whose declaration has errors", DslSeverity.Error);
+
     public static readonly DiagnosticKind InternalError = new("LGMS099", "Internal error in the architecture compiler", DslSeverity.Error);
 
     /// <summary>LGMS099: a bug of ours, reported on the file being processed instead of crashing the
@@ -67,6 +76,7 @@ public static class DiagnosticKinds
     {
         YamlSyntax, UnknownKey, UnknownBlock, WrongType, OutOfRange, MissingKey, InvalidDims, LevelCountMismatch,
         SplitSum, LmsKernelDivisibility, GroupDivisibility, InvalidKernel, PatchLength, DuplicateName, InvalidName,
-        DuplicateKey, UnsupportedYaml, SplitAndRatio, ChannelConstraint, InputSize, EmptyFile, InternalError,
+        DuplicateKey, UnsupportedYaml, SplitAndRatio, ChannelConstraint, InputSize, EmptyFile,
+        UnusableBlock, UnsupportedOption, DuplicateBlock, BuiltInBlockName, InvalidOptionRange, InvalidBlockRule, BrokenBlock, InternalError,
     };
 }

@@ -13,8 +13,12 @@ public static class JsonSchemaWriter
 {
     public const string FileName = "lgmsnet.schema.json";
 
-    public static string Write()
+    public static string Write() => Write(null);
+
+    /// <summary>The schema of the language with the user blocks of <paramref name="blocks"/> as words of it, options and all.</summary>
+    public static string Write(Blocks.BlockCatalog? blocks)
     {
+        var user = blocks?.Blocks.ToList() ?? new List<Blocks.BlockDeclaration>();
         var root = new Obj
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
@@ -25,14 +29,14 @@ public static class JsonSchemaWriter
             ["required"] = LanguageRules.TopLevel.Where(r => r.Required).Select(r => (object)r.Key).ToList(),
             ["additionalProperties"] = false,
             ["properties"] = Properties(LanguageRules.TopLevel),
-            ["$defs"] = Definitions(),
+            ["$defs"] = Definitions(user),
         };
         var text = new StringBuilder();
         WriteValue(text, root, 0);
         return text.Append('\n').ToString();
     }
 
-    private static Obj Definitions()
+    private static Obj Definitions(List<Blocks.BlockDeclaration> user)
     {
         var defs = new Obj
         {
@@ -58,9 +62,9 @@ public static class JsonSchemaWriter
                     {
                         ["description"] = "A block with its default options.",
                         ["type"] = "string",
-                        ["enum"] = LanguageRules.Blocks.Select(b => (object)b.Name).ToList(),
+                        ["enum"] = LanguageRules.Blocks.Select(b => b.Name).Concat(user.Select(b => b.Keyword)).Select(n => (object)n).ToList(),
                     },
-                    BlockWithOptions(),
+                    BlockWithOptions(user),
                 },
             },
         };
@@ -77,11 +81,26 @@ public static class JsonSchemaWriter
                 options["not"] = new Obj { ["required"] = new List<object> { "split", "ratio" } };
             defs[block.Name] = options;
         }
+        foreach (var block in user)
+        {
+            var properties = new Obj();
+            foreach (var option in block.Options) properties[option.Key] = Schema(option);
+            var options = new Obj
+            {
+                ["description"] = UserDescription(block),
+                ["type"] = "object",
+                ["additionalProperties"] = false,
+                ["properties"] = properties,
+            };
+            var required = block.Options.Where(o => o.Required).Select(o => (object)o.Key).ToList();
+            if (required.Count > 0) options["required"] = required;
+            defs[block.Keyword] = options;
+        }
         return defs;
     }
 
     /// <summary>A one-key mapping: the block name, then its options (or nothing).</summary>
-    private static Obj BlockWithOptions()
+    private static Obj BlockWithOptions(List<Blocks.BlockDeclaration> user)
     {
         var properties = new Obj();
         foreach (var block in LanguageRules.Blocks)
@@ -89,6 +108,12 @@ public static class JsonSchemaWriter
             {
                 ["description"] = block.Description,
                 ["anyOf"] = new List<object> { new Obj { ["type"] = "null" }, Ref(block.Name) },
+            };
+        foreach (var block in user)
+            properties[block.Keyword] = new Obj
+            {
+                ["description"] = UserDescription(block),
+                ["anyOf"] = new List<object> { new Obj { ["type"] = "null" }, Ref(block.Keyword) },
             };
         return new Obj
         {
@@ -159,6 +184,55 @@ public static class JsonSchemaWriter
                 break;
         }
         if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);
+        return schema;
+    }
+
+    private static string UserDescription(Blocks.BlockDeclaration block) =>
+        (block.Description.Length > 0 ? block.Description + " " : "") + $"(your block: {block.DisplayType})";
+
+    /// <summary>A user block's option, from its C# declaration.</summary>
+    private static Obj Schema(Blocks.OptionDeclaration option)
+    {
+        var schema = new Obj { ["description"] = option.Description.Length > 0 ? option.Description : option.Describe() };
+        Obj Range(Obj target)
+        {
+            target["type"] = "integer";
+            if (option.Min > int.MinValue) target["minimum"] = (int)option.Min;
+            if (option.Max < int.MaxValue) target["maximum"] = (int)option.Max;
+            return target;
+        }
+        switch (option.Kind)
+        {
+            case Blocks.OptionKind.Integer:
+                Range(schema);
+                break;
+            case Blocks.OptionKind.IntegerList:
+                schema["type"] = "array";
+                schema["minItems"] = option.MinCount;
+                schema["maxItems"] = option.MaxCount;
+                schema["items"] = Range(new Obj());
+                break;
+            case Blocks.OptionKind.PerAxis:
+                schema["anyOf"] = new List<object>
+                {
+                    Range(new Obj()),
+                    new Obj { ["type"] = "array", ["minItems"] = 2, ["maxItems"] = 3, ["items"] = Range(new Obj()) },
+                };
+                break;
+            case Blocks.OptionKind.Fraction:
+                schema["type"] = "number";
+                schema["minimum"] = new Raw(Blocks.OptionDeclaration.Num(option.Min));
+                schema["maximum"] = new Raw(Blocks.OptionDeclaration.Num(option.Max));
+                break;
+            case Blocks.OptionKind.Choice:
+                schema["type"] = "string";
+                schema["enum"] = option.Choices.Select(c => (object)c).ToList();
+                break;
+            default:
+                schema["type"] = "boolean";
+                break;
+        }
+        if (option.DefaultJson != null) schema["default"] = new Raw(option.DefaultJson);
         return schema;
     }
 

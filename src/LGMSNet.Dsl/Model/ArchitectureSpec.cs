@@ -79,3 +79,17 @@ public sealed record ConvSpec(SourceSpan Span) : BlockSpec(Span)
 {
     public override string Keyword => "conv";
 }
+
+/// <summary>One option value of a user block as the YAML gives it (or its declared default): integers for
+/// integer, list and per-axis options (per-axis expanded to one per spatial axis), <see cref="Number"/> for
+/// fractions, the choice's index, or 0/1 for booleans.</summary>
+public sealed record OptionValue(string Key, EquatableArray<int> Integers, double Number, SourceSpan Span)
+{
+    public int Integer => Integers[0];
+}
+
+/// <summary>A block declared in C# (<c>[LgmsBlock("se")]</c>) with its option values, in declaration order.</summary>
+public sealed record CustomBlockSpec(Blocks.BlockDeclaration Declaration, EquatableArray<OptionValue> Values, SourceSpan Span) : BlockSpec(Span)
+{
+    public override string Keyword => Declaration.Keyword;
+}

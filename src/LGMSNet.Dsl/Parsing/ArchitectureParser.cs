@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Diagnostics;
 using LGMSNet.Dsl.Language;
 using LGMSNet.Dsl.Model;
@@ -28,16 +29,20 @@ public sealed class ArchitectureParser
 
     private readonly string _file;
     private readonly List<DslDiagnostic> _diagnostics;
+    private readonly BlockCatalog _blocks;
+    private readonly string[] _blockNames;
     private bool _fatal; // a required value is unusable, so no spec can be built
 
-    private ArchitectureParser(string file, List<DslDiagnostic> diagnostics)
+    private ArchitectureParser(string file, List<DslDiagnostic> diagnostics, BlockCatalog blocks)
     {
         _file = file;
         _diagnostics = diagnostics;
+        _blocks = blocks;
+        _blockNames = BlockNames.Concat(blocks.Keywords).ToArray();
     }
 
-    public static ArchitectureSpec? Parse(YamlNode root, string filePath, List<DslDiagnostic> diagnostics) =>
-        new ArchitectureParser(filePath, diagnostics).ParseRoot(root);
+    public static ArchitectureSpec? Parse(YamlNode root, string filePath, List<DslDiagnostic> diagnostics, BlockCatalog? blocks = null) =>
+        new ArchitectureParser(filePath, diagnostics, blocks ?? BlockCatalog.Empty).ParseRoot(root);
 
     private ArchitectureSpec? ParseRoot(YamlNode root)
     {
@@ -141,7 +146,7 @@ public sealed class ArchitectureParser
                 return null;
             default:
                 Fatal(DiagnosticKinds.WrongType, node.Span,
-                    $"expected a block (one of {string.Join(", ", BlockNames)}), found {node.Describe()}");
+                    $"expected a block (one of {string.Join(", ", _blockNames)}), found {node.Describe()}");
                 return null;
         }
 
@@ -172,9 +177,103 @@ public sealed class ArchitectureParser
                 Keys(optionMap, Array.Empty<string>(), "conv options");
                 return new ConvSpec(node.Span);
             default:
+                if (_blocks.Find(nameNode.Value) is { } declared) return Custom(declared, optionMap, node.Span, dims);
+                if (_blocks.IsBroken(nameNode.Value))
+                {
+                    Report(DiagnosticKinds.BrokenBlock, nameNode.Span,
+                        $"block '{nameNode.Value}' cannot be used: its C# declaration has errors (LGMS101-LGMS106, reported on the class)");
+                    return new UnresolvedBlockSpec(nameNode.Value, node.Span);
+                }
                 Report(DiagnosticKinds.UnknownBlock, nameNode.Span,
-                    $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, BlockNames, "blocks"));
+                    $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, _blockNames, "blocks"));
                 return new UnresolvedBlockSpec(nameNode.Value, node.Span);
+        }
+    }
+
+    /// <summary>A block declared in C#: every option read by its declared kind and range, defaults filled in.</summary>
+    private CustomBlockSpec? Custom(BlockDeclaration block, YamlMapping? options, SourceSpan span, int dims)
+    {
+        var keys = Keys(options, block.Options.Select(o => o.Key).ToArray(), block.Keyword + " options");
+        var values = new List<OptionValue>();
+        bool ok = true;
+        foreach (var option in block.Options)
+        {
+            if (!keys.TryGetValue(option.Key, out var node) || node is YamlScalar { IsNull: true })
+            {
+                if (option.Required)
+                {
+                    Report(DiagnosticKinds.MissingKey, span, $"block '{block.Keyword}' needs option '{option.Key}' ({option.Describe()}): it has no default");
+                    ok = false;
+                    continue;
+                }
+                values.Add(Default(option, span, dims));
+                continue;
+            }
+            var value = OptionOf(option, node, dims);
+            if (value == null) ok = false;
+            else values.Add(value);
+        }
+        if (!ok)
+        {
+            _fatal = true;
+            return null;
+        }
+        return new CustomBlockSpec(block, values.ToEquatableArray(), span);
+    }
+
+    private static OptionValue Default(OptionDeclaration option, SourceSpan span, int dims)
+    {
+        string json = option.DefaultJson!;
+        switch (option.Kind)
+        {
+            case OptionKind.Fraction:
+                return new OptionValue(option.Key, EquatableArray<int>.Empty, double.Parse(json, CultureInfo.InvariantCulture), span);
+            case OptionKind.Boolean:
+                return new OptionValue(option.Key, EquatableArray.Of(json == "true" ? 1 : 0), 0, span);
+            case OptionKind.Choice:
+                return new OptionValue(option.Key, EquatableArray.Of(option.Choices.ToList().IndexOf(json.Trim('"'))), 0, span);
+            case OptionKind.PerAxis:
+                {
+                    var values = option.DefaultIntegers();
+                    return new OptionValue(option.Key, values.Length == 1 ? Repeat(values[0], dims) : values.ToEquatableArray(), 0, span);
+                }
+            default:
+                return new OptionValue(option.Key, option.DefaultIntegers().ToEquatableArray(), 0, span);
+        }
+    }
+
+    private OptionValue? OptionOf(OptionDeclaration option, YamlNode node, int dims)
+    {
+        string what = $"'{option.Key}'";
+        int min = (int)Math.Max(int.MinValue, Math.Ceiling(option.Min)), max = (int)Math.Min(int.MaxValue, Math.Floor(option.Max));
+        switch (option.Kind)
+        {
+            case OptionKind.Integer:
+                return Int(node, what, min, max) is { } i ? new OptionValue(option.Key, EquatableArray.Of(i.Value), 0, node.Span) : null;
+            case OptionKind.IntegerList:
+                return IntList(node, option.Key, option.MinCount, option.MaxCount, min, max) is { } list
+                    ? new OptionValue(option.Key, list.Value, 0, node.Span) : null;
+            case OptionKind.PerAxis:
+                return PerAxis(node, option.Key, dims, min, max) is { } axes ? new OptionValue(option.Key, axes.Value, 0, node.Span) : null;
+            case OptionKind.Fraction:
+                if (node is YamlScalar { IsPlain: true } s
+                    && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number)
+                    && !double.IsNaN(number) && !double.IsInfinity(number))
+                {
+                    if (number >= option.Min && number <= option.Max) return new OptionValue(option.Key, EquatableArray<int>.Empty, number, node.Span);
+                    Report(DiagnosticKinds.OutOfRange, node.Span,
+                        $"{what} {Truncate(s.Value)} is out of range ({OptionDeclaration.Num(option.Min)}..{OptionDeclaration.Num(option.Max)})");
+                    return null;
+                }
+                Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be {option.Describe()}, found {node.Describe()}");
+                return null;
+            case OptionKind.Choice:
+                return Choice(node, what, option.Choices.ToArray()) is { } c ? new OptionValue(option.Key, EquatableArray.Of(c.Value), 0, node.Span) : null;
+            default:
+                if (node is YamlScalar { IsPlain: true } b && (b.Value == "true" || b.Value == "false"))
+                    return new OptionValue(option.Key, EquatableArray.Of(b.Value == "true" ? 1 : 0), 0, node.Span);
+                Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be true or false, found {node.Describe()}");
+                return null;
         }
     }
 

@@ -15,11 +15,25 @@ public readonly record struct MacCount(long Convolution, long Linear, long Atten
         new(a.Convolution + b.Convolution, a.Linear + b.Linear, a.Attention + b.Attention);
 }
 
-public sealed record StageCost(StagePlan Stage, long Parameters, MacCount Macs, long[] OutputShape);
+/// <summary>A stage's counts. <see cref="Opaque"/> lists its user blocks, whose parameters and multiply-adds the
+/// compiler cannot see (not included in <see cref="Parameters"/> and <see cref="Macs"/>): the runtime counts them on the
+/// built module (<c>NetworkCosts</c>).</summary>
+public sealed record StageCost(StagePlan Stage, long Parameters, MacCount Macs, long[] OutputShape, IReadOnlyList<OpaqueLayer> Opaque)
+{
+    public StageCost(StagePlan stage, long parameters, MacCount macs, long[] outputShape) : this(stage, parameters, macs, outputShape, Array.Empty<OpaqueLayer>())
+    {
+    }
+}
 
 /// <summary>Parameter and multiply-add counts of a plan, from its <see cref="Layers"/> (no TorchSharp).</summary>
 public static class Costs
 {
+    /// <summary>Whether the compiler counts every parameter and multiply-add itself (no user blocks).</summary>
+    public static bool IsComplete(NetworkPlan plan) => !Layers.Of(plan).OfType<OpaqueLayer>().Any();
+
+    /// <summary>The spatial size a layer at <paramref name="level"/> sees for a network input of <paramref name="inputSize"/>.</summary>
+    public static long[] SizeAt(int level, IReadOnlyList<int> inputSize) => inputSize.Select(s => (long)(s >> (level - 1))).ToArray();
+
     public static long Parameters(NetworkPlan plan) => KeyMap.Tensors(plan).Where(t => t.IsParameter).Sum(t => t.Elements);
 
     public static long Parameters(NetworkPlan plan, StagePlan stage) =>
@@ -55,7 +69,7 @@ public static class Costs
             long parameters = layers.SelectMany(l => KeyMap.Tensors(plan.Dims, l)).Where(t => t.IsParameter).Sum(t => t.Elements);
             var shape = new List<long> { stage.OutChannels };
             shape.AddRange(inputSize.Select(s => (long)(s >> (stage.Level - 1))));
-            return new StageCost(stage, parameters, macs, shape.ToArray());
+            return new StageCost(stage, parameters, macs, shape.ToArray(), layers.OfType<OpaqueLayer>().ToList());
         }).ToList();
     }
 

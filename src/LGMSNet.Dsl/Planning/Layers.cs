@@ -26,6 +26,11 @@ public sealed record LinearLayer(string Name, string ReferenceName, int Level, i
 public sealed record AttentionLayer(string Name, int Level, EquatableArray<int> Patch, int Heads, int HeadDim)
     : Layer(Name, Name, Level);
 
+/// <summary>A user block's module at <see cref="Layer.Name"/>: the compiler does not see inside it, so its tensors are
+/// read from the built module (<c>WeightLayout</c>), its parameters counted there, its multiply-adds asked of the block.</summary>
+public sealed record OpaqueLayer(string Name, string ReferenceName, int Level, CustomBlockPlan Block)
+    : Layer(Name, ReferenceName, Level);
+
 /// <summary>The layers of every block, as the compiler counts them without TorchSharp: a second
 /// description of each runtime block (src/LGMSNet.Runtime/Blocks), one entry per pair —
 /// <list type="table">
@@ -144,6 +149,7 @@ public static class Layers
                 case StemPlan stem: return ConvNorm(o, o + ".0", o + ".1", level, stem.InChannels, stem.OutChannels, 3, bias: true);
                 case UpConvPlan up: return ConvNorm(o, o + ".up.1", o + ".up.2", level, up.InChannels, up.OutChannels, 3, bias: true);
                 case HeadPlan head: return new Layer[] { new ConvLayer(o, o, level, head.InChannels, head.OutChannels, 1, 1, true) };
+                case CustomBlockPlan custom: return new Layer[] { new OpaqueLayer(o, nextReference(), level, custom) };
                 default: throw new InvalidOperationException("unknown block plan " + block.GetType().Name);
             }
         }

@@ -1,3 +1,4 @@
+using System.Linq;
 using LGMSNet.Dsl.Model;
 
 namespace LGMSNet.Dsl.Planning;
@@ -94,4 +95,28 @@ public sealed record UpConvPlan(int InChannels, int OutChannels) : BlockPlan(InC
 public sealed record HeadPlan(int InChannels, int OutChannels) : BlockPlan(InChannels, OutChannels)
 {
     public override string Describe() => $"conv 1x1 {InChannels}→{OutChannels} (logits)";
+}
+
+/// <summary>A user block: the class its declaration names, constructed with the planned channels and the option values.
+/// The compiler does not see inside it: its parameters are counted on the built module, its multiply-adds come from
+/// the block itself when it declares them (<c>IBlockCost</c>).</summary>
+public sealed record CustomBlockPlan(int InChannels, int OutChannels, Blocks.BlockDeclaration Declaration, EquatableArray<Model.OptionValue> Values)
+    : BlockPlan(InChannels, OutChannels)
+{
+    public override string Describe()
+    {
+        var options = Declaration.Options.Zip(Values, (o, v) => o.Key + " " + Format(o, v));
+        string shown = string.Join(", ", options);
+        return $"{Declaration.Keyword} {InChannels}→{OutChannels}" + (shown.Length > 0 ? $" ({shown})" : "");
+    }
+
+    /// <summary>An option value as YAML would write it.</summary>
+    public static string Format(Blocks.OptionDeclaration option, Model.OptionValue value) => option.Kind switch
+    {
+        Blocks.OptionKind.Integer => value.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Blocks.OptionKind.IntegerList or Blocks.OptionKind.PerAxis => "[" + string.Join(", ", value.Integers) + "]",
+        Blocks.OptionKind.Fraction => value.Number.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        Blocks.OptionKind.Choice => option.Choices[value.Integer],
+        _ => value.Integer != 0 ? "true" : "false",
+    };
 }

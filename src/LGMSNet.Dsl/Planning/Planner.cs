@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Diagnostics;
 using LGMSNet.Dsl.Model;
 using LGMSNet.Dsl.Text;
@@ -101,6 +102,7 @@ public sealed class Planner
     {
         var blocks = new List<BlockPlan>();
         int current = inChannels;
+        BlockPlan? last = null;
         foreach (var block in stage.Blocks)
         {
             var plan = Resolve(block, current, width, level);
@@ -109,8 +111,14 @@ public sealed class Planner
                 CheckNormGroups(plan, block.Span);
                 blocks.Add(plan);
             }
-            current = width;
+            // A block that could not be resolved is taken to reach the level width, so the rest still checks.
+            current = plan?.OutChannels ?? width;
+            last = plan;
         }
+        if (last is CustomBlockPlan custom && custom.OutChannels != width)
+            Report(DiagnosticKinds.ChannelConstraint, stage.Blocks[stage.Blocks.Count - 1].Span,
+                $"'{custom.Declaration.Keyword}' outputs {custom.OutChannels} channels ({ChannelRuleText(custom.Declaration)}), but this entry of " +
+                $"level {level} must end at the level width {width}: follow it with a block that maps to {width} channels");
         return blocks.ToEquatableArray();
     }
 
@@ -172,12 +180,54 @@ public sealed class Planner
                 return new FusionPlan(inChannels, outChannels, fusion.Expansion.Value);
             case ConvSpec:
                 return new DoubleConvPlan(inChannels, outChannels);
+            case CustomBlockSpec custom:
+                return ResolveCustom(custom, inChannels, outChannels);
             case UnresolvedBlockSpec:
                 return null; // already reported; every block outputs the level width, so the rest still checks
             default:
                 throw new InvalidOperationException("unknown block spec " + block.GetType().Name);
         }
     }
+
+    /// <summary>A user block: its declared channel rule gives its output, its declared constraints are checked on its input.</summary>
+    private BlockPlan? ResolveCustom(CustomBlockSpec custom, int inChannels, int width)
+    {
+        var declaration = custom.Declaration;
+        OptionValue? ValueOf(string key) => custom.Values.FirstOrDefault(v => v.Key == key);
+        bool ok = true;
+        foreach (string divisor in declaration.InputDivisibleBy)
+        {
+            int by;
+            SourceSpan span = custom.Span;
+            string source;
+            if (int.TryParse(divisor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out by))
+                source = by.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            else if (ValueOf(divisor) is { } value)
+            {
+                by = value.Integer;
+                span = value.Span;
+                source = $"its {divisor} {by}";
+            }
+            else continue; // the declaration was checked when it was read
+            if (by > 0 && inChannels % by == 0) continue;
+            ok = Report(DiagnosticKinds.ChannelConstraint, span,
+                $"'{declaration.Keyword}' works on {inChannels} input channels here, which {declaration.Keyword} needs divisible by {source}");
+        }
+        int outChannels = declaration.Channels switch
+        {
+            ChannelRule.SameAsInput => inChannels,
+            ChannelRule.FromOption => ValueOf(declaration.ChannelOption!)?.Integer ?? width,
+            _ => width,
+        };
+        return ok ? new CustomBlockPlan(inChannels, outChannels, declaration, custom.Values) : null;
+    }
+
+    private static string ChannelRuleText(BlockDeclaration declaration) => declaration.Channels switch
+    {
+        ChannelRule.SameAsInput => "it keeps its input channels",
+        ChannelRule.FromOption => $"its option '{declaration.ChannelOption}'",
+        _ => "the level width",
+    };
 
     private void CheckNormGroups(BlockPlan block, SourceSpan span)
     {

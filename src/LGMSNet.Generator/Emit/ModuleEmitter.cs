@@ -24,6 +24,8 @@ internal static class ModuleEmitter
         var plan = architecture.Plan!;
         var costs = Costs.PerStage(plan, plan.DefaultInputSize);
         long parameters = costs.Sum(c => c.Parameters);
+        bool complete = costs.All(c => c.Opaque.Count == 0);
+        var custom = plan.Stages.SelectMany(s => s.Blocks).OfType<CustomBlockPlan>().Select(b => b.Declaration).Distinct().ToList();
         var macs = costs.Aggregate(default(MacCount), (sum, c) => sum + c.Macs);
         string size = Formatting.Size(plan.DefaultInputSize);
 
@@ -39,8 +41,18 @@ internal static class ModuleEmitter
 
         w.Line("/// <summary>");
         Doc(w, Words($"{CodeWriter.Xml(plan.Name)}: {plan.Dims}D segmentation network compiled from <c>{CodeWriter.Xml(architecture.FileStem)}.yaml</c>."));
-        Doc(w, Words($"{plan.InChannels} input channel(s) → {plan.Classes} output logit(s); {Formatting.Count(parameters)} parameters;"));
-        Doc(w, Words($"{Formatting.Giga(macs.Total)} G multiply-adds at {size}; every spatial size must be a multiple of {Formatting.Size(plan.InputMultiple)}."));
+        if (complete)
+        {
+            Doc(w, Words($"{plan.InChannels} input channel(s) → {plan.Classes} output logit(s); {Formatting.Count(parameters)} parameters;"));
+            Doc(w, Words($"{Formatting.Giga(macs.Total)} G multiply-adds at {size}; every spatial size must be a multiple of {Formatting.Size(plan.InputMultiple)}."));
+        }
+        else
+        {
+            string blocks = string.Join(", ", custom.Select(d => $"{d.Keyword} (<see cref=\"{d.TypeName}\"/>)"));
+            Doc(w, Words($"{plan.InChannels} input channel(s) → {plan.Classes} output logit(s); uses the user block(s) {blocks}, whose"));
+            Doc(w, Words($"parameters and multiply-adds are counted on the built module (summary); the built-in blocks have {Formatting.Count(parameters)} parameters"));
+            Doc(w, Words($"and {Formatting.Giga(macs.Total)} G multiply-adds at {size}; every spatial size must be a multiple of {Formatting.Size(plan.InputMultiple)}."));
+        }
         if (plan.Description.Length > 0) Doc(w, Words(CodeWriter.Xml(plan.Description)));
         w.Line("/// </summary>")
          .Line("/// <remarks>")
@@ -51,8 +63,8 @@ internal static class ModuleEmitter
             Doc(w, Words($"<item><term>{cost.Stage.PropertyName}</term><description>{CodeWriter.Xml(Formatting.Stage(cost.Stage))}:")
                 .Concat(new[]
                 {
-                    $"{cost.Stage.InChannels} → {cost.Stage.OutChannels},", $"{Formatting.Count(cost.Parameters)} parameters,",
-                    $"{Formatting.Mega(cost.Macs.Total)} M MACs</description></item>",
+                    $"{cost.Stage.InChannels} → {cost.Stage.OutChannels},", cost.Opaque.Count == 0 ? $"{Formatting.Count(cost.Parameters)} parameters," : "parameters counted when built,",
+                    cost.Opaque.Count == 0 ? $"{Formatting.Mega(cost.Macs.Total)} M MACs</description></item>" : "MACs counted when built</description></item>",
                 }).ToArray());
         w.Line("/// </list>")
          .Line("/// </remarks>")
@@ -62,7 +74,7 @@ internal static class ModuleEmitter
         {
             w.Line("/// <summary>Facts the compiler established about this architecture (sizes, costs, the YAML it came from).</summary>");
             w.Line($"public static {Network}ArchitectureInfo {GeneratedNames.Info} {{ get; }} = new(");
-            WriteInfoArguments(w, architecture, plan, parameters, macs);
+            WriteInfoArguments(w, architecture, plan, parameters, macs, complete);
 
             foreach (var cost in costs)
             {
@@ -70,7 +82,7 @@ internal static class ModuleEmitter
                 w.Line()
                  .Line($"/// <summary>{stage.Name} (reference: <c>{stage.ReferenceName}</c>): {CodeWriter.Xml(Formatting.Stage(stage))}.")
                  .Line($"/// {stage.InChannels} → {stage.OutChannels} channels at 1/{1 << (stage.Level - 1)} resolution; " +
-                       $"{Formatting.Count(cost.Parameters)} parameters.</summary>")
+                       (cost.Opaque.Count == 0 ? $"{Formatting.Count(cost.Parameters)} parameters.</summary>" : "parameters counted when built.</summary>"))
                  .Line($"public {StageType(stage)} {stage.PropertyName} {{ get; }}");
             }
 
@@ -112,18 +124,25 @@ internal static class ModuleEmitter
         w.Line("/// " + line);
     }
 
-    private static void WriteInfoArguments(CodeWriter w, CompiledArchitecture architecture, NetworkPlan plan, long parameters, MacCount macs)
+    private static void WriteInfoArguments(CodeWriter w, CompiledArchitecture architecture, NetworkPlan plan, long parameters, MacCount macs, bool complete)
     {
         w.Line("    name: " + CodeWriter.Literal(plan.Name) + ",")
          .Line("    fileStem: " + CodeWriter.Literal(architecture.FileStem) + ",")
          .Line($"    dims: {plan.Dims},")
          .Line($"    inChannels: {plan.InChannels},")
          .Line($"    classes: {plan.Classes},")
-         .Line($"    parameters: {parameters}L,")
-         .Line($"    multiplyAdds: {macs.Total}L,")
+         .Line(complete ? $"    parameters: {parameters}L," : "    parameters: null,")
+         .Line(complete ? $"    multiplyAdds: {macs.Total}L," : "    multiplyAdds: null,")
          .Line($"    multiplyAddsInputSize: {IntArray(plan.DefaultInputSize)},")
          .Line($"    inputMultiple: {IntArray(plan.InputMultiple)},")
-         .Line("    yaml: " + CodeWriter.String(architecture.YamlText) + ");");
+         .Line("    yaml: " + CodeWriter.String(architecture.YamlText) + (complete ? ");" : ","));
+        if (!complete)
+        {
+            var used = new LGMSNet.Dsl.Blocks.BlockCatalog(plan.Stages.SelectMany(s => s.Blocks).OfType<CustomBlockPlan>()
+                .Select(b => b.Declaration).Distinct().OrderBy(d => d.Keyword, System.StringComparer.Ordinal).ToEquatableArray());
+            w.Line("    blocks: " + CodeWriter.String(used.Serialize()) + ",")
+             .Line($"    create: static () => new {plan.Name}());");
+        }
     }
 
     /// <summary>The forward pass is the plan's stages in order: each applied to its planned input
@@ -142,9 +161,11 @@ internal static class ModuleEmitter
     }
 
     private static string StageType(StagePlan stage) =>
-        Blocks + (stage.Blocks.Count == 1 ? BlockType(stage.Blocks[0]) : "BlockSequence");
+        stage.Blocks.Count == 1 ? BlockType(stage.Blocks[0]) : Blocks + "BlockSequence";
 
-    private static string BlockType(BlockPlan block) => block switch
+    private static string BlockType(BlockPlan block) => block is CustomBlockPlan custom ? custom.Declaration.TypeName : Blocks + BuiltInType(block);
+
+    private static string BuiltInType(BlockPlan block) => block switch
     {
         StemPlan => "ConvNormAct",
         LmsUnitPlan => "LmsUnit",
@@ -165,6 +186,7 @@ internal static class ModuleEmitter
     /// then the block's own, all named.</summary>
     private static Call BlockConstruction(NetworkPlan plan, BlockPlan block)
     {
+        if (block is CustomBlockPlan custom) return CustomConstruction(plan, custom);
         var arguments = new List<object> { $"dims: {plan.Dims}", $"inChannels: {block.InChannels}", $"outChannels: {block.OutChannels}" };
         switch (block)
         {
@@ -198,7 +220,33 @@ internal static class ModuleEmitter
             default:
                 throw new System.InvalidOperationException("no runtime block for " + block.GetType().Name);
         }
-        return new Call($"new {Blocks}{BlockType(block)}", arguments);
+        return new Call($"new {BlockType(block)}", arguments);
+    }
+
+    /// <summary>A user block: the structural parameters its constructor takes, then every option by parameter name.</summary>
+    private static Call CustomConstruction(NetworkPlan plan, CustomBlockPlan block)
+    {
+        var declaration = block.Declaration;
+        var arguments = new List<object>();
+        if (declaration.Takes("dims")) arguments.Add($"dims: {plan.Dims}");
+        if (declaration.Takes("inChannels")) arguments.Add($"inChannels: {block.InChannels}");
+        if (declaration.Takes("outChannels")) arguments.Add($"outChannels: {block.OutChannels}");
+        for (int i = 0; i < declaration.Options.Count; i++)
+        {
+            var option = declaration.Options[i];
+            var value = block.Values[i];
+            string literal = option.Kind switch
+            {
+                LGMSNet.Dsl.Blocks.OptionKind.Integer => value.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                LGMSNet.Dsl.Blocks.OptionKind.IntegerList or LGMSNet.Dsl.Blocks.OptionKind.PerAxis => IntArray(value.Integers),
+                LGMSNet.Dsl.Blocks.OptionKind.Fraction => value.Number.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "d",
+                LGMSNet.Dsl.Blocks.OptionKind.Choice => $"{option.ChoiceType}.{option.ChoiceMembers[value.Integer]}",
+                _ => value.Integer != 0 ? "true" : "false",
+            };
+            arguments.Add($"@{option.Parameter}: {literal}");
+        }
+        if (declaration.Takes("norm")) arguments.Add("norm: norm");
+        return new Call($"new {declaration.TypeName}", arguments);
     }
 
     /// <summary>The runtime's own enums (the generated code does not reference LGMSNet.Dsl).</summary>

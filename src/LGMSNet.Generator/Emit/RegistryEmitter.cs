@@ -28,6 +28,10 @@ internal static class RegistryEmitter
             foreach (var entry in model.Entries)
                 w.Line($"        new({entry.ClassName}.{GeneratedNames.Info}, static () => new {entry.ClassName}()),");
             w.Line("    };");
+            w.Line();
+            w.Line("/// <summary>The blocks this project and its references declare with [LgmsBlock], as the compiler read them");
+            w.Line("/// (LGMSNet.Dsl.Blocks.BlockCatalog text; empty when there are none): the schema command writes them into the editor schema.</summary>");
+            w.Line("public static string BlockCatalog { get; } = " + CodeWriter.String(model.Blocks) + ";");
         }
         return w.ToString();
     }

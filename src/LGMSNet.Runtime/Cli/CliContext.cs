@@ -5,7 +5,8 @@ using LGMSNet.Runtime.Network;
 namespace LGMSNet.Runtime.Cli;
 
 /// <summary>What every command needs: where to write, and the compiled architectures.</summary>
-public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyList<ArchitectureDescriptor> architectures, IReadOnlyList<string>? arguments = null)
+public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyList<ArchitectureDescriptor> architectures, IReadOnlyList<string>? arguments = null,
+    LGMSNet.Dsl.Blocks.BlockCatalog? blocks = null)
 {
     /// <summary>This invocation as a command a POSIX shell runs again from the same folder (command.txt, the start-again hint).</summary>
     public string CommandLine { get; } = ThisProgram.Command((arguments ?? Array.Empty<string>()).ToArray());
@@ -15,6 +16,10 @@ public sealed class CliContext(TextWriter output, TextWriter error, IReadOnlyLis
     public TextWriter Error { get; } = error;
 
     public IReadOnlyList<ArchitectureDescriptor> Architectures { get; } = architectures;
+
+    /// <summary>The project's user blocks ([LgmsBlock] classes): the registry's catalog, and those the architectures use.</summary>
+    public LGMSNet.Dsl.Blocks.BlockCatalog Blocks { get; } =
+        architectures.Aggregate(blocks ?? LGMSNet.Dsl.Blocks.BlockCatalog.Empty, (all, a) => all.Union(a.Info.Blocks));
 
     /// <summary>Progress bars only when a person watches a terminal.</summary>
     public bool Interactive => ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected;

@@ -8,11 +8,16 @@ namespace LGMSNet.Runtime.Cli;
 /// <summary>The command line of the generated trainer (<c>dotnet run --project architectures -- ...</c>).</summary>
 public static class LgmsCli
 {
-    public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures, TextWriter? output = null, TextWriter? error = null)
+    public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures, TextWriter? output = null, TextWriter? error = null) =>
+        Run(args, architectures, "", output, error);
+
+    /// <summary>Runs the CLI for <paramref name="architectures"/> and the project's user blocks (<paramref name="blockCatalog"/>:
+    /// the generated <c>CompiledArchitectures.BlockCatalog</c>), which the <c>schema</c> command writes into the editor schema.</summary>
+    public static int Run(string[] args, IReadOnlyList<ArchitectureDescriptor> architectures, string blockCatalog, TextWriter? output = null, TextWriter? error = null)
     {
         // No arguments: the main job (train the default architecture on built-in data, evaluate, report).
         if (args.Length == 0) args = TrainCommand.MainJobArguments;
-        var context = new CliContext(output ?? Console.Out, error ?? Console.Error, architectures, args);
+        var context = new CliContext(output ?? Console.Out, error ?? Console.Error, architectures, args, LGMSNet.Dsl.Blocks.BlockCatalog.Parse(blockCatalog));
         var root = new RootCommand("LGMSNet.Dsl: train, evaluate and run segmentation networks compiled from YAML.")
         {
             ModelCommands.List(context),

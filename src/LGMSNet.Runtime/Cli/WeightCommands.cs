@@ -26,7 +26,7 @@ internal static class WeightCommands
             WeightLayout.Load(network, file, KeyLayout.Reference, result.GetValue(prefix) ?? DetectPrefix(file, network));
             // Weights from the authors' code expect their loader's inputs (BGR, normalised then /255 again).
             Checkpoint.Save(output.GetValue(result)!, network, convention: Data.InputConvention.Authors);
-            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network.Architecture).Count} tensors from {file.Source} into {output.GetValue(result)} ({descriptor.Info.Name})");
+            context.Out.WriteLine($"imported {WeightLayout.KeyMap(network).Count} tensors from {file.Source} into {output.GetValue(result)} ({descriptor.Info.Name})");
             return 0;
         });
         return command;
@@ -178,7 +178,7 @@ internal static class WeightCommands
     /// <summary>"" or "weights." (the single-file golden layout), whichever names more of the architecture's reference keys.</summary>
     internal static string DetectPrefix(SafeTensorFile file, SegmentationNetwork network)
     {
-        var keys = WeightLayout.KeyMap(network.Architecture).Select(t => t.ReferenceName).ToList();
+        var keys = WeightLayout.KeyMap(network).Select(t => t.ReferenceName).ToList();
         return keys.Count(k => file.Contains("weights." + k)) > keys.Count(file.Contains) ? "weights." : "";
     }
 }

@@ -189,10 +189,22 @@ public static class OnnxExporter
             GmsPlan gms => Gms(gms, o, x),
             FusionPlan => Fusion(o, x),
             DoubleConvPlan => DoubleConv(o, x),
+            CustomBlockPlan custom => Custom(custom, o, x),
             _ => throw new NotSupportedException($"ONNX export has no rule for {block.GetType().Name} ({o})"),
         };
 
         // ---- blocks -------------------------------------------------------------------------------------
+
+        /// <summary>A user block writes itself (<see cref="IOnnxBlock"/>); one that cannot is refused by name.</summary>
+        private string Custom(CustomBlockPlan block, string o, string x)
+        {
+            var declaration = block.Declaration;
+            if (!_modules.TryGetValue(o, out var module) || module is not IOnnxBlock exportable)
+                throw new IO.UserErrorException(
+                    $"cannot export {_plan.Name} to ONNX: its block '{declaration.Keyword}' ({declaration.DisplayType}, at {o}) does not say how to export itself. " +
+                    $"Implement LGMSNet.Runtime.Deploy.IOnnxBlock on {declaration.DisplayType} (README, \"Write your own block\"); nothing was written", 2);
+            return exportable.ExportOnnx(new OnnxBlockContext(Graph, o, _dims, _options.Opset, Weight, key => _weights.ContainsKey(key)), x);
+        }
 
         private string LmsUnit(LmsUnitPlan lms, string o, string x)
         {

@@ -71,7 +71,7 @@ public static class Checkpoint
     public static LoadedWeights LoadWeights(SegmentationNetwork network, string path)
     {
         var file = SafeTensorFile.Read(path);
-        var map = WeightLayout.KeyMap(network.Architecture);
+        var map = WeightLayout.KeyMap(network);
         string? savedFrom = file.Metadata.GetValueOrDefault("architecture");
         string? note = null;
         if (file.Metadata.GetValueOrDefault("format") == Format)

@@ -17,13 +17,32 @@ public static class WeightLayout
     /// <summary>(our key, reference key) for every state_dict entry, in registration order.</summary>
     public static IReadOnlyList<TensorSpec> KeyMap(ArchitectureInfo architecture) => LGMSNet.Dsl.Planning.KeyMap.Tensors(architecture.Plan).ToList();
 
+    /// <summary>The key map of a built module: the plan's, plus the tensors of every user block as the module registers
+    /// them (the compiler does not see inside a user block; in the reference layout its keys sit under the reference's
+    /// position of the block, since the authors' code has no such block).</summary>
+    public static IReadOnlyList<TensorSpec> KeyMap(SegmentationNetwork network)
+    {
+        var map = KeyMap(network.Architecture).ToList();
+        var opaque = Layers.Of(network.Architecture.Plan).OfType<OpaqueLayer>().ToList();
+        if (opaque.Count == 0) return map;
+        var parameters = network.named_parameters().Select(p => p.name).ToHashSet(StringComparer.Ordinal);
+        foreach (var (key, tensor) in network.state_dict())
+        {
+            var layer = opaque.FirstOrDefault(l => key.StartsWith(l.Name + ".", StringComparison.Ordinal));
+            if (layer == null) continue;
+            map.Add(new TensorSpec(key, layer.ReferenceName + key.Substring(layer.Name.Length), tensor.shape, parameters.Contains(key),
+                tensor.dtype == ScalarType.Int64));
+        }
+        return map;
+    }
+
     /// <summary>Copies tensors named in <paramref name="layout"/> into the module. All mismatches
     /// (missing, unexpected, wrong shape) are collected and reported together.</summary>
     public static void Load(SegmentationNetwork network, Func<string, bool> contains, Func<string, Tensor> get,
         IEnumerable<string> available, KeyLayout layout, string source, bool strict = true)
     {
         var state = network.state_dict();
-        var map = KeyMap(network.Architecture);
+        var map = KeyMap(network);
         var problems = new List<string>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         using var _ = no_grad();
@@ -73,7 +92,7 @@ public static class WeightLayout
         if (network.IsFusedForInference)
             throw new InvalidOperationException($"{network.Architecture.Name} was fused for inference; export the weights of an unfused module");
         var state = network.state_dict();
-        return KeyMap(network.Architecture).ToDictionary(
+        return KeyMap(network).ToDictionary(
             spec => layout == KeyLayout.Ours ? spec.Name : spec.ReferenceName,
             spec => state[spec.Name]);
     }

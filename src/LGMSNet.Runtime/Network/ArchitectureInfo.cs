@@ -11,24 +11,37 @@ namespace LGMSNet.Runtime.Network;
 public sealed class ArchitectureInfo
 {
     private readonly Lazy<NetworkPlan> _plan;
+    private readonly Lazy<(long Parameters, long MultiplyAdds, IReadOnlyList<string> Uncosted)> _counted;
 
-    public ArchitectureInfo(string name, string fileStem, int dims, int inChannels, int classes, long parameters,
-        long multiplyAdds, int[] multiplyAddsInputSize, int[] inputMultiple, string yaml)
+    /// <param name="parameters">The compiler's count; null when the architecture uses user blocks, whose parameters are
+    /// counted on a module built with <paramref name="create"/>.</param>
+    /// <param name="multiplyAdds">Likewise; null: counted with the blocks' own <see cref="Blocks.IBlockCost"/>.</param>
+    /// <param name="blocks">The user blocks the YAML uses, as the compiler read their declarations (BlockCatalog text).</param>
+    public ArchitectureInfo(string name, string fileStem, int dims, int inChannels, int classes, long? parameters,
+        long? multiplyAdds, int[] multiplyAddsInputSize, int[] inputMultiple, string yaml, string? blocks = null, Func<SegmentationNetwork>? create = null)
     {
         Name = name;
         FileStem = fileStem;
         Dims = dims;
         InChannels = inChannels;
         Classes = classes;
-        Parameters = parameters;
-        MultiplyAdds = multiplyAdds;
         MultiplyAddsInputSize = multiplyAddsInputSize;
         InputMultiple = inputMultiple;
         Yaml = yaml;
+        Blocks = LGMSNet.Dsl.Blocks.BlockCatalog.Parse(blocks);
         YamlSha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)));
+        _counted = parameters is { } p && multiplyAdds is { } m
+            ? new(() => (p, m, Array.Empty<string>()))
+            : new(() =>
+            {
+                if (create == null) throw new InvalidOperationException($"{name}: counts are not known without a factory for the module");
+                using var network = create();
+                var stages = NetworkCosts.PerStage(network, multiplyAddsInputSize);
+                return (stages.Sum(s => s.Parameters), stages.Sum(s => s.MultiplyAdds), stages.SelectMany(s => s.Uncosted).Distinct().ToList());
+            });
         _plan = new Lazy<NetworkPlan>(() =>
         {
-            var compiled = ArchitectureCompiler.Compile(fileStem + ".yaml", yaml);
+            var compiled = ArchitectureCompiler.Compile(fileStem + ".yaml", yaml, Blocks);
             return compiled.Plan ?? throw new InvalidOperationException(
                 $"the embedded YAML of {name} no longer compiles: {string.Join("; ", compiled.Diagnostics)}");
         });
@@ -46,11 +59,19 @@ public sealed class ArchitectureInfo
 
     public int Classes { get; }
 
-    /// <summary>Trainable parameters, exactly as TorchSharp counts them.</summary>
-    public long Parameters { get; }
+    /// <summary>Trainable parameters, exactly as TorchSharp counts them (for user blocks: counted on a built module).</summary>
+    public long Parameters => _counted.Value.Parameters;
 
-    /// <summary>Multiply-adds (conv + linear + attention products) for one sample of <see cref="MultiplyAddsInputSize"/>.</summary>
-    public long MultiplyAdds { get; }
+    /// <summary>Multiply-adds (conv + linear + attention products) for one sample of <see cref="MultiplyAddsInputSize"/>;
+    /// without the user blocks listed in <see cref="UncostedBlocks"/>, which declare no cost.</summary>
+    public long MultiplyAdds => _counted.Value.MultiplyAdds;
+
+    /// <summary>Keywords of user blocks in this architecture that declare no cost (<see cref="Blocks.IBlockCost"/>): their
+    /// multiply-adds are not in <see cref="MultiplyAdds"/>. Empty for architectures of built-in blocks only.</summary>
+    public IReadOnlyList<string> UncostedBlocks => _counted.Value.Uncosted;
+
+    /// <summary>The user blocks this architecture uses, as the compiler read their declarations.</summary>
+    public LGMSNet.Dsl.Blocks.BlockCatalog Blocks { get; }
 
     public IReadOnlyList<int> MultiplyAddsInputSize { get; }
 
