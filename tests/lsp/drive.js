@@ -29,6 +29,7 @@
 // "apply": apply the first completion item whose label equals it (textEdit or insertText, snippet
 // placeholders replaced by their default text, additionalTextEdits, VS Code-style indentation of
 // the following lines unless insertTextMode is asIs) and print the resulting document text.
+// "applyKind": with "apply", only an item of this CompletionItemKind (e.g. 10 property, 12 value).
 // "labels": only report items with these labels (the count of all items is still reported).
 // "raw": true adds the server's raw response.
 'use strict';
@@ -424,9 +425,9 @@ async function main() {
         out.items = items.filter((it) => !r.labels || r.labels.includes(it.label)).map(summarizeItem);
         if (r.raw) out.raw = res;
         if (r.apply !== undefined) {
-          const item = items.find((it) => it.label === r.apply);
+          const item = items.find((it) => it.label === r.apply && (r.applyKind === undefined || it.kind === r.applyKind));
           if (!item) out.applied = { label: r.apply, error: 'no item with this label' };
-          else out.applied = { label: r.apply, text: applyCompletion(doc, item, position) };
+          else out.applied = { label: r.apply, kind: item.kind, text: applyCompletion(doc, item, position) };
         }
       } else if (r.type === 'hover') {
         const position = resolvePosition(doc, r);

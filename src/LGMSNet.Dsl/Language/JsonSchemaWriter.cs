@@ -56,6 +56,14 @@ public static class JsonSchemaWriter
             },
             ["block"] = new Obj
             {
+                ["title"] = "block",
+                // Flow-style snippets, as the shipped files write blocks (bodyText: the server inserts it as written).
+                ["defaultSnippets"] = new List<object>
+                {
+                    Snippet("lms with options", "LMS block with its default kernels", "lms: { kernels: [${1:3}, ${2:5}, ${3:7}, ${4:9}] }"),
+                    Snippet("gms with options", "GMS block with a [transformer, conv] split", "gms: { split: [${1:96}, ${2:32}] }"),
+                    Snippet("fusion with options", "Fusion block with its expansion", "fusion: { expansion: ${1:4} }"),
+                },
                 ["anyOf"] = new List<object>
                 {
                     new Obj
@@ -70,15 +78,25 @@ public static class JsonSchemaWriter
         };
         foreach (var block in LanguageRules.Blocks)
         {
+            // Options or nothing (`- lms:`): null is part of the options' own type, so that an editor completes the bare
+            // block name (not `lms: lms`) and names an unknown option (not `Expected "null"`).
             var options = new Obj
             {
+                ["title"] = block.Name,
                 ["description"] = block.Description,
-                ["type"] = "object",
+                ["type"] = new List<object> { "object", "null" },
                 ["additionalProperties"] = false,
                 ["properties"] = Properties(block.Options),
             };
             if (block == LanguageRules.Gms)
-                options["not"] = new Obj { ["required"] = new List<object> { "split", "ratio" } };
+                options["dependentSchemas"] = new Obj
+                {
+                    ["split"] = new Obj
+                    {
+                        ["properties"] = new Obj { ["ratio"] = false },
+                        ["errorMessage"] = "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both",
+                    },
+                };
             defs[block.Name] = options;
         }
         foreach (var block in user)
@@ -87,8 +105,9 @@ public static class JsonSchemaWriter
             foreach (var option in block.Options) properties[option.Key] = Schema(option);
             var options = new Obj
             {
+                ["title"] = block.Keyword,
                 ["description"] = UserDescription(block),
-                ["type"] = "object",
+                ["type"] = new List<object> { "object", "null" },
                 ["additionalProperties"] = false,
                 ["properties"] = properties,
             };
@@ -104,17 +123,9 @@ public static class JsonSchemaWriter
     {
         var properties = new Obj();
         foreach (var block in LanguageRules.Blocks)
-            properties[block.Name] = new Obj
-            {
-                ["description"] = block.Description,
-                ["anyOf"] = new List<object> { new Obj { ["type"] = "null" }, Ref(block.Name) },
-            };
+            properties[block.Name] = new Obj { ["title"] = block.Name, ["description"] = block.Description, ["$ref"] = "#/$defs/" + block.Name };
         foreach (var block in user)
-            properties[block.Keyword] = new Obj
-            {
-                ["description"] = UserDescription(block),
-                ["anyOf"] = new List<object> { new Obj { ["type"] = "null" }, Ref(block.Keyword) },
-            };
+            properties[block.Keyword] = new Obj { ["title"] = block.Keyword, ["description"] = UserDescription(block), ["$ref"] = "#/$defs/" + block.Keyword };
         return new Obj
         {
             ["description"] = "One block with options, e.g. { lms: { kernels: [3, 5, 7, 9] } }.",
@@ -133,15 +144,20 @@ public static class JsonSchemaWriter
         return properties;
     }
 
+    private static Obj Snippet(string label, string description, string body) =>
+        new() { ["label"] = label, ["description"] = description, ["bodyText"] = body };
+
     private static Obj Schema(KeyRule rule)
     {
-        var schema = new Obj { ["description"] = rule.Description };
+        var schema = new Obj { ["title"] = rule.Key, ["description"] = rule.Description };
         switch (rule.Kind)
         {
             case ValueKind.Identifier:
                 schema["type"] = "string";
-                schema["pattern"] = "^[A-Za-z_][A-Za-z0-9_]{0,99}$";
-                schema["not"] = new Obj { ["pattern"] = "^[a-z]+$" };
+                // Not all lower-case (CS8981) is a look-ahead, so that editors print the message below, not "not allowed".
+                schema["pattern"] = "^(?![a-z]+$)[A-Za-z_][A-Za-z0-9_]{0,99}$";
+                schema["patternErrorMessage"] = "a C# class name: letters, digits and '_', not starting with a digit, at most 100 characters, " +
+                                                "not all lower-case (C# reserves those, CS8981)";
                 break;
             case ValueKind.Integer:
                 AddRange(schema, rule);
@@ -175,9 +191,14 @@ public static class JsonSchemaWriter
                 schema["type"] = "array";
                 schema["minItems"] = rule.MinCount;
                 schema["maxItems"] = rule.MaxCount;
-                var kernel = AddRange(new Obj(), rule);
-                kernel["not"] = new Obj { ["multipleOf"] = 2 };
-                schema["items"] = kernel;
+                // The odd sizes listed, so that an editor says what is wrong in the compiler's words (a `not` rule would read
+                // "Matches a schema that is not allowed").
+                schema["items"] = new Obj
+                {
+                    ["type"] = "integer",
+                    ["enum"] = Enumerable.Range(rule.Min, rule.Max - rule.Min + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
+                    ["errorMessage"] = $"kernel sizes must be odd and positive, {rule.Min} to {rule.Max} (padding k/2 keeps the size)",
+                };
                 break;
             case ValueKind.Stages:
                 schema["$ref"] = "#/$defs/stages";
@@ -193,7 +214,7 @@ public static class JsonSchemaWriter
     /// <summary>A user block's option, from its C# declaration.</summary>
     private static Obj Schema(Blocks.OptionDeclaration option)
     {
-        var schema = new Obj { ["description"] = option.Description.Length > 0 ? option.Description : option.Describe() };
+        var schema = new Obj { ["title"] = option.Key, ["description"] = option.Description.Length > 0 ? option.Description : option.Describe() };
         Obj Range(Obj target)
         {
             target["type"] = "integer";

@@ -30,8 +30,10 @@ public enum ValueKind
 public sealed class KeyRule
 {
     public KeyRule(string key, ValueKind kind, string description, bool required = false, int min = 0, int max = 0,
-        int minCount = 0, int maxCount = 0, string[]? choices = null, string? defaultJson = null, string? rangeReason = null)
+        int minCount = 0, int maxCount = 0, string[]? choices = null, string? defaultJson = null, string? rangeReason = null,
+        string? skeletonJson = null)
     {
+        SkeletonJson = skeletonJson;
         Key = key;
         Kind = kind;
         Description = description;
@@ -63,6 +65,10 @@ public sealed class KeyRule
         .Trim('[', ']').Split(',').Select(t => int.Parse(t.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 
     public int DefaultInteger => DefaultIntegers.Single();
+
+    /// <summary>What an editor's skeleton inserts for a key that has no fixed default (a required key, or one whose default
+    /// depends on others): written as the schema's <c>default</c>, never read by the parser.</summary>
+    public string? SkeletonJson { get; }
 
     /// <summary>Why the range is what it is, appended to the out-of-range diagnostic.</summary>
     public string? RangeReason { get; }
@@ -101,19 +107,19 @@ public static class LanguageRules
         "not a C# keyword, not all lower-case (C# reserves those, CS8981), not a name the generator uses (CompiledArchitectures, Info, Stem, Head, Encoder1, ...).",
         required: true);
 
-    public static readonly KeyRule Dims = new("dims", ValueKind.Integer, "2 (images) or 3 (volumes).", required: true, min: 2, max: 3);
+    public static readonly KeyRule Dims = new("dims", ValueKind.Integer, "2 (images) or 3 (volumes).", required: true, min: 2, max: 3, skeletonJson: "2");
 
     public static readonly KeyRule InChannels = new("in_channels", ValueKind.Integer, "Input channels (3 for RGB images, 1 for CT/MRI).",
-        required: true, min: 1, max: 256);
+        required: true, min: 1, max: 256, skeletonJson: "3");
 
     public static readonly KeyRule Classes = new("classes", ValueKind.Integer,
         "1 = binary segmentation (one logit); N > 1 = one logit per class, labels 0..N-1 with 0 = background.",
-        required: true, min: 1, max: MaxClasses,
+        required: true, min: 1, max: MaxClasses, skeletonJson: "1",
         rangeReason: "class labels are stored as one byte per pixel or voxel, so labels 0..255 (0 = background)");
 
     public static readonly KeyRule Widths = new("widths", ValueKind.IntegerList,
         "Channels per resolution level, full resolution first (max-pool x2 between levels); 2 to 8 levels.",
-        required: true, minCount: 2, maxCount: 8, min: 1, max: 4096);
+        required: true, minCount: 2, maxCount: 8, min: 1, max: 4096, skeletonJson: "[16, 32, 64, 128, 128]");
 
     public static readonly KeyRule Norm = new("norm", ValueKind.Choice,
         "Norm of the stem, conv-norm-act helpers, up-convolutions, fusion and conv blocks. Default: batch in 2D, instance in 3D.",
@@ -161,7 +167,7 @@ public static class LanguageRules
         new KeyRule("split", ValueKind.IntegerList,
             "[transformer, conv] channels of the two branches (they sum to the block's 1x1 width); a zero side drops that branch. Not with ratio.",
             minCount: 2, maxCount: 2, min: 0, max: 4096),
-        new KeyRule("ratio", ValueKind.Fraction, "Transformer fraction of the split, 0 to 1 (default 0.75). Not with split."),
+        new KeyRule("ratio", ValueKind.Fraction, "Transformer fraction of the split, 0 to 1 (default 0.75). Not with split.", skeletonJson: "0.75"),
         new KeyRule("patch", ValueKind.PerAxis, "Patch size: one integer for every axis, or one per axis.", min: 1, max: 64, defaultJson: "2"),
         new KeyRule("heads", ValueKind.Integer, "Attention heads.", min: 1, max: 64, defaultJson: "4"),
         new KeyRule("head_dim", ValueKind.Integer, "Width of each attention head.", min: 1, max: 512, defaultJson: "8"),

@@ -211,7 +211,7 @@ public sealed class Planner
             else continue; // the declaration was checked when it was read
             if (by > 0 && inChannels % by == 0) continue;
             ok = Report(DiagnosticKinds.ChannelConstraint, span,
-                $"'{declaration.Keyword}' works on {inChannels} input channels here, which {declaration.Keyword} needs divisible by {source}");
+                $"'{declaration.Keyword}' works on {inChannels} input channels here, not divisible by {source} as its declaration requires (InputDivisibleBy)");
         }
         int outChannels = declaration.Channels switch
         {

@@ -30,7 +30,7 @@ internal static class RegistryEmitter
             w.Line("    };");
             w.Line();
             w.Line("/// <summary>The blocks this project and its references declare with [LgmsBlock], as the compiler read them");
-            w.Line("/// (LGMSNet.Dsl.Blocks.BlockCatalog text; empty when there are none): the schema command writes them into the editor schema.</summary>");
+            w.Line("/// (as text; empty when there are none): the schema command writes them into the editor schema.</summary>");
             w.Line("public static string BlockCatalog { get; } = " + CodeWriter.String(model.Blocks) + ";");
         }
         return w.ToString();

@@ -16,4 +16,8 @@ public static class CompiledArchitectures
             new(Tiny3D.Info, static () => new Tiny3D()),
             new(UnetLike.Info, static () => new UnetLike()),
         };
+
+    /// <summary>The blocks this project and its references declare with [LgmsBlock], as the compiler read them
+    /// (as text; empty when there are none): the schema command writes them into the editor schema.</summary>
+    public static string BlockCatalog { get; } = @"";
 }

@@ -119,6 +119,31 @@ public sealed class UserBlockTests() : TempFolderTest("lgms-user-blocks-")
         Assert.False(File.Exists(model));
     }
 
+    /// <summary>The schemas that name user blocks: the template's (its example block) and this project's (for scaled.yaml).</summary>
+    [Theory]
+    [InlineData("src/LGMSNet.Templates/content/lgmsnet/lgmsnet.schema.json", "se")]
+    [InlineData("tests/LGMSNet.Runtime.Tests/architectures/test-blocks.schema.json", "")]
+    public void Committed_schemas_with_user_blocks_are_what_the_schema_command_writes(string relative, string only)
+    {
+        var catalog = LGMSNet.Dsl.Blocks.BlockCatalog.Parse(CompiledArchitectures.BlockCatalog);
+        if (only.Length > 0) catalog = catalog.Only(only.Split(','));
+        string expected = LGMSNet.Dsl.Language.JsonSchemaWriter.Write(catalog);
+        string path = Path.Combine(RepoRoot(), relative);
+        string actual = File.Exists(path) ? File.ReadAllText(path).Replace("\r\n", "\n") : "";
+        if (actual != expected)
+        {
+            File.WriteAllText(path + ".received", expected);
+            Assert.Fail($"{relative} is out of date; the schema command's output was written to {relative}.received: review it and move it over.");
+        }
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "LGMSNet.Dsl.sln"))) return dir.FullName;
+        throw new InvalidOperationException("repository root not found");
+    }
+
     [Fact]
     public void Schema_command_includes_the_projects_blocks_with_their_options()
     {
