@@ -22,6 +22,49 @@ public sealed class PackageTests
         decoder: [fusion, fusion]
         """;
 
+    /// <summary>A block of the user's own, different from the template's, written as README "Write your own block" teaches.</summary>
+    private const string PointwiseBlock = """
+        using LGMSNet.Runtime.Blocks;
+        using LGMSNet.Runtime.Deploy;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        namespace MyNets;
+
+        [LgmsBlock("pointwise", Description = "Grouped 1x1 convolution to the level width, then ReLU.", InputDivisibleBy = ["groups"])]
+        public sealed class Pointwise : nn.Module<Tensor, Tensor>, IBlockCost, IOnnxBlock
+        {
+            private readonly nn.Module<Tensor, Tensor> conv;
+            private readonly int _in, _out, _groups;
+
+            public Pointwise(int dims, int inChannels, int outChannels, [LgmsOption(Min = 1, Max = 8)] int groups = 1) : base(nameof(Pointwise))
+            {
+                conv = dims == 2 ? nn.Conv2d(inChannels, outChannels, 1, groups: groups) : nn.Conv3d(inChannels, outChannels, 1, groups: groups);
+                (_in, _out, _groups) = (inChannels, outChannels, groups);
+                RegisterComponents();
+            }
+
+            public override Tensor forward(Tensor x) => nn.functional.relu(conv.call(x));
+
+            public long MultiplyAdds(IReadOnlyList<long> spatialSize) => spatialSize.Aggregate(1L, (a, b) => a * b) * (_in / _groups) * _out;
+
+            public string ExportOnnx(OnnxBlockContext onnx, string input) => onnx.Node("Relu", onnx.Conv(input, "conv", _groups));
+        }
+        """;
+
+    private const string WithBlock = """
+        name: Pointy
+        dims: 2
+        in_channels: 1
+        classes: 1
+        widths: [8, 16]
+        encoder:
+          - [lms, { pointwise: { group: 2 } }]
+          - pointwise
+        decoder:
+          - [fusion, { pointwise: { groups: 4 } }]
+        """;
+
     [Fact]
     public void A_project_created_from_the_packed_template_builds_reports_yaml_errors_and_trains()
     {
@@ -82,6 +125,30 @@ public sealed class PackageTests
             var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(project, "runs", "one-epoch", "metrics.json"))).RootElement;
             Assert.Equal(1, metrics.GetProperty("epochs").GetArrayLength());
             Assert.True(File.Exists(Path.Combine(project, "runs", "one-epoch", "last.safetensors")));
+
+            // The template's own block (SqueezeExcitation.cs, lgmsnet-se.yaml) builds, counts and is in the editor schema.
+            var se = JsonDocument.Parse(Expect(project, "run --no-build -- summary lgmsnet-se --json").Output).RootElement;
+            Assert.Equal(2_323_189, se.GetProperty("parameters").GetInt64());
+            Assert.Contains("\"se\"", File.ReadAllText(Path.Combine(project, "lgmsnet.schema.json")));
+
+            // A block of the user's own, used with a mistake: the error is at the YAML's line and column; fixed, it trains and exports.
+            File.WriteAllText(Path.Combine(project, "Pointwise.cs"), PointwiseBlock);
+            File.WriteAllText(Path.Combine(project, "pointy.yaml"), WithBlock);
+            (code, output) = Dotnet.Run(project, "build -nologo --disable-build-servers");
+            Assert.True(code != 0, "the build must fail on pointy.yaml:\n" + output);
+            Assert.Contains($"{Path.Combine(project, "pointy.yaml")}(7,26): error LGMS002: unknown key 'group'; did you mean 'groups'?", output);
+            File.WriteAllText(Path.Combine(project, "pointy.yaml"), WithBlock.Replace("group: 2", "groups: 2"));
+            Expect(project, "build -nologo --disable-build-servers");
+            var pointy = JsonDocument.Parse(Expect(project, "run --no-build -- summary pointy --json").Output).RootElement;
+            Assert.Equal(pointy.GetProperty("parameters_counted").GetInt64(), pointy.GetProperty("parameters").GetInt64());
+            // At 256x256: encoder1's pointwise 8→8 in 2 groups, encoder2's 8→16, decoder1's 16→8 in 4 groups (after fusion: 8→8 in 4 groups).
+            long pointwiseMacs = 256L * 256 * 4 * 8 + 128L * 128 * 8 * 16 + 256L * 256 * 2 * 8;
+            Assert.Equal(pointwiseMacs, pointy.GetProperty("macs_breakdown").GetProperty("user_blocks").GetInt64());
+            Expect(project, "run --no-build -- train pointy --data synthetic --epochs 1 --size 32 --batch 4 " +
+                            "--synthetic-train 8 --synthetic-val 4 --output runs/pointy");
+            var exported = Expect(project, "run --no-build -- export pointy --weights runs/pointy/last.safetensors --format onnx --out pointy.onnx").Output;
+            Assert.Contains("verified: ONNX Runtime vs TorchSharp", exported);
+            Assert.True(File.Exists(Path.Combine(project, "pointy.onnx")));
         }
         finally
         {
