@@ -168,11 +168,11 @@ public sealed class DiagnosticTests
 
     [Fact]
     public void LGMS012_even_kernel_is_rejected() =>
-        Expect(Valid.Replace("  - lms\n  - lms", "  - lms: { kernels: [3, 4, 5, 7] }\n  - lms"), "LGMS012", "4, 5", 1, "kernel size 4 is invalid", "odd and positive");
+        Expect(Valid.Replace("  - lms\n  - lms", "  - lms: { kernels: [3, 4, 5, 7] }\n  - lms"), "LGMS012", "4, 5", 1, "kernels entry 4 is invalid", "odd and positive");
 
     [Fact]
     public void LGMS012_negative_kernel_is_rejected() =>
-        Expect(Valid.Replace("  - lms\n  - lms", "  - lms: { kernels: [-3, 5, 7, 9] }\n  - lms"), "LGMS012", "-3", 1, "kernel size -3 is invalid");
+        Expect(Valid.Replace("  - lms\n  - lms", "  - lms: { kernels: [-3, 5, 7, 9] }\n  - lms"), "LGMS012", "-3", 1, "kernels entry -3 is invalid");
 
     [Fact]
     public void LGMS013_patch_list_length_must_match_dims() =>

@@ -143,8 +143,8 @@ public sealed class LanguageServerTests
 
         var probe = Found("probe");
         Assert.Contains((8, "Property kernals is not allowed."), probe);
-        Assert.Contains(probe, d => d.Line == 9 && d.Message.Contains("kernel sizes must be odd and positive", StringComparison.Ordinal));
-        Assert.Contains((10, "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both"), probe);
+        Assert.Contains(probe, d => d.Line == 9 && d.Message.Contains("kernels must be odd and positive, 1 to 31", StringComparison.Ordinal));
+        Assert.Contains((10, "give either 'split' or 'ratio', not both"), probe);
         Assert.Contains((11, "Property hedas is not allowed."), probe);
         Assert.DoesNotContain(probe, d => d.Message.Contains("Expected \"null\"", StringComparison.Ordinal) || d.Message.Contains("not allowed.", StringComparison.Ordinal) && d.Message.StartsWith("Matches", StringComparison.Ordinal));
         Assert.Contains(Found("name"), d => d.Line == 2 && d.Message.Contains("not all lower-case (C# reserves those, CS8981)", StringComparison.Ordinal));

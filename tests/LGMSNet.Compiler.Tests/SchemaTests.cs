@@ -125,11 +125,12 @@ public sealed class SchemaTests
             (Valid.Replace("classes: 1", "classes: 1\nnorm_groups: " + (LanguageRules.NormGroups.Max + 1)), "norm_groups"),
             (Valid.Replace("widths: [8, 16, 32]", $"widths: [8, 16, {LanguageRules.Widths.Max + 1}]"), "widths"),
         };
-        foreach (var option in LanguageRules.Lms.Options.Where(o => o.Kind == ValueKind.Integer))
+        LGMSNet.Dsl.Blocks.BlockDeclaration Block(string keyword) => LGMSNet.Dsl.Planning.Definitions.BlockDefinitions.BuiltIn.Find(keyword)!;
+        foreach (var option in Block("lms").Options.Where(o => o.Kind == LGMSNet.Dsl.Blocks.OptionKind.Integer))
             cases.Add((Valid.Replace("lms: { kernels: [3, 5] }", $"lms: {{ {option.Key}: {option.Max + 1} }}"), "lms." + option.Key));
-        foreach (var option in LanguageRules.Gms.Options.Where(o => o.Kind == ValueKind.Integer))
+        foreach (var option in Block("gms").Options.Where(o => o.Kind == LGMSNet.Dsl.Blocks.OptionKind.Integer))
             cases.Add((Valid.Replace("gms: { split: [24, 8] }", $"gms: {{ split: [24, 8], {option.Key}: {option.Max + 1} }}"), "gms." + option.Key));
-        cases.Add((Valid.Replace("[fusion, conv]", $"[{{ fusion: {{ expansion: {LanguageRules.Fusion.Option("expansion").Max + 1} }} }}, conv]"), "fusion.expansion"));
+        cases.Add((Valid.Replace("[fusion, conv]", $"[{{ fusion: {{ expansion: {Block("fusion").Option("expansion")!.Max + 1} }} }}, conv]"), "fusion.expansion"));
 
         foreach (var (yaml, key) in cases) Assert.NotEqual(Valid, yaml);
 

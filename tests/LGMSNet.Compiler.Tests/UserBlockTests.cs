@@ -88,10 +88,10 @@ public sealed class UserBlockTests
     [Theory]
     [InlineData("- [lms, gat]", 8, 11, "LGMS003", "unknown block 'gat'; did you mean 'gate'?")]
     [InlineData("- [lms, { gate: { reductoin: 2 } }]", 8, 21, "LGMS002", "unknown key 'reductoin'; did you mean 'reduction'?")]
-    [InlineData("- [lms, { gate: { reduction: two } }]", 8, 32, "LGMS004", "'reduction' must be an integer, found 'two'")]
-    [InlineData("- [lms, { gate: { reduction: 65 } }]", 8, 32, "LGMS005", "'reduction' 65 is out of range (1..64)")]
-    [InlineData("- [lms, { gate: { squash: tanh } }]", 8, 29, "LGMS005", "'squash' 'tanh' is not one of sigmoid, hard_sigmoid")]
-    [InlineData("- [lms, { gate: { mix: 1.5 } }]", 8, 26, "LGMS005", "'mix' 1.5 is out of range (0..1)")]
+    [InlineData("- [lms, { gate: { reduction: two } }]", 8, 32, "LGMS004", "reduction must be an integer, found 'two'")]
+    [InlineData("- [lms, { gate: { reduction: 65 } }]", 8, 32, "LGMS005", "reduction 65 is out of range (1..64)")]
+    [InlineData("- [lms, { gate: { squash: tanh } }]", 8, 29, "LGMS005", "squash 'tanh' is not one of sigmoid, hard_sigmoid")]
+    [InlineData("- [lms, { gate: { mix: 1.5 } }]", 8, 26, "LGMS005", "mix 1.5 is out of range (0..1)")]
     [InlineData("- [lms, { gate: { residual: 1 } }]", 8, 31, "LGMS004", "'residual' must be true or false")]
     [InlineData("- [lms, { gate: { window: [1, 2, 3] } }]", 8, 29, "LGMS013", "'window' lists 3 sizes but dims is 2")]
     [InlineData("- [lms, { gate: { reduction: 3 } }]", 8, 32, "LGMS019", "'gate' works on 16 input channels here, not divisible by its reduction 3 as its declaration requires")]
@@ -143,6 +143,50 @@ public sealed class UserBlockTests
         // The YAML that uses it is told why it cannot be used (unless the keyword itself changed).
         if (id != "LGMS104" && id != "LGMS106" || message.Contains("InputDivisibleBy", StringComparison.Ordinal))
             Assert.Contains(diagnostics, d => d.Id == "LGMS107" && d.Location.GetLineSpan().Path == "m/gated.yaml");
+    }
+
+    /// <summary>What the built-in blocks need, a user's block can declare too: odd sizes, options that exclude each other,
+    /// options that may be left out (nullable, default null).</summary>
+    private const string Window = """
+        #pragma warning disable CS1591
+        using LGMSNet.Runtime.Blocks;
+        using TorchSharp;
+        using static TorchSharp.torch;
+
+        namespace Lab;
+
+        [LgmsBlock("window")]
+        public sealed class Window : nn.Module<Tensor, Tensor>
+        {
+            public Window(int dims, [LgmsOption(Odd = true, Max = 9)] int size = 3, [LgmsOption(NotWith = "share")] int? width = null,
+                double? share = null) : base(nameof(Window)) { Size = size; Width = width; Share = share; }
+
+            public int Size { get; }
+            public int? Width { get; }
+            public double? Share { get; }
+
+            public override Tensor forward(Tensor x) => x;
+        }
+        """;
+
+    [Theory]
+    [InlineData("window", null, "@size: 3, @width: null, @share: null")]
+    [InlineData("{ window: { size: 5, width: 12 } }", null, "@size: 5, @width: 12, @share: null")]
+    [InlineData("{ window: { size: 4 } }", "LGMS012:size 4 is invalid: size must be odd and positive", null)]
+    [InlineData("{ window: { width: 4, share: 0.5 } }", "LGMS018:give either 'width' or 'share', not both", null)]
+    public void Odd_exclusive_and_optional_options_are_checked_like_the_built_ins(string block, string? error, string? arguments)
+    {
+        string yaml = Yaml.Replace("  - [lms, gate]", "  - [lms, " + block + "]");
+        var (driver, _, diagnostics) = Run(Gate + "\n" + Window.Replace("#pragma warning disable CS1591", "").Replace("using LGMSNet.Runtime.Blocks;\nusing TorchSharp;\nusing static TorchSharp.torch;\n\nnamespace Lab;", ""),
+            new InMemoryText("m/gated.yaml", yaml));
+        if (error != null)
+        {
+            Assert.Contains(diagnostics, d => $"{d.Id}:{d.GetMessage()}".StartsWith(error, StringComparison.Ordinal));
+            return;
+        }
+        Assert.Empty(diagnostics);
+        string source = driver.GetRunResult().GeneratedTrees.Single(t => t.FilePath.EndsWith("Gated.g.cs", StringComparison.Ordinal)).ToString();
+        Assert.Contains(arguments!, string.Join(" ", source.Split('\n').Select(l => l.Trim())));
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
     public IEnumerable<string> Keywords => Blocks.Select(b => b.Keyword);
 
     public BlockCatalog Union(BlockCatalog other) =>
-        new(Blocks.Concat(other.Blocks.Where(b => Find(b.Keyword) == null)).OrderBy(b => b.Keyword, StringComparer.Ordinal).ToEquatableArray(),
+        new(Blocks.Concat(other.Blocks.Where(b => Find(b.Keyword) == null).OrderBy(b => b.Keyword, StringComparer.Ordinal)).ToEquatableArray(),
             Broken.Concat(other.Broken).Distinct().ToEquatableArray());
 
     public BlockCatalog Only(IEnumerable<string> keywords)
@@ -50,7 +50,8 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
             foreach (var o in b.Options)
                 Line(text, "option", o.Key, o.Parameter, o.Kind.ToString(), o.Description, OptionDeclaration.Num(o.Min), OptionDeclaration.Num(o.Max),
                     o.MinCount.ToString(CultureInfo.InvariantCulture), o.MaxCount.ToString(CultureInfo.InvariantCulture),
-                    string.Join(",", o.Choices), string.Join(",", o.ChoiceMembers), o.ChoiceType, o.DefaultJson == null ? "\u0000" : o.DefaultJson);
+                    string.Join(",", o.Choices), string.Join(",", o.ChoiceMembers), o.ChoiceType, o.DefaultJson == null ? "\u0000" : o.DefaultJson,
+                    (o.Optional ? "o" : "") + (o.Odd ? "d" : ""), o.NotWith ?? "", o.RangeReason ?? "", o.SkeletonJson ?? "");
         }
         return text.ToString();
     }
@@ -82,13 +83,18 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
                 options.Add(new OptionDeclaration(f[1], f[2], (OptionKind)Enum.Parse(typeof(OptionKind), f[3]), f[4],
                     double.Parse(f[5], CultureInfo.InvariantCulture), double.Parse(f[6], CultureInfo.InvariantCulture),
                     int.Parse(f[7], CultureInfo.InvariantCulture), int.Parse(f[8], CultureInfo.InvariantCulture), List(f[9]), List(f[10]), f[11],
-                    f[12] == "\u0000" ? null : f[12]));
+                    f[12] == "\u0000" ? null : f[12])
+                {
+                    Optional = f[13].Contains('o'), Odd = f[13].Contains('d'), NotWith = OrNull(f[14]), RangeReason = OrNull(f[15]), SkeletonJson = OrNull(f[16]),
+                });
             }
             else throw new FormatException($"block catalog: unexpected line '{f[0]}'");
         }
         Flush();
         return new BlockCatalog(blocks.ToEquatableArray());
     }
+
+    private static string? OrNull(string text) => text.Length == 0 ? null : text;
 
     private static EquatableArray<string> List(string text) =>
         text.Length == 0 ? EquatableArray<string>.Empty : text.Split(',').ToEquatableArray();

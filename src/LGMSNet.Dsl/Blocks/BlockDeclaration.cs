@@ -48,7 +48,23 @@ public sealed record OptionDeclaration(
     string ChoiceType,
     string? DefaultJson)
 {
-    public bool Required => DefaultJson == null;
+    public bool Required => DefaultJson == null && !Optional;
+
+    /// <summary>The option may be left out without a default (C#: a nullable parameter defaulting to null); the block
+    /// decides what that means (gms: no mlp → twice its width).</summary>
+    public bool Optional { get; init; }
+
+    /// <summary>Integer values (of each list entry) must be odd (kernel sizes whose padding k/2 keeps the size).</summary>
+    public bool Odd { get; init; }
+
+    /// <summary>Another option this one cannot be given together with (gms: split and ratio).</summary>
+    public string? NotWith { get; init; }
+
+    /// <summary>Why the range is what it is, appended to the out-of-range diagnostic.</summary>
+    public string? RangeReason { get; init; }
+
+    /// <summary>What an editor's skeleton inserts when there is no default (the schema's <c>default</c>; never read).</summary>
+    public string? SkeletonJson { get; init; }
 
     /// <summary>The default's integers (<c>4</c> → [4]; <c>[3, 5]</c> → [3, 5]).</summary>
     public int[] DefaultIntegers() => (DefaultJson ?? "").Trim('[', ']').Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries)

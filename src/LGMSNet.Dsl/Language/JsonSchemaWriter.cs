@@ -18,7 +18,8 @@ public static class JsonSchemaWriter
     /// <summary>The schema of the language with the user blocks of <paramref name="blocks"/> as words of it, options and all.</summary>
     public static string Write(Blocks.BlockCatalog? blocks)
     {
-        var user = blocks?.Blocks.ToList() ?? new List<Blocks.BlockDeclaration>();
+        // Built-in and user blocks alike, from their declarations.
+        var all = Planning.Definitions.BlockDefinitions.With(blocks).Blocks.ToList();
         var root = new Obj
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
@@ -29,14 +30,14 @@ public static class JsonSchemaWriter
             ["required"] = LanguageRules.TopLevel.Where(r => r.Required).Select(r => (object)r.Key).ToList(),
             ["additionalProperties"] = false,
             ["properties"] = Properties(LanguageRules.TopLevel),
-            ["$defs"] = Definitions(user),
+            ["$defs"] = Definitions(all),
         };
         var text = new StringBuilder();
         WriteValue(text, root, 0);
         return text.Append('\n').ToString();
     }
 
-    private static Obj Definitions(List<Blocks.BlockDeclaration> user)
+    private static Obj Definitions(List<Blocks.BlockDeclaration> all)
     {
         var defs = new Obj
         {
@@ -70,62 +71,52 @@ public static class JsonSchemaWriter
                     {
                         ["description"] = "A block with its default options.",
                         ["type"] = "string",
-                        ["enum"] = LanguageRules.Blocks.Select(b => b.Name).Concat(user.Select(b => b.Keyword)).Select(n => (object)n).ToList(),
+                        ["enum"] = all.Select(b => (object)b.Keyword).ToList(),
                     },
-                    BlockWithOptions(user),
+                    BlockWithOptions(all),
                 },
             },
         };
-        foreach (var block in LanguageRules.Blocks)
+        foreach (var block in all)
         {
             // Options or nothing (`- lms:`): null is part of the options' own type, so that an editor completes the bare
             // block name (not `lms: lms`) and names an unknown option (not `Expected "null"`).
-            var options = new Obj
-            {
-                ["title"] = block.Name,
-                ["description"] = block.Description,
-                ["type"] = new List<object> { "object", "null" },
-                ["additionalProperties"] = false,
-                ["properties"] = Properties(block.Options),
-            };
-            if (block == LanguageRules.Gms)
-                options["dependentSchemas"] = new Obj
-                {
-                    ["split"] = new Obj
-                    {
-                        ["properties"] = new Obj { ["ratio"] = false },
-                        ["errorMessage"] = "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both",
-                    },
-                };
-            defs[block.Name] = options;
-        }
-        foreach (var block in user)
-        {
             var properties = new Obj();
             foreach (var option in block.Options) properties[option.Key] = Schema(option);
             var options = new Obj
             {
                 ["title"] = block.Keyword,
-                ["description"] = UserDescription(block),
+                ["description"] = block.Description,
                 ["type"] = new List<object> { "object", "null" },
                 ["additionalProperties"] = false,
                 ["properties"] = properties,
             };
             var required = block.Options.Where(o => o.Required).Select(o => (object)o.Key).ToList();
             if (required.Count > 0) options["required"] = required;
+            // Options that exclude each other, said in the compiler's words (a `not` rule would read "Matches a schema that is not allowed").
+            var exclusive = block.Options.Where(o => o.NotWith != null).ToList();
+            if (exclusive.Count > 0)
+            {
+                var dependent = new Obj();
+                foreach (var option in exclusive)
+                    dependent[option.Key] = new Obj
+                    {
+                        ["properties"] = new Obj { [option.NotWith!] = false },
+                        ["errorMessage"] = $"give either '{option.Key}' or '{option.NotWith}', not both",
+                    };
+                options["dependentSchemas"] = dependent;
+            }
             defs[block.Keyword] = options;
         }
         return defs;
     }
 
     /// <summary>A one-key mapping: the block name, then its options (or nothing).</summary>
-    private static Obj BlockWithOptions(List<Blocks.BlockDeclaration> user)
+    private static Obj BlockWithOptions(List<Blocks.BlockDeclaration> all)
     {
         var properties = new Obj();
-        foreach (var block in LanguageRules.Blocks)
-            properties[block.Name] = new Obj { ["title"] = block.Name, ["description"] = block.Description, ["$ref"] = "#/$defs/" + block.Name };
-        foreach (var block in user)
-            properties[block.Keyword] = new Obj { ["title"] = block.Keyword, ["description"] = UserDescription(block), ["$ref"] = "#/$defs/" + block.Keyword };
+        foreach (var block in all)
+            properties[block.Keyword] = new Obj { ["title"] = block.Keyword, ["description"] = block.Description, ["$ref"] = "#/$defs/" + block.Keyword };
         return new Obj
         {
             ["description"] = "One block with options, e.g. { lms: { kernels: [3, 5, 7, 9] } }.",
@@ -182,24 +173,6 @@ public static class JsonSchemaWriter
             case ValueKind.Text:
                 schema["type"] = new List<object> { "string", "number", "boolean" };
                 break;
-            case ValueKind.Fraction:
-                schema["type"] = "number";
-                schema["minimum"] = 0;
-                schema["maximum"] = 1;
-                break;
-            case ValueKind.KernelList:
-                schema["type"] = "array";
-                schema["minItems"] = rule.MinCount;
-                schema["maxItems"] = rule.MaxCount;
-                // The odd sizes listed, so that an editor says what is wrong in the compiler's words (a `not` rule would read
-                // "Matches a schema that is not allowed").
-                schema["items"] = new Obj
-                {
-                    ["type"] = "integer",
-                    ["enum"] = Enumerable.Range(rule.Min, rule.Max - rule.Min + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
-                    ["errorMessage"] = $"kernel sizes must be odd and positive, {rule.Min} to {rule.Max} (padding k/2 keeps the size)",
-                };
-                break;
             case ValueKind.Stages:
                 schema["$ref"] = "#/$defs/stages";
                 break;
@@ -208,10 +181,7 @@ public static class JsonSchemaWriter
         return schema;
     }
 
-    private static string UserDescription(Blocks.BlockDeclaration block) =>
-        (block.Description.Length > 0 ? block.Description + " " : "") + $"(your block: {block.DisplayType})";
-
-    /// <summary>A user block's option, from its C# declaration.</summary>
+    /// <summary>A block's option, from its declaration.</summary>
     private static Obj Schema(Blocks.OptionDeclaration option)
     {
         var schema = new Obj { ["title"] = option.Key, ["description"] = option.Description.Length > 0 ? option.Description : option.Describe() };
@@ -226,6 +196,18 @@ public static class JsonSchemaWriter
         {
             case Blocks.OptionKind.Integer:
                 Range(schema);
+                break;
+            case Blocks.OptionKind.IntegerList when option.Odd:
+                // The odd sizes listed, so that an editor says what is wrong in the compiler's words.
+                schema["type"] = "array";
+                schema["minItems"] = option.MinCount;
+                schema["maxItems"] = option.MaxCount;
+                schema["items"] = new Obj
+                {
+                    ["type"] = "integer",
+                    ["enum"] = Enumerable.Range((int)option.Min, (int)(option.Max - option.Min) + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
+                    ["errorMessage"] = $"{option.Key} must be odd and positive, {Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)} (padding k/2 keeps the size)",
+                };
                 break;
             case Blocks.OptionKind.IntegerList:
                 schema["type"] = "array";
@@ -253,7 +235,7 @@ public static class JsonSchemaWriter
                 schema["type"] = "boolean";
                 break;
         }
-        if (option.DefaultJson != null) schema["default"] = new Raw(option.DefaultJson);
+        if ((option.DefaultJson ?? option.SkeletonJson) is { } defaultJson) schema["default"] = new Raw(defaultJson);
         return schema;
     }
 

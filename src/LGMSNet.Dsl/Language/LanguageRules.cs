@@ -16,10 +16,6 @@ public enum ValueKind
     /// <summary>One of <see cref="KeyRule.Choices"/>.</summary>
     Choice,
     Text,
-    /// <summary>A number between 0 and 1.</summary>
-    Fraction,
-    /// <summary>A list of odd positive kernel sizes.</summary>
-    KernelList,
     /// <summary>A list of stages: one entry per level.</summary>
     Stages,
 }
@@ -74,24 +70,9 @@ public sealed class KeyRule
     public string? RangeReason { get; }
 }
 
-/// <summary>A block: its name, meaning and option keys.</summary>
-public sealed class BlockRule
-{
-    public BlockRule(string name, string description, params KeyRule[] options)
-    {
-        Name = name;
-        Description = description;
-        Options = options;
-    }
-
-    public string Name { get; }
-    public string Description { get; }
-    public IReadOnlyList<KeyRule> Options { get; }
-    public KeyRule Option(string key) => Options.First(o => o.Key == key);
-}
-
-/// <summary>The architecture language, key by key: the single source of the parser's keys and ranges and of
-/// schemas/lgmsnet.schema.json (README "The YAML language" describes the same).</summary>
+/// <summary>The architecture language's top-level keys: the single source of the parser's keys and ranges and of
+/// schemas/lgmsnet.schema.json (README "The YAML language" describes the same). Blocks and their options are
+/// declarations (<see cref="Planning.Definitions.BlockDefinitions"/>), built in or a project's own.</summary>
 public static class LanguageRules
 {
     /// <summary>The most classes a network may have: the runtime stores class labels as one byte per
@@ -151,36 +132,6 @@ public static class LanguageRules
     {
         Name, Dims, InChannels, Classes, Widths, Norm, NormGroups, Upsample, Encoder, Decoder, InputSize, Description,
     };
-
-    public static readonly BlockRule Lms = new("lms",
-        "Local multiscale (LMS) blocks at the input width - channel slices, one depthwise conv per kernel size, + input, GroupNorm, GELU, " +
-        "1x1 to C/reduction, 3x3 back to C, + input - then a 1x1 conv-norm-SiLU to the level width.",
-        new KeyRule("kernels", ValueKind.KernelList, "Odd depthwise kernel sizes, one per channel slice.", minCount: 1, maxCount: 16, min: 1, max: 31,
-            defaultJson: "[3, 5, 7, 9]"),
-        new KeyRule("depth", ValueKind.Integer, "LMS blocks in a row.", min: 1, max: 32, defaultJson: "1"),
-        new KeyRule("groups", ValueKind.Integer, "GroupNorm groups inside the block.", min: 1, max: 4096, defaultJson: "4"),
-        new KeyRule("reduction", ValueKind.Integer, "Bottleneck factor of the 1x1 / 3x3 pair.", min: 1, max: 4096, defaultJson: "4"));
-
-    public static readonly BlockRule Gms = new("gms",
-        "Global multiscale (GMS) block: 3x3 and 1x1 conv-norm-SiLU, channels split into a sparse transformer branch (attention across " +
-        "patches for each intra-patch offset) and a depthwise conv branch with residual; concat, 1x1, concat with the block input, 3x3.",
-        new KeyRule("split", ValueKind.IntegerList,
-            "[transformer, conv] channels of the two branches (they sum to the block's 1x1 width); a zero side drops that branch. Not with ratio.",
-            minCount: 2, maxCount: 2, min: 0, max: 4096),
-        new KeyRule("ratio", ValueKind.Fraction, "Transformer fraction of the split, 0 to 1 (default 0.75). Not with split.", skeletonJson: "0.75"),
-        new KeyRule("patch", ValueKind.PerAxis, "Patch size: one integer for every axis, or one per axis.", min: 1, max: 64, defaultJson: "2"),
-        new KeyRule("heads", ValueKind.Integer, "Attention heads.", min: 1, max: 64, defaultJson: "4"),
-        new KeyRule("head_dim", ValueKind.Integer, "Width of each attention head.", min: 1, max: 512, defaultJson: "8"),
-        new KeyRule("mlp", ValueKind.Integer, "Hidden width of the transformer's MLP. Default: 2 x the block's width.", min: 1, max: 65536),
-        new KeyRule("depth", ValueKind.Integer, "Transformer layers.", min: 1, max: 32, defaultJson: "1"));
-
-    public static readonly BlockRule Fusion = new("fusion",
-        "CMUNeXt's skip fusion: grouped 3x3 (2 groups), 1x1 to expansion x out, 1x1 to out, each followed by GELU then norm.",
-        new KeyRule("expansion", ValueKind.Integer, "Expansion factor of the middle 1x1.", min: 1, max: 64, defaultJson: "4"));
-
-    public static readonly BlockRule Conv = new("conv", "U-Net double convolution (3x3, norm, ReLU, twice). No options.");
-
-    public static readonly IReadOnlyList<BlockRule> Blocks = new[] { Lms, Gms, Fusion, Conv };
 
     public static string[] KeysOf(IEnumerable<KeyRule> rules) => rules.Select(r => r.Key).ToArray();
 }

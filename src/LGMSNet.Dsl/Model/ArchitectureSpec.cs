@@ -35,38 +35,6 @@ public abstract record BlockSpec(SourceSpan Span)
     public abstract string Keyword { get; }
 }
 
-/// <summary><c>lms</c>: local multiscale block(s) — multi-kernel depthwise convolutions.</summary>
-public sealed record LmsSpec(
-    Located<EquatableArray<int>> Kernels,
-    Located<int> Depth,
-    Located<int> Groups,
-    Located<int> Reduction,
-    SourceSpan Span) : BlockSpec(Span)
-{
-    public override string Keyword => "lms";
-}
-
-/// <summary><c>gms</c>: global multiscale block — sparse transformer + convolution hybrid.</summary>
-public sealed record GmsSpec(
-    Located<EquatableArray<int>>? Split,
-    Located<double>? Ratio,
-    Located<EquatableArray<int>> Patch,
-    Located<int> Heads,
-    Located<int> HeadDim,
-    Located<int>? Mlp,
-    Located<int> Depth,
-    SourceSpan Span) : BlockSpec(Span)
-{
-    public override string Keyword => "gms";
-}
-
-/// <summary><c>fusion</c>: the CMUNeXt skip-fusion block (grouped 3x3, then two pointwise convolutions).</summary>
-public sealed record FusionSpec(Located<int> Expansion, SourceSpan Span) : BlockSpec(Span)
-{
-    public override string Keyword => "fusion";
-}
-
-/// <summary><c>conv</c>: U-Net double convolution (3x3, norm, ReLU, twice).</summary>
 /// <summary>A block entry that could not be read (an unknown block name; its error is already
 /// reported). It stands in for the block so that the rest of the file is still checked, like a
 /// compiler that keeps binding after an unknown identifier.</summary>
@@ -75,21 +43,22 @@ public sealed record UnresolvedBlockSpec(string Name, SourceSpan Span) : BlockSp
     public override string Keyword => Name;
 }
 
-public sealed record ConvSpec(SourceSpan Span) : BlockSpec(Span)
-{
-    public override string Keyword => "conv";
-}
-
-/// <summary>One option value of a user block as the YAML gives it (or its declared default): integers for
+/// <summary>One option value of a block as the YAML gives it (or its declared default): integers for
 /// integer, list and per-axis options (per-axis expanded to one per spatial axis), <see cref="Number"/> for
 /// fractions, the choice's index, or 0/1 for booleans.</summary>
 public sealed record OptionValue(string Key, EquatableArray<int> Integers, double Number, SourceSpan Span)
 {
     public int Integer => Integers[0];
+
+    /// <summary>An optional option left out (no default; the block decides).</summary>
+    public bool IsAbsent => Integers.Count == 0 && double.IsNaN(Number);
+
+    public static OptionValue Absent(string key, SourceSpan span) => new(key, EquatableArray<int>.Empty, double.NaN, span);
 }
 
-/// <summary>A block declared in C# (<c>[LgmsBlock("se")]</c>) with its option values, in declaration order.</summary>
-public sealed record CustomBlockSpec(Blocks.BlockDeclaration Declaration, EquatableArray<OptionValue> Values, SourceSpan Span) : BlockSpec(Span)
+/// <summary>A block with its option values in declaration order: built-in or declared in C# (<c>[LgmsBlock("se")]</c>),
+/// read the same way from its <see cref="Blocks.BlockDeclaration"/>.</summary>
+public sealed record DeclaredBlockSpec(Blocks.BlockDeclaration Declaration, EquatableArray<OptionValue> Values, SourceSpan Span) : BlockSpec(Span)
 {
     public override string Keyword => Declaration.Keyword;
 }

@@ -6,6 +6,7 @@ using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Diagnostics;
 using LGMSNet.Dsl.Language;
 using LGMSNet.Dsl.Model;
+using LGMSNet.Dsl.Planning.Definitions;
 using LGMSNet.Dsl.Text;
 using LGMSNet.Dsl.Yaml;
 
@@ -17,10 +18,6 @@ public sealed class ArchitectureParser
 {
     // Keys, ranges and defaults come from LanguageRules, which also writes the editor schema.
     public static readonly string[] TopLevelKeys = LanguageRules.KeysOf(LanguageRules.TopLevel);
-    public static readonly string[] BlockNames = LanguageRules.Blocks.Select(b => b.Name).ToArray();
-    public static readonly string[] LmsKeys = LanguageRules.KeysOf(LanguageRules.Lms.Options);
-    public static readonly string[] GmsKeys = LanguageRules.KeysOf(LanguageRules.Gms.Options);
-    public static readonly string[] FusionKeys = LanguageRules.KeysOf(LanguageRules.Fusion.Options);
     public static readonly string[] NormNames = LanguageRules.NormNames;
     public static readonly string[] UpsampleNames = LanguageRules.UpsampleNames;
 
@@ -33,16 +30,17 @@ public sealed class ArchitectureParser
     private readonly string[] _blockNames;
     private bool _fatal; // a required value is unusable, so no spec can be built
 
-    private ArchitectureParser(string file, List<DslDiagnostic> diagnostics, BlockCatalog blocks)
+    private ArchitectureParser(string file, List<DslDiagnostic> diagnostics, BlockCatalog? blocks)
     {
         _file = file;
         _diagnostics = diagnostics;
-        _blocks = blocks;
-        _blockNames = BlockNames.Concat(blocks.Keywords).ToArray();
+        // Built-in and user blocks are read the same way, from their declarations.
+        _blocks = BlockDefinitions.With(blocks);
+        _blockNames = _blocks.Keywords.ToArray();
     }
 
     public static ArchitectureSpec? Parse(YamlNode root, string filePath, List<DslDiagnostic> diagnostics, BlockCatalog? blocks = null) =>
-        new ArchitectureParser(filePath, diagnostics, blocks ?? BlockCatalog.Empty).ParseRoot(root);
+        new ArchitectureParser(filePath, diagnostics, blocks).ParseRoot(root);
 
     private ArchitectureSpec? ParseRoot(YamlNode root)
     {
@@ -165,17 +163,6 @@ public sealed class ArchitectureParser
 
         switch (nameNode.Value)
         {
-            case "lms": return Lms(optionMap, node.Span);
-            case "gms": return Gms(optionMap, node.Span, dims);
-            case "fusion":
-                {
-                    var keys = Keys(optionMap, FusionKeys, "fusion options");
-                    var expansion = Optional(keys, "expansion", n => Int(n, LanguageRules.Fusion.Option("expansion"))) ?? new Located<int>(LanguageRules.Fusion.Option("expansion").DefaultInteger, node.Span);
-                    return new FusionSpec(expansion, node.Span);
-                }
-            case "conv":
-                Keys(optionMap, Array.Empty<string>(), "conv options");
-                return new ConvSpec(node.Span);
             default:
                 if (_blocks.Find(nameNode.Value) is { } declared) return Custom(declared, optionMap, node.Span, dims);
                 if (_blocks.IsBroken(nameNode.Value))
@@ -190,8 +177,8 @@ public sealed class ArchitectureParser
         }
     }
 
-    /// <summary>A block declared in C#: every option read by its declared kind and range, defaults filled in.</summary>
-    private CustomBlockSpec? Custom(BlockDeclaration block, YamlMapping? options, SourceSpan span, int dims)
+    /// <summary>A block, built in or declared in C#: every option read by its declared kind and range, defaults filled in.</summary>
+    private DeclaredBlockSpec? Custom(BlockDeclaration block, YamlMapping? options, SourceSpan span, int dims)
     {
         var keys = Keys(options, block.Options.Select(o => o.Key).ToArray(), block.Keyword + " options");
         var values = new List<OptionValue>();
@@ -206,19 +193,30 @@ public sealed class ArchitectureParser
                     ok = false;
                     continue;
                 }
-                values.Add(Default(option, span, dims));
+                values.Add(option.DefaultJson == null ? OptionValue.Absent(option.Key, span) : Default(option, span, dims));
                 continue;
             }
             var value = OptionOf(option, node, dims);
             if (value == null) ok = false;
             else values.Add(value);
         }
+        // Options that exclude each other (gms: split and ratio): reported on the later one, the block still read.
+        foreach (var option in block.Options.Where(o => o.NotWith != null))
+        {
+            var mine = values.FirstOrDefault(v => v.Key == option.Key);
+            var other = values.FirstOrDefault(v => v.Key == option.NotWith);
+            if (mine is { IsAbsent: false } && other is { IsAbsent: false } && keys.ContainsKey(option.Key) && keys.ContainsKey(option.NotWith!))
+            {
+                var later = other.Span.Start > mine.Span.Start ? other : mine;
+                Report(DiagnosticKinds.SplitAndRatio, later.Span, $"give either '{option.Key}' or '{option.NotWith}', not both");
+            }
+        }
         if (!ok)
         {
             _fatal = true;
             return null;
         }
-        return new CustomBlockSpec(block, values.ToEquatableArray(), span);
+        return new DeclaredBlockSpec(block, values.ToEquatableArray(), span);
     }
 
     private static OptionValue Default(OptionDeclaration option, SourceSpan span, int dims)
@@ -244,17 +242,21 @@ public sealed class ArchitectureParser
 
     private OptionValue? OptionOf(OptionDeclaration option, YamlNode node, int dims)
     {
-        string what = $"'{option.Key}'";
+        string what = option.Key;
         int min = (int)Math.Max(int.MinValue, Math.Ceiling(option.Min)), max = (int)Math.Min(int.MaxValue, Math.Floor(option.Max));
         switch (option.Kind)
         {
             case OptionKind.Integer:
-                return Int(node, what, min, max) is { } i ? new OptionValue(option.Key, EquatableArray.Of(i.Value), 0, node.Span) : null;
+                return Int(node, what, min, max, option.RangeReason) is { } i && IsOddIfNeeded(option, i.Value, node)
+                    ? new OptionValue(option.Key, EquatableArray.Of(i.Value), 0, node.Span) : null;
+            case OptionKind.IntegerList when option.Odd:
+                return OddList(option, node, min, max);
             case OptionKind.IntegerList:
                 return IntList(node, option.Key, option.MinCount, option.MaxCount, min, max) is { } list
                     ? new OptionValue(option.Key, list.Value, 0, node.Span) : null;
             case OptionKind.PerAxis:
-                return PerAxis(node, option.Key, dims, min, max) is { } axes ? new OptionValue(option.Key, axes.Value, 0, node.Span) : null;
+                return PerAxis(node, option.Key, dims, min, max) is { } axes && axes.Value.All(v => IsOddIfNeeded(option, v, node))
+                    ? new OptionValue(option.Key, axes.Value, 0, node.Span) : null;
             case OptionKind.Fraction:
                 if (node is YamlScalar { IsPlain: true } s
                     && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number)
@@ -262,93 +264,61 @@ public sealed class ArchitectureParser
                 {
                     if (number >= option.Min && number <= option.Max) return new OptionValue(option.Key, EquatableArray<int>.Empty, number, node.Span);
                     Report(DiagnosticKinds.OutOfRange, node.Span,
-                        $"{what} {Truncate(s.Value)} is out of range ({OptionDeclaration.Num(option.Min)}..{OptionDeclaration.Num(option.Max)})");
+                        $"{what} {Truncate(s.Value)} is out of range ({OptionDeclaration.Num(option.Min)}..{OptionDeclaration.Num(option.Max)})" +
+                        (option.RangeReason == null ? "" : ": " + option.RangeReason));
                     return null;
                 }
-                Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be {option.Describe()}, found {node.Describe()}");
+                Report(DiagnosticKinds.WrongType, node.Span, $"'{what}' must be {option.Describe()}, found {node.Describe()}");
                 return null;
             case OptionKind.Choice:
                 return Choice(node, what, option.Choices.ToArray()) is { } c ? new OptionValue(option.Key, EquatableArray.Of(c.Value), 0, node.Span) : null;
             default:
                 if (node is YamlScalar { IsPlain: true } b && (b.Value == "true" || b.Value == "false"))
                     return new OptionValue(option.Key, EquatableArray.Of(b.Value == "true" ? 1 : 0), 0, node.Span);
-                Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be true or false, found {node.Describe()}");
+                Report(DiagnosticKinds.WrongType, node.Span, $"'{what}' must be true or false, found {node.Describe()}");
                 return null;
         }
     }
 
-    private LmsSpec? Lms(YamlMapping? options, SourceSpan span)
+    private bool IsOddIfNeeded(OptionDeclaration option, int value, YamlNode node)
     {
-        var keys = Keys(options, LmsKeys, "lms options");
-        var kernels = Optional(keys, "kernels", Kernels) ?? new(LanguageRules.Lms.Option("kernels").DefaultIntegers.ToEquatableArray(), span);
-        var depth = Optional(keys, "depth", n => Int(n, LanguageRules.Lms.Option("depth"))) ?? new(LanguageRules.Lms.Option("depth").DefaultInteger, span);
-        var groups = Optional(keys, "groups", n => Int(n, LanguageRules.Lms.Option("groups"))) ?? new(LanguageRules.Lms.Option("groups").DefaultInteger, span);
-        var reduction = Optional(keys, "reduction", n => Int(n, LanguageRules.Lms.Option("reduction"))) ?? new(LanguageRules.Lms.Option("reduction").DefaultInteger, span);
-        return new LmsSpec(kernels, depth, groups, reduction, span);
+        if (!option.Odd || (value > 0 && value % 2 == 1)) return true;
+        Report(DiagnosticKinds.InvalidKernel, node.Span, $"{option.Key} {value} is invalid: {option.Key} must be odd and positive (padding k/2 keeps the size)");
+        return false;
     }
 
-    private GmsSpec? Gms(YamlMapping? options, SourceSpan span, int dims)
-    {
-        var keys = Keys(options, GmsKeys, "gms options");
-        var split = Optional(keys, "split", n => IntList(n, LanguageRules.Gms.Option("split")));
-        var ratio = Optional(keys, "ratio", Ratio);
-        if (split != null && ratio != null)
-            Report(DiagnosticKinds.SplitAndRatio, ratio.Value.Span,
-                "give either 'split: [transformer, conv]' or 'ratio: <transformer fraction>', not both");
-        var patch = Optional(keys, "patch", n => PerAxis(n, LanguageRules.Gms.Option("patch"), dims)) ?? new(Repeat(LanguageRules.Gms.Option("patch").DefaultInteger, dims), span);
-        var heads = Optional(keys, "heads", n => Int(n, LanguageRules.Gms.Option("heads"))) ?? new(LanguageRules.Gms.Option("heads").DefaultInteger, span);
-        var headDim = Optional(keys, "head_dim", n => Int(n, LanguageRules.Gms.Option("head_dim"))) ?? new(LanguageRules.Gms.Option("head_dim").DefaultInteger, span);
-        var mlp = Optional(keys, "mlp", n => Int(n, LanguageRules.Gms.Option("mlp")));
-        var depth = Optional(keys, "depth", n => Int(n, LanguageRules.Gms.Option("depth"))) ?? new(LanguageRules.Gms.Option("depth").DefaultInteger, span);
-        return new GmsSpec(split, ratio, patch, heads, headDim, mlp, depth, span);
-    }
-
-    private Located<EquatableArray<int>>? Kernels(YamlNode node)
+    /// <summary>A list of odd sizes (kernels: padding k/2 keeps the size): each entry odd and positive, then in range.</summary>
+    private OptionValue? OddList(OptionDeclaration option, YamlNode node, int min, int max)
     {
         if (node is not YamlSequence list)
         {
-            Report(DiagnosticKinds.WrongType, node.Span, $"'kernels' must be a list of odd kernel sizes such as [3, 5, 7, 9], found {node.Describe()}");
+            Report(DiagnosticKinds.WrongType, node.Span, $"'{option.Key}' must be a list of odd sizes such as [3, 5, 7, 9], found {node.Describe()}");
             return null;
         }
-        var rule = LanguageRules.Lms.Option("kernels");
-        if (list.Items.Count < rule.MinCount || list.Items.Count > rule.MaxCount)
+        if (list.Items.Count < option.MinCount || list.Items.Count > option.MaxCount)
         {
-            Report(DiagnosticKinds.OutOfRange, node.Span, $"'kernels' must list {rule.MinCount} to {rule.MaxCount} kernel sizes, found {list.Items.Count}");
+            Report(DiagnosticKinds.OutOfRange, node.Span, $"'{option.Key}' must list {option.MinCount} to {option.MaxCount} sizes, found {list.Items.Count}");
             return null;
         }
         var values = new List<int>();
         foreach (var item in list.Items)
         {
-            var k = Int(item, "kernel size", int.MinValue, int.MaxValue);
+            var k = Int(item, $"each entry of '{option.Key}'", int.MinValue, int.MaxValue);
             if (k == null) return null;
             if (k.Value.Value <= 0 || k.Value.Value % 2 == 0)
             {
                 Report(DiagnosticKinds.InvalidKernel, item.Span,
-                    $"kernel size {k.Value.Value} is invalid: LMS kernels must be odd and positive (padding k/2 keeps the size)");
+                    $"{option.Key} entry {k.Value.Value} is invalid: {option.Key} must be odd and positive (padding k/2 keeps the size)");
                 return null;
             }
-            if (k.Value.Value > rule.Max)
+            if (k.Value.Value < min || k.Value.Value > max)
             {
-                Report(DiagnosticKinds.OutOfRange, item.Span, $"kernel size {k.Value.Value} is out of range ({rule.Min}..{rule.Max})");
+                Report(DiagnosticKinds.OutOfRange, item.Span, $"{option.Key} entry {k.Value.Value} is out of range ({min}..{max})");
                 return null;
             }
             values.Add(k.Value.Value);
         }
-        return new(values.ToEquatableArray(), node.Span);
-    }
-
-    private Located<double>? Ratio(YamlNode node)
-    {
-        if (node is YamlScalar { IsPlain: true } s
-            && double.TryParse(s.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-            && !double.IsNaN(value) && !double.IsInfinity(value))
-        {
-            if (value is >= 0 and <= 1) return new(value, node.Span);
-            Report(DiagnosticKinds.OutOfRange, node.Span, $"ratio {s.Value} is out of range: it is the transformer fraction, between 0 and 1");
-            return null;
-        }
-        Report(DiagnosticKinds.WrongType, node.Span, $"'ratio' must be a number between 0 and 1, found {node.Describe()}");
-        return null;
+        return new OptionValue(option.Key, values.ToEquatableArray(), 0, node.Span);
     }
 
     // ---- top-level values --------------------------------------------------------------------

@@ -111,7 +111,7 @@ public sealed record CustomBlockPlan(int InChannels, int OutChannels, Blocks.Blo
     }
 
     /// <summary>An option value as YAML would write it.</summary>
-    public static string Format(Blocks.OptionDeclaration option, Model.OptionValue value) => option.Kind switch
+    public static string Format(Blocks.OptionDeclaration option, Model.OptionValue value) => value.IsAbsent ? "not given" : option.Kind switch
     {
         Blocks.OptionKind.Integer => value.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
         Blocks.OptionKind.IntegerList or Blocks.OptionKind.PerAxis => "[" + string.Join(", ", value.Integers) + "]",

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Diagnostics;
+using LGMSNet.Dsl.Planning.Definitions;
 using LGMSNet.Dsl.Model;
 using LGMSNet.Dsl.Text;
 
@@ -12,12 +13,8 @@ namespace LGMSNet.Dsl.Planning;
 /// the channel arithmetic and derives the spatial input-size multiple. Topology (ARCHITECTURE.md §3):
 /// stem → encoder1..N (max-pool ×2 before each level but the first) → for each level below the deepest,
 /// deepest first: up-conv, concat(skip, up), decoder blocks → 1×1 head.</summary>
-public sealed class Planner
+public sealed class Planner : IPlanningContext
 {
-    /// <summary>The reference's transformer fraction (96 of 128 and 48 of 64), used when a gms block
-    /// gives neither split nor ratio.</summary>
-    public const double DefaultGmsRatio = 0.75;
-
     private const long MaxInputMultiple = 1 << 16;
 
     private readonly ArchitectureSpec _spec;
@@ -122,105 +119,13 @@ public sealed class Planner
         return blocks.ToEquatableArray();
     }
 
-    private BlockPlan? Resolve(BlockSpec block, int inChannels, int outChannels, int level)
+    /// <summary>Every block resolves through its definition (built-in or user), found from its declaration.</summary>
+    private BlockPlan? Resolve(BlockSpec block, int inChannels, int outChannels, int level) => block switch
     {
-        switch (block)
-        {
-            case LmsSpec lms:
-                {
-                    int kernels = lms.Kernels.Value.Count;
-                    bool ok = true;
-                    if (inChannels % kernels != 0)
-                        ok = Report(DiagnosticKinds.LmsKernelDivisibility, lms.Kernels.Span,
-                            $"this LMS block works on {inChannels} channels, which do not split evenly into {kernels} kernel groups");
-                    if (inChannels % lms.Groups.Value != 0)
-                        ok = Report(DiagnosticKinds.GroupDivisibility, lms.Groups.Span,
-                            $"this LMS block works on {inChannels} channels, not divisible into {lms.Groups.Value} GroupNorm groups");
-                    if (inChannels % lms.Reduction.Value != 0)
-                        ok = Report(DiagnosticKinds.ChannelConstraint, lms.Reduction.Span,
-                            $"this LMS block works on {inChannels} channels, not divisible by its bottleneck reduction {lms.Reduction.Value}");
-                    return ok ? new LmsUnitPlan(inChannels, outChannels, lms.Kernels.Value, lms.Depth.Value, lms.Groups.Value, lms.Reduction.Value) : null;
-                }
-            case GmsSpec gms:
-                {
-                    int transformer, conv;
-                    if (gms.Split is { } split)
-                    {
-                        transformer = split.Value[0];
-                        conv = split.Value[1];
-                        if (transformer + conv != outChannels)
-                        {
-                            Report(DiagnosticKinds.SplitSum, split.Span,
-                                $"split [{transformer}, {conv}] sums to {transformer + conv}, but this gms block outputs {outChannels} channels " +
-                                $"(the width of level {level}); the two parts must sum to {outChannels}");
-                            return null;
-                        }
-                    }
-                    else
-                    {
-                        double ratio = gms.Ratio?.Value ?? DefaultGmsRatio;
-                        transformer = (int)Math.Round(ratio * outChannels, MidpointRounding.AwayFromZero);
-                        conv = outChannels - transformer;
-                    }
-                    // Each spatial size at this level must cut into whole patches (only the transformer branch unfolds).
-                    if (transformer > 0)
-                        for (int axis = 0; axis < _multiple.Length && axis < gms.Patch.Value.Count; axis++)
-                            Require((1L << (level - 1)) * gms.Patch.Value[axis], axis);
-                    int mlp = gms.Mlp?.Value ?? 2 * outChannels;
-                    return new GmsPlan(inChannels, outChannels, transformer, conv, gms.Patch.Value, gms.Heads.Value,
-                        gms.HeadDim.Value, mlp, gms.Depth.Value);
-                }
-            case FusionSpec fusion:
-                if (inChannels % 2 != 0)
-                {
-                    Report(DiagnosticKinds.ChannelConstraint, fusion.Span,
-                        $"fusion's grouped 3x3 convolution splits its {inChannels} input channels into 2 groups; the count must be even");
-                    return null;
-                }
-                return new FusionPlan(inChannels, outChannels, fusion.Expansion.Value);
-            case ConvSpec:
-                return new DoubleConvPlan(inChannels, outChannels);
-            case CustomBlockSpec custom:
-                return ResolveCustom(custom, inChannels, outChannels);
-            case UnresolvedBlockSpec:
-                return null; // already reported; every block outputs the level width, so the rest still checks
-            default:
-                throw new InvalidOperationException("unknown block spec " + block.GetType().Name);
-        }
-    }
-
-    /// <summary>A user block: its declared channel rule gives its output, its declared constraints are checked on its input.</summary>
-    private BlockPlan? ResolveCustom(CustomBlockSpec custom, int inChannels, int width)
-    {
-        var declaration = custom.Declaration;
-        OptionValue? ValueOf(string key) => custom.Values.FirstOrDefault(v => v.Key == key);
-        bool ok = true;
-        foreach (string divisor in declaration.InputDivisibleBy)
-        {
-            int by;
-            SourceSpan span = custom.Span;
-            string source;
-            if (int.TryParse(divisor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out by))
-                source = by.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            else if (ValueOf(divisor) is { } value)
-            {
-                by = value.Integer;
-                span = value.Span;
-                source = $"its {divisor} {by}";
-            }
-            else continue; // the declaration was checked when it was read
-            if (by > 0 && inChannels % by == 0) continue;
-            ok = Report(DiagnosticKinds.ChannelConstraint, span,
-                $"'{declaration.Keyword}' works on {inChannels} input channels here, not divisible by {source} as its declaration requires (InputDivisibleBy)");
-        }
-        int outChannels = declaration.Channels switch
-        {
-            ChannelRule.SameAsInput => inChannels,
-            ChannelRule.FromOption => ValueOf(declaration.ChannelOption!)?.Integer ?? width,
-            _ => width,
-        };
-        return ok ? new CustomBlockPlan(inChannels, outChannels, declaration, custom.Values) : null;
-    }
+        DeclaredBlockSpec declared => BlockDefinitions.Of(declared.Declaration).Resolve(this, declared, inChannels, outChannels, level),
+        UnresolvedBlockSpec => null, // already reported; every block outputs the level width, so the rest still checks
+        _ => throw new InvalidOperationException("unknown block spec " + block.GetType().Name),
+    };
 
     private static string ChannelRuleText(BlockDeclaration declaration) => declaration.Channels switch
     {
@@ -261,6 +166,12 @@ public sealed class Planner
         int target = _spec.Dims.Value == 3 ? 96 : 256;
         return multiple.Select(m => (int)Math.Min(int.MaxValue, (target + m - 1) / m * (long)m)).ToEquatableArray();
     }
+
+    int IPlanningContext.Dims => _spec.Dims.Value;
+
+    bool IPlanningContext.Report(DiagnosticKind kind, SourceSpan span, string message) => Report(kind, span, message);
+
+    void IPlanningContext.Require(long factor, int axis) => Require(factor, axis);
 
     private void Require(long factor, int axis = -1)
     {

@@ -112,6 +112,9 @@ internal static class BlockReader
                     $"block '{keyword}': ChannelsFrom must name one of its integer options ({Join(options.Where(o => o.Kind == OptionKind.Integer).Select(o => o.Key))}), found '{channelOption}'");
             else channelOption = source.Key;
         }
+        foreach (var option in options.Where(o => o.NotWith != null && options.All(other => other.Key != o.NotWith)))
+            Error(DiagnosticKinds.InvalidBlockRule, typeLocation,
+                $"block '{keyword}': option '{option.Key}' is NotWith '{option.NotWith}', which is not one of its options ({Join(options.Select(o => o.Key))})");
         var resolvedDivisors = new List<string>();
         foreach (string divisor in divisors)
         {
@@ -166,6 +169,8 @@ internal static class BlockReader
         int maxCount = named.TryGetValue("MaxCount", out var xc) && xc.Value is int ixc ? ixc : 16;
         bool perAxis = named.TryGetValue("PerAxis", out var pa) && pa.Value is true;
         int[]? listDefault = named.TryGetValue("Default", out var df) && !df.IsNull ? df.Values.Select(v => (int)v.Value!).ToArray() : null;
+        bool odd = named.TryGetValue("Odd", out var od) && od.Value is true;
+        string? notWith = named.TryGetValue("NotWith", out var nw) ? nw.Value as string : null;
 
         if (!IsKeyword(key))
         {
@@ -174,10 +179,17 @@ internal static class BlockReader
         }
 
         var type = parameter.Type;
-        if (type.NullableAnnotation == NullableAnnotation.Annotated && type is INamedTypeSymbol { IsValueType: true } nullable && nullable.TypeArguments.Length == 1)
+        bool optional = false;
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
         {
-            Error(DiagnosticKinds.UnsupportedOption, $"block '{keyword}': option '{key}' has a nullable value type; give it a default value instead");
-            return null;
+            // int? mlp = null: an option that may be left out; the block receives null.
+            if (!parameter.HasExplicitDefaultValue || parameter.ExplicitDefaultValue != null)
+            {
+                Error(DiagnosticKinds.UnsupportedOption, $"block '{keyword}': option '{key}' is nullable; give it the default null (an option that may be left out)");
+                return null;
+            }
+            type = nullable.TypeArguments[0];
+            optional = true;
         }
         OptionKind kind;
         var choices = new List<string>();
@@ -253,7 +265,7 @@ internal static class BlockReader
             }
             if (listDefault != null)
             {
-                var bad = listDefault.Where(v => v < min || v > max).ToList();
+                var bad = listDefault.Where(v => v < min || v > max || (odd && (v <= 0 || v % 2 == 0))).ToList();
                 if (bad.Count > 0 || (kind == OptionKind.IntegerList && (listDefault.Length < minCount || listDefault.Length > maxCount))
                     || (kind == OptionKind.PerAxis && listDefault.Length is not (1 or 2 or 3)))
                 {
@@ -265,7 +277,7 @@ internal static class BlockReader
                 defaultJson = "[" + string.Join(", ", listDefault) + "]";
             }
         }
-        else if (parameter.HasExplicitDefaultValue)
+        else if (parameter.HasExplicitDefaultValue && !optional)
         {
             object? value = parameter.ExplicitDefaultValue;
             switch (kind)
@@ -273,7 +285,7 @@ internal static class BlockReader
                 case OptionKind.Integer:
                     {
                         int v = System.Convert.ToInt32(value, CultureInfo.InvariantCulture);
-                        if (v < min || v > max)
+                        if (v < min || v > max || (odd && (v <= 0 || v % 2 == 0)))
                         {
                             Error(DiagnosticKinds.InvalidOptionRange, $"block '{keyword}': the default {v} of option '{key}' is outside its own range {range}");
                             return null;
@@ -309,8 +321,16 @@ internal static class BlockReader
                     }
             }
         }
+        if (odd && kind is not (OptionKind.Integer or OptionKind.IntegerList or OptionKind.PerAxis))
+        {
+            Error(DiagnosticKinds.UnsupportedOption, $"block '{keyword}': option '{key}' is marked Odd but is not an integer or a list of integers");
+            return null;
+        }
         return new OptionDeclaration(key, parameter.Name, kind, description, min, max, kind == OptionKind.IntegerList ? minCount : 0,
-            kind == OptionKind.IntegerList ? maxCount : 0, choices.ToEquatableArray(), members.ToEquatableArray(), choiceType, defaultJson);
+            kind == OptionKind.IntegerList ? maxCount : 0, choices.ToEquatableArray(), members.ToEquatableArray(), choiceType, defaultJson)
+        {
+            Optional = optional, Odd = odd, NotWith = notWith,
+        };
     }
 
     /// <summary>Blocks declared in referenced assemblies (a block library the project uses), read from metadata:
@@ -356,11 +376,11 @@ internal static class BlockReader
         {
             var all = group.OrderBy(r => r.TypeName, System.StringComparer.Ordinal).ToList();
             foreach (var read in all) diagnostics.AddRange(read.Diagnostics);
-            if (System.Array.IndexOf(Dsl.Parsing.ArchitectureParser.BlockNames, group.Key) >= 0)
+            if (Dsl.Planning.Definitions.BlockDefinitions.BuiltInKeywords.Contains(group.Key))
             {
                 foreach (var read in all)
                     diagnostics.Add(new DeclarationDiagnostic(DiagnosticKinds.BuiltInBlockName.Id, (read.Location == null ? read.TypeName + ": " : "") +
-                        $"block keyword '{group.Key}' is a built-in block of the language ({string.Join(", ", Dsl.Parsing.ArchitectureParser.BlockNames)}); choose another keyword",
+                        $"block keyword '{group.Key}' is a built-in block of the language ({string.Join(", ", Dsl.Planning.Definitions.BlockDefinitions.BuiltInKeywords)}); choose another keyword",
                         read.Location));
                 continue;
             }

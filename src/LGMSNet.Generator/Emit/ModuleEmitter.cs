@@ -163,18 +163,14 @@ internal static class ModuleEmitter
     private static string StageType(StagePlan stage) =>
         stage.Blocks.Count == 1 ? BlockType(stage.Blocks[0]) : Blocks + "BlockSequence";
 
-    private static string BlockType(BlockPlan block) => block is CustomBlockPlan custom ? custom.Declaration.TypeName : Blocks + BuiltInType(block);
-
-    private static string BuiltInType(BlockPlan block) => block switch
+    /// <summary>The runtime class of a planned block: the network's own stem, up-convolutions and head, or the class a
+    /// YAML block's declaration names (built in or the user's).</summary>
+    private static string BlockType(BlockPlan block) => block switch
     {
-        StemPlan => "ConvNormAct",
-        LmsUnitPlan => "LmsUnit",
-        GmsPlan => "GmsBlock",
-        FusionPlan => "FusionBlock",
-        DoubleConvPlan => "DoubleConv",
-        UpConvPlan => "UpConv",
-        HeadPlan => "ConvHead",
-        _ => throw new System.InvalidOperationException("no runtime block for " + block.GetType().Name),
+        StemPlan => Blocks + "ConvNormAct",
+        UpConvPlan => Blocks + "UpConv",
+        HeadPlan => Blocks + "ConvHead",
+        _ => LGMSNet.Dsl.Planning.Definitions.BlockDefinitions.Of(block).Declaration.TypeName,
     };
 
     private static Call StageConstruction(NetworkPlan plan, StagePlan stage) =>
@@ -182,35 +178,15 @@ internal static class ModuleEmitter
             ? BlockConstruction(plan, stage.Blocks[0])
             : new Call($"new {Blocks}BlockSequence", stage.Blocks.Select(b => (object)BlockConstruction(plan, b)));
 
-    /// <summary>The runtime block for one planned block: leading arguments dims, inChannels, outChannels,
-    /// then the block's own, all named.</summary>
+    /// <summary>The runtime block for one planned block: named arguments, dims, inChannels and outChannels first. The
+    /// network's own stages are written here; a YAML block's arguments come from its definition.</summary>
     private static Call BlockConstruction(NetworkPlan plan, BlockPlan block)
     {
-        if (block is CustomBlockPlan custom) return CustomConstruction(plan, custom);
         var arguments = new List<object> { $"dims: {plan.Dims}", $"inChannels: {block.InChannels}", $"outChannels: {block.OutChannels}" };
         switch (block)
         {
             case StemPlan:
                 arguments.AddRange(new[] { "kernel: 3", "bias: true", "norm: norm", $"activation: {Blocks}Activation.ReLU" });
-                break;
-            case LmsUnitPlan l:
-                arguments.AddRange(new[]
-                {
-                    $"kernels: {IntArray(l.Kernels)}", $"depth: {l.Depth}", $"groups: {l.Groups}", $"reduction: {l.Reduction}", "norm: norm",
-                });
-                break;
-            case GmsPlan g:
-                arguments.AddRange(new[]
-                {
-                    $"transformerChannels: {g.TransformerChannels}", $"convChannels: {g.ConvChannels}", $"patch: {IntArray(g.Patch)}",
-                    $"heads: {g.Heads}", $"headDim: {g.HeadDim}", $"mlp: {g.Mlp}", $"depth: {g.Depth}", "norm: norm",
-                });
-                break;
-            case FusionPlan f:
-                arguments.AddRange(new[] { $"expansion: {f.Expansion}", "norm: norm" });
-                break;
-            case DoubleConvPlan:
-                arguments.Add("norm: norm");
                 break;
             case UpConvPlan:
                 arguments.AddRange(new[] { $"mode: {Blocks}UpsampleMode.{UpsampleMode(plan.Upsample)}", "norm: norm" });
@@ -218,35 +194,10 @@ internal static class ModuleEmitter
             case HeadPlan:
                 break;
             default:
-                throw new System.InvalidOperationException("no runtime block for " + block.GetType().Name);
+                arguments = LGMSNet.Dsl.Planning.Definitions.BlockDefinitions.Of(block).Arguments(block, plan.Dims).Cast<object>().ToList();
+                break;
         }
         return new Call($"new {BlockType(block)}", arguments);
-    }
-
-    /// <summary>A user block: the structural parameters its constructor takes, then every option by parameter name.</summary>
-    private static Call CustomConstruction(NetworkPlan plan, CustomBlockPlan block)
-    {
-        var declaration = block.Declaration;
-        var arguments = new List<object>();
-        if (declaration.Takes("dims")) arguments.Add($"dims: {plan.Dims}");
-        if (declaration.Takes("inChannels")) arguments.Add($"inChannels: {block.InChannels}");
-        if (declaration.Takes("outChannels")) arguments.Add($"outChannels: {block.OutChannels}");
-        for (int i = 0; i < declaration.Options.Count; i++)
-        {
-            var option = declaration.Options[i];
-            var value = block.Values[i];
-            string literal = option.Kind switch
-            {
-                LGMSNet.Dsl.Blocks.OptionKind.Integer => value.Integer.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                LGMSNet.Dsl.Blocks.OptionKind.IntegerList or LGMSNet.Dsl.Blocks.OptionKind.PerAxis => IntArray(value.Integers),
-                LGMSNet.Dsl.Blocks.OptionKind.Fraction => value.Number.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "d",
-                LGMSNet.Dsl.Blocks.OptionKind.Choice => $"{option.ChoiceType}.{option.ChoiceMembers[value.Integer]}",
-                _ => value.Integer != 0 ? "true" : "false",
-            };
-            arguments.Add($"@{option.Parameter}: {literal}");
-        }
-        if (declaration.Takes("norm")) arguments.Add("norm: norm");
-        return new Call($"new {declaration.TypeName}", arguments);
     }
 
     /// <summary>The runtime's own enums (the generated code does not reference LGMSNet.Dsl).</summary>

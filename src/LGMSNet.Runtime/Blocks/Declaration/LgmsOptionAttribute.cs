@@ -2,7 +2,8 @@ namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>Describes one option of an <see cref="LgmsBlockAttribute"/> block (a constructor parameter): its YAML key,
 /// range and description. Optional: without it the key is the parameter name in snake_case, integers take any value,
-/// fractions 0..1, lists 1 to 16 entries.</summary>
+/// fractions 0..1, lists 1 to 16 entries. A nullable parameter defaulting to null (<c>int? mlp = null</c>) is an option
+/// that may be left out: the block receives null and decides.</summary>
 [AttributeUsage(AttributeTargets.Parameter, AllowMultiple = false, Inherited = false)]
 public sealed class LgmsOptionAttribute : Attribute
 {
@@ -28,6 +29,12 @@ public sealed class LgmsOptionAttribute : Attribute
 
     /// <summary>The default of an <c>int[]</c> option (C# has no array default values).</summary>
     public int[]? Default { get; set; }
+
+    /// <summary>Integer values (of each list entry) must be odd and positive, as kernel sizes padded by k/2.</summary>
+    public bool Odd { get; set; }
+
+    /// <summary>Another option this one cannot be given together with (as gms's split and ratio).</summary>
+    public string? NotWith { get; set; }
 }
 
 /// <summary>A user block that states its multiply-adds, so <c>summary</c> and <c>list</c> count it (a block that does
