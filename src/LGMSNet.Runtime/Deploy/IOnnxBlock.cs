@@ -3,13 +3,47 @@ using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Deploy;
 
-/// <summary>A user block (<see cref="Blocks.LgmsBlockAttribute"/>) that writes itself into an exported ONNX graph: the
-/// extension point of <see cref="OnnxExporter"/>, which walks the architecture and hands each user block its input.
-/// A block without it is refused at export with its name and this interface, never written as a broken file.</summary>
+/// <summary>A block module (<see cref="Blocks.LgmsBlockAttribute"/>) that writes itself into an exported ONNX graph.
+/// <see cref="OnnxExporter"/> walks the architecture and hands every YAML block its input through
+/// <see cref="OnnxBlockWriters"/>: a writer registered for the module's type (the built-in blocks'), or this. A block with
+/// neither is refused at export with its name and this interface, never written as a broken file.</summary>
 public interface IOnnxBlock
 {
     /// <summary>Adds the block's operators to <paramref name="onnx"/> and returns the name of its output value.</summary>
     string ExportOnnx(OnnxBlockContext onnx, string input);
+}
+
+/// <summary>Writes one kind of block module into an ONNX graph (registered by module type in <see cref="OnnxBlockWriters"/>):
+/// the extension point for modules that cannot implement <see cref="IOnnxBlock"/> themselves.</summary>
+public interface IOnnxBlockWriter
+{
+    string Export(OnnxBlockContext onnx, TorchSharp.torch.nn.Module block, string input);
+}
+
+/// <summary>Which writer exports which block module: the built-in blocks' writers (Deploy/BlockWriters), those registered
+/// with <see cref="Register"/>, and any module implementing <see cref="IOnnxBlock"/>.</summary>
+public static class OnnxBlockWriters
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IOnnxBlockWriter> Writers = new(new Dictionary<Type, IOnnxBlockWriter>
+    {
+        [typeof(Blocks.LmsUnit)] = new BlockWriters.LmsUnitWriter(),
+        [typeof(Blocks.GmsBlock)] = new BlockWriters.GmsBlockWriter(),
+        [typeof(Blocks.FusionBlock)] = new BlockWriters.FusionBlockWriter(),
+        [typeof(Blocks.DoubleConv)] = new BlockWriters.DoubleConvWriter(),
+    });
+
+    /// <summary>Exports modules of type <paramref name="module"/> with <paramref name="writer"/>.</summary>
+    public static void Register(Type module, IOnnxBlockWriter writer) => Writers[module] = writer;
+
+    public static IOnnxBlockWriter? For(TorchSharp.torch.nn.Module module) =>
+        Writers.TryGetValue(module.GetType(), out var writer) ? writer : module is IOnnxBlock ? SelfWriting.Instance : null;
+
+    private sealed class SelfWriting : IOnnxBlockWriter
+    {
+        public static readonly SelfWriting Instance = new();
+
+        public string Export(OnnxBlockContext onnx, TorchSharp.torch.nn.Module block, string input) => ((IOnnxBlock)block).ExportOnnx(onnx, input);
+    }
 }
 
 /// <summary>What a user block sees of the graph being exported: its own weights by state_dict key (relative to the block,
@@ -18,18 +52,26 @@ public sealed class OnnxBlockContext
 {
     private readonly OnnxGraph _graph;
     private readonly string _prefix;
-    private readonly Func<string, Tensor> _weight;
-    private readonly Func<string, bool> _has;
 
-    internal OnnxBlockContext(OnnxGraph graph, string prefix, int dims, int opset, Func<string, Tensor> weight, Func<string, bool> has)
+    internal OnnxBlockContext(OnnxExporter.Writer writer, Dsl.Planning.BlockPlan plan, string prefix)
     {
-        _graph = graph;
+        Writer = writer;
+        Plan = plan;
+        _graph = writer.Graph;
         _prefix = prefix;
-        Dims = dims;
-        Opset = opset;
-        _weight = weight;
-        _has = has;
+        Dims = writer.Dims;
+        Opset = writer.Options.Opset;
     }
+
+    /// <summary>The exporter's layer writers (conv-norm with BatchNorm folding, the network's norm, activations), for the
+    /// built-in blocks' writers.</summary>
+    internal OnnxExporter.Writer Writer { get; }
+
+    /// <summary>The planned block being written (its channels and options as the compiler resolved them).</summary>
+    internal Dsl.Planning.BlockPlan Plan { get; }
+
+    /// <summary>The block's module path (its state_dict prefix), e.g. <c>encoder1.1</c>.</summary>
+    public string Prefix => _prefix;
 
     /// <summary>2 or 3 spatial axes (inputs are [batch, channels, (depth,) height, width]).</summary>
     public int Dims { get; }
@@ -38,10 +80,10 @@ public sealed class OnnxBlockContext
     public int Opset { get; }
 
     /// <summary>The block's tensor <paramref name="key"/> (float32, CPU), marked as exported.</summary>
-    public Tensor Weight(string key) => _weight(_prefix + "." + key);
+    public Tensor Weight(string key) => Writer.Weight(_prefix + "." + key);
 
     /// <summary>Whether the block has a tensor <paramref name="key"/> (e.g. an optional bias).</summary>
-    public bool HasWeight(string key) => _has(_prefix + "." + key);
+    public bool HasWeight(string key) => Writer.HasWeight(_prefix + "." + key);
 
     /// <summary>An operator of the default ONNX domain; returns its output.</summary>
     public string Node(string op, params string[] inputs) => _graph.Node(op, _prefix, inputs);

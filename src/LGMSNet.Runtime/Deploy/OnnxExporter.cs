@@ -116,7 +116,7 @@ public static class OnnxExporter
     }
 
     /// <summary>One export: the weights, the graph under construction, and a method per block.</summary>
-    private sealed class Writer
+    internal sealed class Writer
     {
         private readonly SegmentationNetwork _network;
         private readonly NetworkPlan _plan;
@@ -139,6 +139,12 @@ public static class OnnxExporter
         }
 
         public OnnxGraph Graph { get; } = new();
+
+        internal NetworkPlan Plan => _plan;
+
+        internal OnnxExportOptions Options => _options;
+
+        internal int Dims => _dims;
 
         public void Build()
         {
@@ -180,250 +186,37 @@ public static class OnnxExporter
             return x;
         }
 
+        /// <summary>The network's own stem, up-convolutions and head are written here; every YAML block, built in or a
+        /// project's own, goes through <see cref="OnnxBlockWriters"/>, found by its module's type.</summary>
         private string Block(BlockPlan block, string o, string x) => block switch
         {
             StemPlan => ConvNorm(x, o, 3, bias: true, Activation.ReLU),
             UpConvPlan => ConvNorm(Upsample(x, o), o, 3, bias: true, Activation.ReLU),
             HeadPlan => Conv(x, o, Weight(o + ".weight"), Weight(o + ".bias"), 1, 1),
-            LmsUnitPlan lms => LmsUnit(lms, o, x),
-            GmsPlan gms => Gms(gms, o, x),
-            FusionPlan => Fusion(o, x),
-            DoubleConvPlan => DoubleConv(o, x),
-            CustomBlockPlan custom => Custom(custom, o, x),
-            _ => throw new NotSupportedException($"ONNX export has no rule for {block.GetType().Name} ({o})"),
+            _ => YamlBlock(block, o, x),
         };
 
         // ---- blocks -------------------------------------------------------------------------------------
 
-        /// <summary>A user block writes itself (<see cref="IOnnxBlock"/>); one that cannot is refused by name.</summary>
-        private string Custom(CustomBlockPlan block, string o, string x)
+        /// <summary>A YAML block: the writer registered for its module's type, or the module's own <see cref="IOnnxBlock"/>;
+        /// a block with neither is refused by name before anything is written.</summary>
+        private string YamlBlock(BlockPlan block, string o, string x)
         {
-            var declaration = block.Declaration;
-            if (!_modules.TryGetValue(o, out var module) || module is not IOnnxBlock exportable)
+            var declaration = Dsl.Planning.Definitions.BlockDefinitions.Of(block).Declaration;
+            if (!_modules.TryGetValue(o, out var module) || OnnxBlockWriters.For(module) is not { } writer)
                 throw new IO.UserErrorException(
                     $"cannot export {_plan.Name} to ONNX: its block '{declaration.Keyword}' ({declaration.DisplayType}, at {o}) does not say how to export itself. " +
                     $"Implement LGMSNet.Runtime.Deploy.IOnnxBlock on {declaration.DisplayType} (README, \"Write your own block\"); nothing was written", 2);
-            return exportable.ExportOnnx(new OnnxBlockContext(Graph, o, _dims, _options.Opset, Weight, key => _weights.ContainsKey(key)), x);
-        }
-
-        private string LmsUnit(LmsUnitPlan lms, string o, string x)
-        {
-            for (int d = 0; d < lms.Depth; d++) x = LmsBlock(lms, $"{o}.blocks.{d}", x);
-            return ConvNorm(x, o + ".project", 1, bias: false, Activation.SiLU);
-        }
-
-        /// <summary>dwconv (merged, includes the first residual) → GroupNorm → GELU → reduce → expand → + x.</summary>
-        private string LmsBlock(LmsUnitPlan lms, string o, string x)
-        {
-            int n = lms.Kernels.Count;
-            var weights = Enumerable.Range(0, n).Select(i => Weight($"{o}.dwconv.{i}.weight")).ToArray();
-            var biases = Enumerable.Range(0, n).Select(i => Weight($"{o}.dwconv.{i}.bias")).ToArray();
-            string y;
-            if (_options.MergeLmsKernels)
-            {
-                var (weight, bias) = MergeDepthwise(weights, biases, lms.Kernels.ToArray());
-                y = Conv(x, o + ".dwconv", weight, bias, lms.Kernels.Max(), lms.InChannels);
-            }
-            else
-            {
-                long slice = lms.InChannels / n;
-                var parts = Graph.Nodes("Split", o + ".dwconv", new[] { x, Graph.Int64s(Enumerable.Repeat(slice, n).ToArray()) }, n, OnnxGraph.Int("axis", 1));
-                var convolved = parts.Select((p, i) => Conv(p, $"{o}.dwconv.{i}", weights[i], biases[i], lms.Kernels[i], slice)).ToArray();
-                y = Graph.Node("Add", o + ".residual1", new[] { Graph.Node("Concat", o + ".dwconv", convolved, OnnxGraph.Int("axis", 1)), x });
-            }
-            y = Activate(GroupNorm(y, o + ".norm", lms.Groups), o + ".norm", Activation.GELU);
-            y = ConvNorm(y, o + ".reduce", 1, bias: false, Activation.SiLU);
-            y = ConvNorm(y, o + ".expand", 3, bias: false, Activation.SiLU);
-            return Graph.Node("Add", o + ".residual2", new[] { y, x });
-        }
-
-        /// <summary>LmsBlock.FuseForInference's merge: kernels zero-padded to the largest size and centred,
-        /// +1 on the centre tap for the residual, biases concatenated.</summary>
-        private (Tensor Weight, Tensor Bias) MergeDepthwise(Tensor[] weights, Tensor[] biases, int[] kernels)
-        {
-            int largest = kernels.Max();
-            long slice = weights[0].shape[0], channels = slice * kernels.Length;
-            var shape = new List<long> { channels, 1 };
-            shape.AddRange(Enumerable.Repeat((long)largest, _dims));
-            var merged = zeros(shape.ToArray(), dtype: ScalarType.Float32);
-            for (int i = 0; i < kernels.Length; i++)
-            {
-                int offset = (largest - kernels[i]) / 2;
-                var target = merged.narrow(0, i * slice, slice);
-                for (int axis = 0; axis < _dims; axis++) target = target.narrow(2 + axis, offset, kernels[i]);
-                target.copy_(weights[i]);
-            }
-            var centre = merged;
-            for (int axis = 0; axis < _dims; axis++) centre = centre.narrow(2 + axis, largest / 2, 1);
-            centre.add_(SafeOps.One, SafeOps.One);
-            return (merged, torch.cat(biases, 0));
-        }
-
-        private string Gms(GmsPlan g, string o, string input)
-        {
-            string x = ConvNorm(input, o + ".conv1", 3, bias: false, Activation.SiLU);
-            x = ConvNorm(x, o + ".conv2", 1, bias: false, Activation.SiLU);
-            int a = g.TransformerChannels, b = g.ConvChannels;
-            string? tokensPart = null, localPart = null;
-            if (a > 0 && b > 0)
-            {
-                var halves = Graph.Nodes("Split", o + ".split", new[] { x, Graph.Int64s(a, b) }, 2, OnnxGraph.Int("axis", 1));
-                (tokensPart, localPart) = (halves[0], halves[1]);
-            }
-            else if (a > 0) tokensPart = x;
-            else localPart = x;
-
-            var parts = new List<string>(2);
-            if (tokensPart != null)
-            {
-                string tokens = Unfold(tokensPart, g, o);
-                for (int l = 0; l < g.Depth; l++) tokens = TransformerLayer(tokens, g, $"{o}.transformer.{l}");
-                parts.Add(FoldTokens(tokens, tokensPart, g, o));
-            }
-            if (localPart != null)
-            {
-                // depthwise 3x3 (+BN) → ReLU → depthwise 1x1 (+BN, a per-channel affine) → + input
-                string c = o + ".conv_branch";
-                var (dwWeight, dwBias) = FoldBatchNorm(Weight(c + ".depthwise.weight"), null, c + ".norm1");
-                string y = Graph.Node("Relu", c, new[] { Conv(localPart, c + ".depthwise", dwWeight, dwBias, 3, b) });
-                var (pwWeight, pwBias) = FoldBatchNorm(Weight(c + ".pointwise.weight"), null, c + ".norm2");
-                y = Affine(y, c + ".pointwise", pwWeight.flatten(), pwBias);
-                parts.Add(Graph.Node("Add", c + ".residual", new[] { y, localPart }));
-            }
-            string fused = parts.Count == 1 ? parts[0] : Graph.Node("Concat", o + ".branches", parts, OnnxGraph.Int("axis", 1));
-            fused = ConvNorm(fused, o + ".conv3", 1, bias: false, Activation.SiLU);
-            string joined = Graph.Node("Concat", o + ".conv4", new[] { fused, input }, OnnxGraph.Int("axis", 1));
-            return ConvNorm(joined, o + ".conv4", 3, bias: false, Activation.SiLU);
-        }
-
-        /// <summary>[B, a, S1..Sd] → [B·P, N, a] (GmsBlock.Unfold with batch and sequence axes merged, which
-        /// is what attention needs): sequence p = intra-patch offset, token n = patch-grid position.</summary>
-        private string Unfold(string x, GmsPlan g, string o)
-        {
-            var parts = new List<string> { Graph.Int64s(0, g.TransformerChannels) };
-            var grids = new List<string>();
-            for (int axis = 0; axis < _dims; axis++)
-            {
-                grids.Add(GridSize(x, axis, g.Patch[axis], o));
-                parts.Add(grids[^1]);
-                parts.Add(Graph.Int64s(g.Patch[axis]));
-            }
-            string shape = Graph.Node("Concat", o + ".unfold_shape", parts, OnnxGraph.Int("axis", 0));
-            string split = Graph.Node("Reshape", o + ".unfold", new[] { x, shape });
-            var order = new List<long> { 0 };
-            for (int axis = 0; axis < _dims; axis++) order.Add(3 + 2 * axis);
-            for (int axis = 0; axis < _dims; axis++) order.Add(2 + 2 * axis);
-            order.Add(1);
-            string moved = Graph.Node("Transpose", o + ".unfold", new[] { split }, OnnxGraph.Ints("perm", order.ToArray()));
-            string tokens = grids[0];
-            for (int axis = 1; axis < _dims; axis++) tokens = Graph.Node("Mul", o + ".tokens", new[] { tokens, grids[axis] });
-            string target = Graph.Node("Concat", o + ".unfold_shape", new[] { Graph.Int64s(-1), tokens, Graph.Int64s(g.TransformerChannels) },
-                OnnxGraph.Int("axis", 0));
-            return Graph.Node("Reshape", o + ".unfold", new[] { moved, target });
-        }
-
-        /// <summary>The inverse of <see cref="Unfold"/>, back to the shape of <paramref name="like"/>.</summary>
-        private string FoldTokens(string tokens, string like, GmsPlan g, string o)
-        {
-            var parts = new List<string> { Graph.Int64s(new long[] { -1 }.Concat(g.Patch.Select(p => (long)p)).ToArray()) };
-            for (int axis = 0; axis < _dims; axis++) parts.Add(GridSize(like, axis, g.Patch[axis], o));
-            parts.Add(Graph.Int64s(g.TransformerChannels));
-            string shape = Graph.Node("Concat", o + ".fold_shape", parts, OnnxGraph.Int("axis", 0));
-            string split = Graph.Node("Reshape", o + ".fold", new[] { tokens, shape });
-            var order = new List<long> { 0, 2 * _dims + 1 };
-            for (int axis = 0; axis < _dims; axis++)
-            {
-                order.Add(_dims + 1 + axis);
-                order.Add(1 + axis);
-            }
-            string moved = Graph.Node("Transpose", o + ".fold", new[] { split }, OnnxGraph.Ints("perm", order.ToArray()));
-            return Graph.Node("Reshape", o + ".fold", new[] { moved, Graph.Node("Shape", o + ".fold", new[] { like }) });
-        }
-
-        /// <summary>Spatial size of axis <paramref name="axis"/> divided by the patch size, as a 1-element int64 tensor.</summary>
-        private string GridSize(string x, int axis, int patch, string o)
-        {
-            string size = Graph.Node("Shape", o + ".grid", new[] { x }, OnnxGraph.Int("start", 2 + axis), OnnxGraph.Int("end", 3 + axis));
-            return patch == 1 ? size : Graph.Node("Div", o + ".grid", new[] { size, Graph.Int64s(patch) });
-        }
-
-        /// <summary>x + proj(attention(LN(x))), then x + ffn2(SiLU(ffn1(LN(x)))), on [B·P, N, a]. From opset 23
-        /// the attention is ONNX's Attention operator; before, MatMul → Softmax → MatMul per head.</summary>
-        private string TransformerLayer(string x, GmsPlan g, string t)
-        {
-            int a = g.TransformerChannels, h = g.Heads, d = g.HeadDim, inner = h * d;
-            string normed = LayerNorm(x, t + ".attn_norm", a);
-            var qkv = Weight(t + ".qkv.weight"); // [3·h·d, a]: q, k, v row blocks; head i uses rows i·d..(i+1)·d of each
-            bool fused = _options.Opset >= 23;
-            // scaled_dot_product_attention's scale 1/√d: the Attention operator's default, otherwise folded into q.
-            var q = fused ? qkv.narrow(0, 0, inner) : qkv.narrow(0, 0, inner).Times(1.0 / Math.Sqrt(d));
-            var k = qkv.narrow(0, inner, inner);
-            var v = qkv.narrow(0, 2 * inner, inner);
-            string Project(Tensor w, string name) => Graph.Node("MatMul", t + "." + name, new[] { normed, Floats(t + "." + name, w.t(), a, inner) });
-            string attended;
-            if (fused)
-            {
-                attended = Graph.Node("Attention", t + ".attention", new[] { Project(q, "q"), Project(k, "k"), Project(v, "v") },
-                    OnnxGraph.Int("q_num_heads", h), OnnxGraph.Int("kv_num_heads", h));
-            }
-            else
-            {
-                string heads = Graph.Int64s(0, 0, h, d);
-                string Heads(string y, string name, long[] perm) =>
-                    Graph.Node("Transpose", t + "." + name, new[] { Graph.Node("Reshape", t + "." + name, new[] { y, heads }) }, OnnxGraph.Ints("perm", perm));
-                string query = Heads(Project(q, "q"), "q", new long[] { 0, 2, 1, 3 }); // [BP, h, N, d]
-                string key = Heads(Project(k, "k"), "k", new long[] { 0, 2, 3, 1 });   // [BP, h, d, N]
-                string value = Heads(Project(v, "v"), "v", new long[] { 0, 2, 1, 3 }); // [BP, h, N, d]
-                string scores = Graph.Node("MatMul", t + ".scores", new[] { query, key });
-                string weights = Graph.Node("Softmax", t + ".softmax", new[] { scores }, OnnxGraph.Int("axis", -1));
-                attended = Graph.Node("MatMul", t + ".attend", new[] { weights, value });
-                attended = Graph.Node("Transpose", t + ".merge", new[] { attended }, OnnxGraph.Ints("perm", 0, 2, 1, 3));
-                attended = Graph.Node("Reshape", t + ".merge", new[] { attended, Graph.Int64s(0, 0, inner) });
-            }
-            x = Graph.Node("Add", t + ".residual1", new[] { Linear(attended, t + ".proj", inner, a), x });
-
-            string f = LayerNorm(x, t + ".ffn_norm", a);
-            f = Activate(Linear(f, t + ".ffn1", a, g.Mlp), t + ".ffn1", Activation.SiLU);
-            f = Linear(f, t + ".ffn2", g.Mlp, a);
-            return Graph.Node("Add", t + ".residual2", new[] { f, x });
-        }
-
-        /// <summary>grouped 3x3 → GELU → norm1 → 1x1 → GELU → norm2 → 1x1 → GELU → norm3; with BatchNorm,
-        /// norm1 and norm2 fold into the next 1x1 convolution (FusionBlock.FuseForInference).</summary>
-        private string Fusion(string o, string x)
-        {
-            var w1 = Weight(o + ".conv1.weight");
-            var w2 = Weight(o + ".conv2.weight");
-            var w3 = Weight(o + ".conv3.weight");
-            var b1 = Weight(o + ".conv1.bias");
-            var b2 = Weight(o + ".conv2.bias");
-            var b3 = Weight(o + ".conv3.bias");
-            string y = Activate(Conv(x, o + ".conv1", w1, b1, 3, 2), o + ".conv1", Activation.GELU);
-            if (_plan.Norm == NormKind.Batch)
-            {
-                (w2, b2) = FoldIntoNext(o + ".norm1", w2, b2);
-                (w3, b3) = FoldIntoNext(o + ".norm2", w3, b3);
-            }
-            else y = Norm(y, o + ".norm1");
-            y = Activate(Conv(y, o + ".conv2", w2, b2, 1, 1), o + ".conv2", Activation.GELU);
-            if (_plan.Norm != NormKind.Batch) y = Norm(y, o + ".norm2");
-            y = Activate(Conv(y, o + ".conv3", w3, b3, 1, 1), o + ".conv3", Activation.GELU);
-            return Norm(y, o + ".norm3");
-        }
-
-        private string DoubleConv(string o, string x)
-        {
-            x = ConvNorm(x, o + ".conv1", o + ".norm1", 3, bias: true, Activation.ReLU);
-            return ConvNorm(x, o + ".conv2", o + ".norm2", 3, bias: true, Activation.ReLU);
+            return writer.Export(new OnnxBlockContext(this, block, o), module, x);
         }
 
         // ---- layers -------------------------------------------------------------------------------------
 
-        private string ConvNorm(string x, string o, int kernel, bool bias, Activation activation) =>
+        internal string ConvNorm(string x, string o, int kernel, bool bias, Activation activation) =>
             ConvNorm(x, o + ".conv", o + ".norm", kernel, bias, activation);
 
         /// <summary>conv → network norm (BatchNorm folded into the convolution) → activation.</summary>
-        private string ConvNorm(string x, string conv, string norm, int kernel, bool bias, Activation activation)
+        internal string ConvNorm(string x, string conv, string norm, int kernel, bool bias, Activation activation)
         {
             var weight = Weight(conv + ".weight");
             Tensor? b = bias ? Weight(conv + ".bias") : null;
@@ -438,14 +231,14 @@ public static class OnnxExporter
         }
 
         /// <summary>w' = w·s, b' = b·s + t (the runtime's own fold, <see cref="BatchNormFolding.Preceding"/>).</summary>
-        private (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, Tensor? bias, string norm) =>
+        internal (Tensor Weight, Tensor Bias) FoldBatchNorm(Tensor weight, Tensor? bias, string norm) =>
             BatchNormFolding.Preceding(weight, bias, BatchNormAffine(norm));
 
         /// <summary>An affine map before a 1x1 convolution folds into it (<see cref="BatchNormFolding.Following"/>).</summary>
-        private (Tensor Weight, Tensor Bias) FoldIntoNext(string norm, Tensor next, Tensor bias) =>
+        internal (Tensor Weight, Tensor Bias) FoldIntoNext(string norm, Tensor next, Tensor bias) =>
             BatchNormFolding.Following(BatchNormAffine(norm), next, bias);
 
-        private (Tensor Scale, Tensor Shift) BatchNormAffine(string norm)
+        internal (Tensor Scale, Tensor Shift) BatchNormAffine(string norm)
         {
             if (!_modules.TryGetValue(norm, out var module) || module is not BatchNormLayer batchNorm)
                 throw new InvalidOperationException($"{_plan.Name}: expected a BatchNorm at '{norm}'");
@@ -455,7 +248,7 @@ public static class OnnxExporter
         }
 
         /// <summary>The network's norm as a separate operator (BatchNorm: a per-channel affine).</summary>
-        private string Norm(string x, string norm)
+        internal string Norm(string x, string norm)
         {
             switch (_plan.Norm)
             {
@@ -474,12 +267,12 @@ public static class OnnxExporter
         }
 
         /// <summary>Channels of a norm layer from the plan's layer list (an instance norm has no weights to read them from).</summary>
-        private long ChannelsOf(string norm) =>
+        internal long ChannelsOf(string norm) =>
             _normChannels.Value.TryGetValue(norm, out var channels)
                 ? channels
                 : throw new InvalidOperationException($"{_plan.Name}: the plan has no norm layer '{norm}'");
 
-        private string InstanceNorm(string x, string name, Tensor? gamma, Tensor? beta, long channels) =>
+        internal string InstanceNorm(string x, string name, Tensor? gamma, Tensor? beta, long channels) =>
             Graph.Node("InstanceNormalization", name, new[]
             {
                 x,
@@ -488,7 +281,7 @@ public static class OnnxExporter
             }, OnnxGraph.Float("epsilon", NormEps));
 
         /// <summary>GroupNorm: Reshape [B, G, -1] → InstanceNormalization → Reshape back → per-channel affine.</summary>
-        private string GroupNorm(string x, string norm, int groups)
+        internal string GroupNorm(string x, string norm, int groups)
         {
             var gamma = Weight(norm + ".weight");
             var beta = Weight(norm + ".bias");
@@ -500,7 +293,7 @@ public static class OnnxExporter
             return Affine(back, norm, gamma, beta);
         }
 
-        private string LayerNorm(string x, string name, int channels) =>
+        internal string LayerNorm(string x, string name, int channels) =>
             Graph.Node("LayerNormalization", name, new[]
             {
                 x, Floats(name + ".weight", Weight(name + ".weight"), channels), Floats(name + ".bias", Weight(name + ".bias"), channels),
@@ -509,7 +302,7 @@ public static class OnnxExporter
         /// <summary>x·s + t with per-channel s, t (axis 1), written as BatchNormalization with mean 0, variance 1
         /// and epsilon 0: ONNX Runtime runs that in its blocked (NCHWc) layout, where a Mul/Add pair would
         /// force a layout conversion.</summary>
-        private string Affine(string x, string name, Tensor scale, Tensor shift)
+        internal string Affine(string x, string name, Tensor scale, Tensor shift)
         {
             long channels = scale.shape[0];
             return Graph.Node("BatchNormalization", name, new[]
@@ -519,13 +312,13 @@ public static class OnnxExporter
             }, OnnxGraph.Float("epsilon", 0f));
         }
 
-        private string Linear(string x, string name, int inFeatures, int outFeatures)
+        internal string Linear(string x, string name, int inFeatures, int outFeatures)
         {
             string y = Graph.Node("MatMul", name, new[] { x, Floats(name + ".weight", Weight(name + ".weight").t(), inFeatures, outFeatures) });
             return Graph.Node("Add", name, new[] { y, Floats(name + ".bias", Weight(name + ".bias"), outFeatures) });
         }
 
-        private string Conv(string x, string name, Tensor weight, Tensor? bias, int kernel, long groups)
+        internal string Conv(string x, string name, Tensor weight, Tensor? bias, int kernel, long groups)
         {
             var inputs = new List<string> { x, Floats(name + ".weight", weight, weight.shape) };
             if (bias is not null) inputs.Add(Floats(name + ".bias", bias, bias.shape));
@@ -537,14 +330,14 @@ public static class OnnxExporter
                 OnnxGraph.Int("group", groups));
         }
 
-        private string MaxPool(string x, string name) =>
+        internal string MaxPool(string x, string name) =>
             Graph.Node("MaxPool", name + ".pool", new[] { x },
                 OnnxGraph.Ints("kernel_shape", Enumerable.Repeat(2L, _dims).ToArray()),
                 OnnxGraph.Ints("strides", Enumerable.Repeat(2L, _dims).ToArray()));
 
         /// <summary>x2 up-sampling as Primitives.Upsample2x: (bi/tri)linear with align_corners=false is
         /// half_pixel; PyTorch's nearest is asymmetric + floor.</summary>
-        private string Upsample(string x, string name)
+        internal string Upsample(string x, string name)
         {
             var scales = new float[] { 1, 1 }.Concat(Enumerable.Repeat(2f, _dims)).ToArray();
             string scalesName = Graph.Floats(name + ".scales", scales, scales.Length);
@@ -558,7 +351,7 @@ public static class OnnxExporter
             return Graph.Node("Resize", name + ".upsample", new[] { x, "", scalesName }, attributes);
         }
 
-        private string Activate(string x, string name, Activation activation)
+        internal string Activate(string x, string name, Activation activation)
         {
             switch (activation)
             {
@@ -583,11 +376,13 @@ public static class OnnxExporter
             }
         }
 
-        private string Scalar(string name, float value) => Graph.FloatScalar(value);
+        internal string Scalar(string name, float value) => Graph.FloatScalar(value);
 
         // ---- weights ------------------------------------------------------------------------------------
 
-        private Tensor Weight(string key)
+        internal bool HasWeight(string key) => _weights.ContainsKey(key);
+
+        internal Tensor Weight(string key)
         {
             if (!_weights.TryGetValue(key, out var tensor))
                 throw new InvalidOperationException($"ONNX export of {_plan.Name}: the state_dict has no '{key}'");
@@ -595,7 +390,7 @@ public static class OnnxExporter
             return tensor.detach().to_type(ScalarType.Float32).cpu();
         }
 
-        private string Floats(string name, Tensor tensor, params long[] shape) =>
+        internal string Floats(string name, Tensor tensor, params long[] shape) =>
             Graph.Floats(name, tensor.contiguous().data<float>().ToArray(), shape);
     }
 }
