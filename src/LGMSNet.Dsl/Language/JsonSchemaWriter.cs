@@ -58,13 +58,9 @@ public static class JsonSchemaWriter
             ["block"] = new Obj
             {
                 ["title"] = "block",
-                // Flow-style snippets, as the shipped files write blocks (bodyText: the server inserts it as written).
-                ["defaultSnippets"] = new List<object>
-                {
-                    Snippet("lms with options", "LMS block with its default kernels", "lms: { kernels: [${1:3}, ${2:5}, ${3:7}, ${4:9}] }"),
-                    Snippet("gms with options", "GMS block with a [transformer, conv] split", "gms: { split: [${1:96}, ${2:32}] }"),
-                    Snippet("fusion with options", "Fusion block with its expansion", "fusion: { expansion: ${1:4} }"),
-                },
+                // Flow-style snippets, as the shipped files write blocks (bodyText: the server inserts it as written): every block
+                // with options, with its first option that has a default.
+                ["defaultSnippets"] = all.Select(Snippet).Where(x => x != null).Select(x => (object)x!).ToList(),
                 ["anyOf"] = new List<object>
                 {
                     new Obj
@@ -135,8 +131,26 @@ public static class JsonSchemaWriter
         return properties;
     }
 
-    private static Obj Snippet(string label, string description, string body) =>
-        new() { ["label"] = label, ["description"] = description, ["bodyText"] = body };
+    /// <summary><c>lms: { kernels: [${1:3}, ${2:5}, ${3:7}, ${4:9}] }</c>: the block with its first defaulted option.</summary>
+    private static Obj? Snippet(Blocks.BlockDeclaration block)
+    {
+        var option = block.Options.FirstOrDefault(o => (o.DefaultJson ?? o.SkeletonJson) != null);
+        if (option == null) return null;
+        string json = (option.DefaultJson ?? option.SkeletonJson)!.Trim();
+        string value;
+        if (json.StartsWith("[", System.StringComparison.Ordinal))
+        {
+            var items = json.Trim('[', ']').Split(',').Select(t => t.Trim()).ToList();
+            value = "[" + string.Join(", ", items.Select((t, i) => $"${{{i + 1}:{t}}}")) + "]";
+        }
+        else value = $"${{1:{json.Trim('"')}}}";
+        return new Obj
+        {
+            ["label"] = block.Keyword + " with options",
+            ["description"] = $"{block.Keyword} with its {option.Key}",
+            ["bodyText"] = $"{block.Keyword}: {{ {option.Key}: {value} }}",
+        };
+    }
 
     private static Obj Schema(KeyRule rule)
     {

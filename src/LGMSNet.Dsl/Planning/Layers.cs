@@ -35,11 +35,9 @@ public sealed record OpaqueLayer(string Name, string ReferenceName, int Level, C
 /// description of each runtime block (src/LGMSNet.Runtime/Blocks), one entry per pair —
 /// <list type="table">
 /// <listheader><term>block plan (lowered by)</term><description>runtime module</description></listheader>
-/// <item><term><see cref="StemPlan"/>, and the CBS pairs inside LMS and GMS blocks (<c>ConvNorm</c>)</term><description><c>ConvNormAct</c></description></item>
-/// <item><term><see cref="LmsUnitPlan"/> (<c>Block</c>; each LMS block: <c>Lms</c>)</term><description><c>LmsUnit</c>, <c>LmsBlock</c></description></item>
-/// <item><term><see cref="GmsPlan"/> (<c>Gms</c>)</term><description><c>GmsBlock</c> with <c>ConvBranch</c> and <c>TransformerLayer</c></description></item>
-/// <item><term><see cref="FusionPlan"/> (<c>Fusion</c>)</term><description><c>FusionBlock</c></description></item>
-/// <item><term><see cref="DoubleConvPlan"/> (<c>Block</c>)</term><description><c>DoubleConv</c></description></item>
+/// <item><term><see cref="StemPlan"/>, and the CBS pairs inside LMS and GMS blocks (<see cref="LayerBuilder.ConvNorm"/>)</term><description><c>ConvNormAct</c></description></item>
+/// <item><term>each YAML block: its definition's <c>Lower</c> (Planning/Definitions: the lms, gms, fusion and conv
+/// files, and user blocks' one opaque layer)</term><description>the class its declaration names</description></item>
 /// <item><term><see cref="UpConvPlan"/> (<c>Of</c>, role Up)</term><description><c>UpConv</c></description></item>
 /// <item><term><see cref="HeadPlan"/> (<c>Of</c>, role Head)</term><description><c>ConvHead</c></description></item>
 /// </list>

@@ -106,6 +106,24 @@ public sealed class UserBlockTests() : TempFolderTest("lgms-user-blocks-")
     }
 
     [Fact]
+    public void K_fold_training_an_ensemble_eval_and_predict_work_with_a_user_block()
+    {
+        string runs = Temp("folds");
+        var (code, output, error) = CliRunner.Run("train", "lgmsnet-se", "--data", "synthetic", "--synthetic-train", "6", "--synthetic-val", "2",
+            "--folds", "2", "--epochs", "1", "--batch", "3", "--size", "32", "--output", runs);
+        Assert.True(code == 0, output + error);
+        (code, output, error) = CliRunner.Run("eval", "lgmsnet-se", "-w", runs, "--data", "synthetic", "--size", "32", "--json");
+        Assert.True(code == 0, output + error);
+        Assert.Equal(2, CliRunner.Json(output).GetProperty("members").GetInt32());
+
+        string images = Path.Combine(TestData.ImageFolder(Temp("data"), 2), "images");
+        string masks = Temp("masks");
+        (code, output, error) = CliRunner.Run("predict", "lgmsnet-se", "-w", Path.Combine(runs, "fold-0", "best.safetensors"), "--input", images, "--output", masks);
+        Assert.True(code == 0, output + error);
+        Assert.Equal(2, Directory.GetFiles(masks).Length);
+    }
+
+    [Fact]
     public void Export_refuses_a_block_without_an_onnx_rule_by_name_and_writes_nothing()
     {
         var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == "scaled");
