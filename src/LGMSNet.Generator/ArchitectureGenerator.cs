@@ -36,9 +36,11 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
         var declared = context.SyntaxProvider
             .ForAttributeWithMetadataName(BlockReader.BlockAttribute,
                 static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax,
-                static (ctx, ct) => BlockReader.Read((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
+                static (ctx, ct) => BlockReader.SafeRead((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
             .WithTrackingName(Steps.Blocks);
+        // Re-read only when the references change (not on every edit of the project's own code).
         var referenced = context.CompilationProvider
+            .WithComparer(SameReferences.Instance)
             .Select((compilation, ct) => BlockReader.FromReferences(compilation, ct))
             .WithTrackingName(Steps.ReferencedBlocks);
         var catalogModel = declared.Collect()
@@ -143,6 +145,18 @@ public sealed class ArchitectureGenerator : IIncrementalGenerator
             return root.Trim();
         return "LGMSNet.Architectures";
     }
+}
+
+/// <summary>Compilations are equal here when they reference the same metadata (the same reference objects, in order):
+/// what <see cref="BlockReader.FromReferences"/> reads depends on nothing else.</summary>
+internal sealed class SameReferences : System.Collections.Generic.IEqualityComparer<Compilation>
+{
+    public static readonly SameReferences Instance = new();
+
+    public bool Equals(Compilation? x, Compilation? y) =>
+        ReferenceEquals(x, y) || (x != null && y != null && x.References.SequenceEqual(y.References));
+
+    public int GetHashCode(Compilation obj) => obj.References.Count();
 }
 
 /// <summary>Per-file model: the compiled file, cross-file name conflicts and the target namespace.</summary>

@@ -74,10 +74,10 @@ public sealed class UserBlockTests
         Assert.Empty(diagnostics);
         string source = driver.GetRunResult().GeneratedTrees.Single(t => t.FilePath.EndsWith("Gated.g.cs", StringComparison.Ordinal)).ToString();
         string calls = string.Join(" ", source.Split('\n').Select(l => l.Trim()));
-        Assert.Contains("new global::Lab.Gate( dims: 2, inChannels: 8, @reduction: 2, @squash: global::Lab.Squash.HardSigmoid, @window: new[] { 3, 5 } , @mix: 0.5d, @residual: false)"
+        Assert.Contains("new global::Lab.Gate( dims: 2, inChannels: 8, @reduction: 2, @squash: global::Lab.Squash.@HardSigmoid, @window: new[] { 3, 5 } , @mix: 0.5d, @residual: false)"
             .Replace("} ,", "},"), calls);
-        Assert.Contains("new global::Lab.Gate( dims: 2, inChannels: 16, @reduction: 4, @squash: global::Lab.Squash.Sigmoid, @window: new[] { 1, 1 }, @mix: 0.5d, @residual: false)", calls);
-        Assert.Contains("dims: 2, inChannels: 8, @reduction: 4, @squash: global::Lab.Squash.Sigmoid, @window: new[] { 1, 1 }, @mix: 0.25d, @residual: true)", calls);
+        Assert.Contains("new global::Lab.Gate( dims: 2, inChannels: 16, @reduction: 4, @squash: global::Lab.Squash.@Sigmoid, @window: new[] { 1, 1 }, @mix: 0.5d, @residual: false)", calls);
+        Assert.Contains("dims: 2, inChannels: 8, @reduction: 4, @squash: global::Lab.Squash.@Sigmoid, @window: new[] { 1, 1 }, @mix: 0.25d, @residual: true)", calls);
         Assert.Contains("parameters: null,", source); // counted on the built module
         var assembly = GeneratorHarness.CompileAndLoad(output);
         Assert.NotNull(assembly.GetType(GeneratorHarness.Namespace + ".Gated"));
@@ -158,7 +158,7 @@ public sealed class UserBlockTests
         [LgmsBlock("window")]
         public sealed class Window : nn.Module<Tensor, Tensor>
         {
-            public Window(int dims, [LgmsOption(Odd = true, Max = 9)] int size = 3, [LgmsOption(NotWith = "share")] int? width = null,
+            public Window(int dims, [LgmsOption(Odd = true, Min = 1, Max = 9)] int size = 3, [LgmsOption(NotWith = "share")] int? width = null,
                 double? share = null) : base(nameof(Window)) { Size = size; Width = width; Share = share; }
 
             public int Size { get; }
@@ -187,6 +187,47 @@ public sealed class UserBlockTests
         Assert.Empty(diagnostics);
         string source = driver.GetRunResult().GeneratedTrees.Single(t => t.FilePath.EndsWith("Gated.g.cs", StringComparison.Ordinal)).ToString();
         Assert.Contains(arguments!, string.Join(" ", source.Split('\n').Select(l => l.Trim())));
+    }
+
+    /// <summary>Declarations a user gets wrong while typing never crash the generator (CS8785 would lose every architecture):
+    /// non-constant attribute arguments (the C# compiler reports CS0182 on them), a named argument given twice (CS0643).</summary>
+    [Theory]
+    [InlineData("[LgmsOption(PerAxis = true, Min = 1, Max = 7, Default = [1])]", "[LgmsOption(PerAxis = true, Min = 1, Max = 7, Default = Defaults.Window)]", null, null)]
+    [InlineData("[LgmsOption(PerAxis = true, Min = 1, Max = 7, Default = [1])]", "[LgmsOption(PerAxis = true, Min = 1, Max = 7, Default = [1, Dims])]", null, null)]
+    [InlineData("Description = \"channel gate\",", "Description = \"a\", Description = \"b\",", null, null)]
+    [InlineData("InputDivisibleBy = [\"reduction\"]", "InputDivisibleBy = Defaults.Divisors", null, null)]
+    [InlineData("[LgmsOption(Min = 1, Max = 64)] int reduction = 4", "[LgmsOption(Odd = true)] int reduction = 3", "LGMS105", "is Odd; declare Min and Max")]
+    [InlineData("Channels = BlockChannels.SameAsInput,", "ChannelsFrom = \"reduction\", Channels = BlockChannels.SameAsInput,", "LGMS106", "give one of them")]
+    public void Broken_attribute_arguments_are_diagnostics_not_crashes(string from, string to, string? id, string? message)
+    {
+        string csharp = Gate.Replace(from, to) + "\nnamespace Lab { public static class Defaults { public static readonly int[] Window = { 1 }; public static readonly string[] Divisors = { \"2\" }; } }";
+        Assert.NotEqual(Gate, Gate.Replace(from, to));
+        var (_, _, diagnostics) = Run(csharp, new InMemoryText("m/gated.yaml", Yaml));
+        Assert.DoesNotContain(diagnostics, d => d.Id is "CS8785" or "LGMS099");
+        if (id != null)
+            Assert.True(diagnostics.Any(d => d.Id == id && d.GetMessage().Contains(message!, StringComparison.Ordinal)), string.Join("\n", diagnostics.Select(Where)));
+    }
+
+    [Fact]
+    public void A_channel_count_option_must_always_have_a_value_of_at_least_one()
+    {
+        string csharp = Gate.Replace("Channels = BlockChannels.SameAsInput,", "ChannelsFrom = \"width\",")
+            .Replace("bool residual = false)", "bool residual = false, int? width = null)");
+        var (_, _, diagnostics) = Run(csharp, new InMemoryText("m/gated.yaml", Yaml));
+        Assert.Contains(diagnostics, d => d.Id == "LGMS106" && d.GetMessage().Contains("ChannelsFrom option 'width' gives a channel count", StringComparison.Ordinal));
+        Assert.DoesNotContain(diagnostics, d => d.Id is "CS8785" or "LGMS099");
+    }
+
+    [Fact]
+    public void A_block_named_like_a_schema_definition_does_not_replace_it()
+    {
+        var stages = LGMSNet.Dsl.Planning.Definitions.BlockDefinitions.BuiltIn.Find("fusion")! with { Keyword = "stages", TypeName = "global::Lab.Stages" };
+        var block = stages with { Keyword = "block", TypeName = "global::Lab.Block" };
+        string schema = LGMSNet.Dsl.Language.JsonSchemaWriter.Write(new LGMSNet.Dsl.Blocks.BlockCatalog(LGMSNet.Dsl.Model.EquatableArray.Of(stages, block)));
+        var defs = System.Text.Json.JsonDocument.Parse(schema).RootElement.GetProperty("$defs");
+        Assert.Equal("array", defs.GetProperty("lgms-stages").GetProperty("type").GetString());
+        Assert.True(defs.GetProperty("lgms-block").TryGetProperty("anyOf", out _));
+        Assert.Equal("stages", defs.GetProperty("stages").GetProperty("title").GetString());
     }
 
     [Fact]

@@ -37,11 +37,13 @@ public static class JsonSchemaWriter
         return text.Append('\n').ToString();
     }
 
+    /// <summary>The language's own definitions are named with a '-' (lgms-stages, lgms-block), which no block keyword
+    /// can contain, so a block named 'stages' or 'block' cannot replace them.</summary>
     private static Obj Definitions(List<Blocks.BlockDeclaration> all)
     {
         var defs = new Obj
         {
-            ["stages"] = new Obj
+            ["lgms-stages"] = new Obj
             {
                 ["type"] = "array",
                 ["minItems"] = 1,
@@ -50,12 +52,12 @@ public static class JsonSchemaWriter
                     ["description"] = "A block, a block with options, or a list of blocks applied in order.",
                     ["anyOf"] = new List<object>
                     {
-                        Ref("block"),
-                        new Obj { ["type"] = "array", ["minItems"] = 1, ["items"] = Ref("block") },
+                        Ref("lgms-block"),
+                        new Obj { ["type"] = "array", ["minItems"] = 1, ["items"] = Ref("lgms-block") },
                     },
                 },
             },
-            ["block"] = new Obj
+            ["lgms-block"] = new Obj
             {
                 ["title"] = "block",
                 // Flow-style snippets, as the shipped files write blocks (bodyText: the server inserts it as written): every block
@@ -188,7 +190,7 @@ public static class JsonSchemaWriter
                 schema["type"] = new List<object> { "string", "number", "boolean" };
                 break;
             case ValueKind.Stages:
-                schema["$ref"] = "#/$defs/stages";
+                schema["$ref"] = "#/$defs/lgms-stages";
                 break;
         }
         if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);

@@ -193,7 +193,20 @@ public sealed class ArchitectureParser
                     ok = false;
                     continue;
                 }
-                values.Add(option.DefaultJson == null ? OptionValue.Absent(option.Key, span) : Default(option, span, dims));
+                if (option.DefaultJson == null)
+                {
+                    values.Add(OptionValue.Absent(option.Key, span));
+                    continue;
+                }
+                var defaulted = Default(option, span, dims);
+                if (option.Kind == OptionKind.PerAxis && dims is 2 or 3 && defaulted.Integers.Count != dims)
+                {
+                    Report(DiagnosticKinds.PatchLength, span,
+                        $"the default of '{block.Keyword}' option '{option.Key}' lists {defaulted.Integers.Count} sizes but dims is {dims}: give '{option.Key}' here");
+                    ok = false;
+                    continue;
+                }
+                values.Add(defaulted);
                 continue;
             }
             var value = OptionOf(option, node, dims);

@@ -46,6 +46,22 @@ internal static class BlockReader
 
     private static readonly SymbolDisplayFormat FullyQualified = SymbolDisplayFormat.FullyQualifiedFormat;
 
+    /// <summary><see cref="Read"/>, with a bug of ours reported on the declaration (LGMS099) instead of crashing the generator.</summary>
+    public static BlockRead SafeRead(INamedTypeSymbol type, AttributeData attribute, CancellationToken cancellation)
+    {
+        try
+        {
+            return Read(type, attribute, cancellation);
+        }
+        catch (System.Exception e) when (e is not System.OperationCanceledException and not System.OutOfMemoryException)
+        {
+            string keyword = attribute.ConstructorArguments.Length == 1 && attribute.ConstructorArguments[0].Value is string k ? k : "";
+            var at = SourceLocation.Of(type.Locations.FirstOrDefault());
+            return new BlockRead(keyword, type.ToDisplayString(FullyQualified), null, at, EquatableArray.Of(new DeclarationDiagnostic(DiagnosticKinds.InternalError.Id,
+                $"internal error while reading the block declaration {type.ToDisplayString()} ({e.GetType().Name}: {e.Message}); please report it", at)));
+        }
+    }
+
     public static BlockRead Read(INamedTypeSymbol type, AttributeData attribute, CancellationToken cancellation)
     {
         var diagnostics = new List<DeclarationDiagnostic>();
@@ -62,13 +78,20 @@ internal static class BlockReader
             Error(DiagnosticKinds.InvalidBlockRule, attributeLocation,
                 $"block keyword '{keyword}' of {display} must be lower-case letters, digits and '_', starting with a letter (it is a YAML key)");
 
-        var named = attribute.NamedArguments.ToDictionary(a => a.Key, a => a.Value);
+        var named = Named(attribute);
         string description = named.TryGetValue("Description", out var d) ? d.Value as string ?? "" : "";
         var channels = named.TryGetValue("Channels", out var c) && c.Value is int ci ? (ChannelRule)ci : ChannelRule.LevelWidth;
         string? channelOption = named.TryGetValue("ChannelsFrom", out var cf) ? cf.Value as string : null;
         if (channelOption != null) channels = ChannelRule.FromOption;
-        var divisors = named.TryGetValue("InputDivisibleBy", out var div) && !div.IsNull
-            ? div.Values.Select(v => v.Value as string ?? "").ToList() : new List<string>();
+        var divisors = named.TryGetValue("InputDivisibleBy", out var div) ? Strings(div) : new List<string>();
+        if (divisors == null)
+        {
+            Error(DiagnosticKinds.InvalidBlockRule, attributeLocation, $"block '{keyword}': InputDivisibleBy must be constant strings, e.g. [\"reduction\", \"2\"]");
+            divisors = new List<string>();
+        }
+        if (channelOption != null && named.TryGetValue("Channels", out var explicitChannels) && explicitChannels.Value is int rule && rule != (int)ChannelRule.FromOption)
+            Error(DiagnosticKinds.InvalidBlockRule, attributeLocation,
+                $"block '{keyword}': ChannelsFrom = \"{channelOption}\" says the output channels come from an option, but Channels = {(ChannelRule)rule} says otherwise; give one of them");
 
         // The class itself: something the generated module can construct and register.
         if (type.TypeKind != TypeKind.Class || type.IsAbstract || type.IsStatic)
@@ -110,9 +133,12 @@ internal static class BlockReader
             if (source == null || source.Kind != OptionKind.Integer)
                 Error(DiagnosticKinds.InvalidBlockRule, attributeLocation,
                     $"block '{keyword}': ChannelsFrom must name one of its integer options ({Join(options.Where(o => o.Kind == OptionKind.Integer).Select(o => o.Key))}), found '{channelOption}'");
+            else if (source.Optional || source.Min < 1)
+                Error(DiagnosticKinds.InvalidBlockRule, attributeLocation,
+                    $"block '{keyword}': ChannelsFrom option '{source.Key}' gives a channel count, so it must always have a value of at least 1: declare [LgmsOption(Min = 1)] and do not make it nullable");
             else channelOption = source.Key;
         }
-        foreach (var option in options.Where(o => o.NotWith != null && options.All(other => other.Key != o.NotWith)))
+        foreach (var option in options.Where(o => o.NotWith != null && (o.NotWith == o.Key || options.All(other => other.Key != o.NotWith))))
             Error(DiagnosticKinds.InvalidBlockRule, typeLocation,
                 $"block '{keyword}': option '{option.Key}' is NotWith '{option.NotWith}', which is not one of its options ({Join(options.Select(o => o.Key))})");
         var resolvedDivisors = new List<string>();
@@ -143,6 +169,11 @@ internal static class BlockReader
         string owner = parameter.ContainingType.ToDisplayString();
         void Error(DiagnosticKind kind, string message) => diagnostics.Add(new DeclarationDiagnostic(kind.Id, (at == null ? owner + ": " : "") + message, at));
 
+        if (parameter.RefKind != RefKind.None || parameter.IsParams)
+        {
+            Error(DiagnosticKinds.UnsupportedOption, $"block '{keyword}': parameter '{parameter.Name}' cannot be ref, out, in or params");
+            return null;
+        }
         if (System.Array.IndexOf(Structural, parameter.Name) >= 0)
         {
             bool norm = parameter.Name == "norm";
@@ -153,14 +184,9 @@ internal static class BlockReader
             structural.Add(parameter.Name);
             return null;
         }
-        if (parameter.RefKind != RefKind.None || parameter.IsParams)
-        {
-            Error(DiagnosticKinds.UnsupportedOption, $"block '{keyword}': parameter '{parameter.Name}' cannot be ref, out, in or params");
-            return null;
-        }
 
         var attribute = parameter.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == OptionAttribute);
-        var named = attribute?.NamedArguments.ToDictionary(a => a.Key, a => a.Value) ?? new Dictionary<string, TypedConstant>();
+        var named = attribute == null ? new Dictionary<string, TypedConstant>() : Named(attribute);
         string key = named.TryGetValue("Name", out var n) && n.Value is string name ? name : SnakeCase(parameter.Name);
         string description = named.TryGetValue("Description", out var d) ? d.Value as string ?? "" : "";
         double min = named.TryGetValue("Min", out var mi) && mi.Value is double dmin ? dmin : double.NaN;
@@ -168,7 +194,16 @@ internal static class BlockReader
         int minCount = named.TryGetValue("MinCount", out var mc) && mc.Value is int imc ? imc : 1;
         int maxCount = named.TryGetValue("MaxCount", out var xc) && xc.Value is int ixc ? ixc : 16;
         bool perAxis = named.TryGetValue("PerAxis", out var pa) && pa.Value is true;
-        int[]? listDefault = named.TryGetValue("Default", out var df) && !df.IsNull ? df.Values.Select(v => (int)v.Value!).ToArray() : null;
+        int[]? listDefault = null;
+        if (named.TryGetValue("Default", out var df) && !df.IsNull)
+        {
+            listDefault = Integers(df);
+            if (listDefault == null)
+            {
+                Error(DiagnosticKinds.InvalidOptionRange, $"block '{keyword}': the Default of option '{SnakeCase(parameter.Name)}' must be constant integers, e.g. Default = [3, 5]");
+                return null;
+            }
+        }
         bool odd = named.TryGetValue("Odd", out var od) && od.Value is true;
         string? notWith = named.TryGetValue("NotWith", out var nw) ? nw.Value as string : null;
 
@@ -241,6 +276,17 @@ internal static class BlockReader
         {
             min = 0;
             max = 0;
+        }
+        if (double.IsInfinity(min) || double.IsInfinity(max))
+        {
+            Error(DiagnosticKinds.InvalidOptionRange, $"block '{keyword}': option '{key}' needs a finite Min and Max");
+            return null;
+        }
+        if (odd && (double.IsNaN(min) || double.IsNaN(max) || max - min > 4096 || max < 1 || (min == max && ((int)min % 2 == 0))))
+        {
+            Error(DiagnosticKinds.InvalidOptionRange,
+                $"block '{keyword}': option '{key}' is Odd; declare Min and Max (at most 4096 apart) whose range holds an odd positive size, e.g. [LgmsOption(Odd = true, Min = 1, Max = 31)]");
+            return null;
         }
         if (min > max)
         {
@@ -347,7 +393,7 @@ internal static class BlockReader
             {
                 cancellation.ThrowIfCancellationRequested();
                 var data = type.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, attribute));
-                if (data != null) reads.Add(Read(type, data, cancellation));
+                if (data != null) reads.Add(SafeRead(type, data, cancellation));
             }
         }
         return reads.ToEquatableArray();
@@ -356,14 +402,57 @@ internal static class BlockReader
     private static IEnumerable<INamedTypeSymbol> Types(INamespaceSymbol ns)
     {
         foreach (var type in ns.GetTypeMembers())
-        {
-            if (type.DeclaredAccessibility != Accessibility.Public) continue;
-            yield return type;
-            foreach (var nested in type.GetTypeMembers()) yield return nested;
-        }
+            foreach (var visible in PublicTypes(type))
+                yield return visible;
         foreach (var child in ns.GetNamespaceMembers())
             foreach (var type in Types(child))
                 yield return type;
+    }
+
+    /// <summary>A public type and the public types nested in it, at any depth (what a referencing project can construct).</summary>
+    private static IEnumerable<INamedTypeSymbol> PublicTypes(INamedTypeSymbol type)
+    {
+        if (type.DeclaredAccessibility != Accessibility.Public) yield break;
+        yield return type;
+        foreach (var nested in type.GetTypeMembers())
+            foreach (var visible in PublicTypes(nested))
+                yield return visible;
+    }
+
+    /// <summary>An attribute's named arguments; a name given twice (CS0643) keeps its last value instead of throwing.</summary>
+    private static Dictionary<string, TypedConstant> Named(AttributeData attribute)
+    {
+        var named = new Dictionary<string, TypedConstant>(System.StringComparer.Ordinal);
+        foreach (var argument in attribute.NamedArguments)
+            if (argument.Value.Kind != TypedConstantKind.Error) named[argument.Key] = argument.Value;
+        return named;
+    }
+
+    /// <summary>A constant int array, or null when it is not one (an argument with errors, a non-constant element).</summary>
+    private static int[]? Integers(TypedConstant constant)
+    {
+        if (constant.Kind != TypedConstantKind.Array) return null;
+        var values = new List<int>();
+        foreach (var item in constant.Values)
+        {
+            if (item.Kind == TypedConstantKind.Error || item.Value is not int value) return null;
+            values.Add(value);
+        }
+        return values.ToArray();
+    }
+
+    /// <summary>A constant string array, or null when it is not one.</summary>
+    private static List<string>? Strings(TypedConstant constant)
+    {
+        if (constant.IsNull) return new List<string>();
+        if (constant.Kind != TypedConstantKind.Array) return null;
+        var values = new List<string>();
+        foreach (var item in constant.Values)
+        {
+            if (item.Kind == TypedConstantKind.Error || item.Value is not string value) return null;
+            values.Add(value);
+        }
+        return values;
     }
 
     /// <summary>Source blocks and referenced ones, with keyword clashes reported (LGMS103, LGMS104).</summary>

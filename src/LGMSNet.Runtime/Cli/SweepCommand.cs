@@ -182,7 +182,7 @@ internal static class SweepCommand
             var report = SweepReport.Create(folder, manifest, reference, stem =>
             {
                 var info = context.Resolve(stem).Info;
-                return (info.Parameters, info.MultiplyAdds);
+                return (info.Parameters, info.UncostedBlocks.Count == 0 ? info.MultiplyAdds : (long?)null);
             });
             report.Write(folder.Path);
             if (result.GetValue(json)) context.WriteJson(report);

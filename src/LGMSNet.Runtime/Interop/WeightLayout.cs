@@ -14,15 +14,15 @@ public enum KeyLayout { Ours, Reference }
 /// (other widths, splits, classes, depths) maps without a hand-written table.</summary>
 public static class WeightLayout
 {
-    /// <summary>(our key, reference key) for every state_dict entry, in registration order.</summary>
-    public static IReadOnlyList<TensorSpec> KeyMap(ArchitectureInfo architecture) => LGMSNet.Dsl.Planning.KeyMap.Tensors(architecture.Plan).ToList();
+    /// <summary>(our key, reference key) for every state_dict entry the compiler plans (built-in blocks), in registration order.</summary>
+    private static List<TensorSpec> PlannedKeys(ArchitectureInfo architecture) => LGMSNet.Dsl.Planning.KeyMap.Tensors(architecture.Plan).ToList();
 
-    /// <summary>The key map of a built module: the plan's, plus the tensors of every user block as the module registers
-    /// them (the compiler does not see inside a user block; in the reference layout its keys sit under the reference's
-    /// position of the block, since the authors' code has no such block).</summary>
+    /// <summary>The key map of a built module: the plan's entries in registration order, then the tensors of every user
+    /// block as the module registers them (the compiler does not see inside a user block; in the reference layout its keys
+    /// sit under the reference's position of the block, since the authors' code has no such block).</summary>
     public static IReadOnlyList<TensorSpec> KeyMap(SegmentationNetwork network)
     {
-        var map = KeyMap(network.Architecture).ToList();
+        var map = PlannedKeys(network.Architecture);
         var opaque = Layers.Of(network.Architecture.Plan).OfType<OpaqueLayer>().ToList();
         if (opaque.Count == 0) return map;
         var parameters = network.named_parameters().Select(p => p.name).ToHashSet(StringComparer.Ordinal);

@@ -35,7 +35,7 @@ public sealed record ReportRow(
     [property: JsonPropertyName("runs")] int Runs,
     [property: JsonPropertyName("planned")] int Planned,
     [property: JsonPropertyName("parameters")] long Parameters,
-    [property: JsonPropertyName("macs")] long Macs,
+    [property: JsonPropertyName("macs")] long? Macs,
     [property: JsonPropertyName("iou")] MeanSd Iou,
     [property: JsonPropertyName("f1")] MeanSd F1,
     [property: JsonPropertyName("hd95")] MeanSd Hd95,
@@ -56,7 +56,7 @@ public sealed record SweepReport(
     private sealed record Scores(double Iou, double F1, double Hd95, double Nsd);
 
     /// <param name="costs">An architecture's parameters and multiply-adds (compile-time numbers).</param>
-    public static SweepReport Create(SweepFolder folder, SweepManifest manifest, string? baseline, Func<string, (long Parameters, long Macs)> costs)
+    public static SweepReport Create(SweepFolder folder, SweepManifest manifest, string? baseline, Func<string, (long Parameters, long? Macs)> costs)
     {
         var states = folder.States(manifest).ToDictionary(s => s.Id);
         var architectures = manifest.Runs.Select(r => r.Architecture).Distinct().ToList();
@@ -123,7 +123,8 @@ public sealed record SweepReport(
 
     private static string Millions(long count) => (count / 1e6).ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static string Giga(long count) => (count / 1e9).ToString("0.00", CultureInfo.InvariantCulture);
+    /// <summary>Billions; "n/a" for an architecture with a user block that declares no cost (never a silent zero).</summary>
+    private static string Giga(long? count) => count is { } known ? (known / 1e9).ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
 
     public string Markdown()
     {

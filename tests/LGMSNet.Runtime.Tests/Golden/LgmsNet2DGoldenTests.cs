@@ -22,7 +22,7 @@ public sealed class LgmsNet2DGoldenTests
             var patch = Fixtures.Load("lgmsnet2d", file);
             using var _ = no_grad();
             var state = network.state_dict();
-            var map = WeightLayout.KeyMap(network.Architecture).ToDictionary(t => t.ReferenceName, t => t.Name);
+            var map = WeightLayout.KeyMap(network).ToDictionary(t => t.ReferenceName, t => t.Name);
             foreach (var name in patch.Names) state[map[name]].copy_(patch.ToTensor(name));
         }
         return network;
@@ -84,7 +84,7 @@ public sealed class LgmsNet2DGoldenTests
         loss.backward();
 
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        var map = WeightLayout.KeyMap(network.Architecture).ToDictionary(t => t.ReferenceName, t => t.Name);
+        var map = WeightLayout.KeyMap(network).ToDictionary(t => t.ReferenceName, t => t.Name);
         TensorAssert.RelativeL2(parameters[map["Conv_1x1.weight"]].grad!, expected.ToTensor("grad.Conv_1x1.weight"), 1e-4, "grad Conv_1x1.weight");
         foreach (var name in new[] { "stem.conv.0.weight", "encoder4.0.transformer.layers.0.0.to_qkv.weight", "Up_conv4.1.transformer.layers.0.0.to_qkv.weight" })
             TensorAssert.RelativeL2(parameters[map[name]].grad!, expected.ToTensor("grad." + name), 3e-2, "grad " + name);

@@ -32,7 +32,7 @@ public sealed class TrainerStepGoldenTests
         WeightLayout.Load(network, Fixtures.Load("lgmsnet2d", "weights.safetensors"), KeyLayout.Reference);
         network.PrepareConvolutionLayouts();
         network.train();
-        var map = WeightLayout.KeyMap(network.Architecture).ToDictionary(t => t.ReferenceName, t => t.Name);
+        var map = WeightLayout.KeyMap(network).ToDictionary(t => t.ReferenceName, t => t.Name);
         var parameters = network.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var before = Compared.ToDictionary(n => n, n => parameters[map[n]].detach().clone());
 

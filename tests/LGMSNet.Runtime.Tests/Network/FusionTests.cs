@@ -81,7 +81,7 @@ public sealed class FusionTests
         using var network = new LGMSNet.Architectures.LgmsNet();
         WeightLayout.Load(network, Fixtures.Load("lgmsnet2d", "weights.safetensors"), KeyLayout.Reference);
         var calibrated = Fixtures.Load("lgmsnet2d", "calibrated_bn_stats.safetensors");
-        var map = WeightLayout.KeyMap(network.Architecture).ToDictionary(t => t.ReferenceName, t => t.Name);
+        var map = WeightLayout.KeyMap(network).ToDictionary(t => t.ReferenceName, t => t.Name);
         using (no_grad())
             foreach (var name in calibrated.Names) network.state_dict()[map[name]].copy_(calibrated.ToTensor(name));
         var input = Fixtures.Load("lgmsnet2d", "input.safetensors").ToTensor("input");

@@ -70,7 +70,7 @@ public sealed class UserBlock(BlockDeclaration declaration) : BlockDefinition(de
             OptionKind.Integer => value.Integer.ToString(CultureInfo.InvariantCulture),
             OptionKind.IntegerList or OptionKind.PerAxis => IntArray(value.Integers),
             OptionKind.Fraction => value.Number.ToString("R", CultureInfo.InvariantCulture) + "d",
-            OptionKind.Choice => $"{option.ChoiceType}.{option.ChoiceMembers[value.Integer]}",
+            OptionKind.Choice => $"{option.ChoiceType}.@{option.ChoiceMembers[value.Integer]}",
             _ => value.Integer != 0 ? "true" : "false",
         };
     }
