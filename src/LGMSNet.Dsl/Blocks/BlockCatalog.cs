@@ -37,7 +37,7 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
 
     // ---- text form: one line per declaration or option, tab-separated, escaped -------------------------
 
-    private const string Version = "lgms-blocks 1";
+    private const string Version = "lgms-blocks 2";
 
     public string Serialize()
     {
@@ -46,7 +46,7 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
         foreach (var b in Blocks)
         {
             Line(text, "block", b.Keyword, b.TypeName, b.Description, b.Channels.ToString(), b.ChannelOption ?? "",
-                string.Join(",", b.InputDivisibleBy), string.Join(",", b.StructuralParameters), b.DeclaresCost ? "1" : "0", b.DeclaresExport ? "1" : "0");
+                string.Join(",", b.InputDivisibleBy), string.Join(",", b.StructuralParameters));
             foreach (var o in b.Options)
                 Line(text, "option", o.Key, o.Parameter, o.Kind.ToString(), o.Description, OptionDeclaration.Num(o.Min), OptionDeclaration.Num(o.Max),
                     o.MinCount.ToString(CultureInfo.InvariantCulture), o.MaxCount.ToString(CultureInfo.InvariantCulture),
@@ -76,7 +76,7 @@ public sealed record BlockCatalog(EquatableArray<BlockDeclaration> Blocks, Equat
             {
                 Flush();
                 current = new BlockDeclaration(f[1], f[2], f[3], EquatableArray<OptionDeclaration>.Empty,
-                    (ChannelRule)Enum.Parse(typeof(ChannelRule), f[4]), f[5].Length == 0 ? null : f[5], List(f[6]), List(f[7]), f[8] == "1", f[9] == "1");
+                    (ChannelRule)Enum.Parse(typeof(ChannelRule), f[4]), f[5].Length == 0 ? null : f[5], List(f[6]), List(f[7]));
             }
             else if (f[0] == "option")
             {

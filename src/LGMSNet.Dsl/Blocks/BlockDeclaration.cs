@@ -85,8 +85,8 @@ public sealed record OptionDeclaration(
 }
 
 /// <summary>A block of the language as its C# declaration states it: the YAML keyword, the class the generated
-/// module constructs, its options, its channel rule and constraints, and whether it declares its cost and its ONNX
-/// export. Equatable plain data, so the incremental generator caches it; serialisable (<see cref="BlockCatalog"/>)
+/// module constructs, its options, its channel rule and constraints (whether it states its cost and ONNX export is the
+/// runtime's question: <c>IBlockCost</c>, <c>OnnxBlockWriters</c>). Equatable plain data, so the incremental generator caches it; serialisable (<see cref="BlockCatalog"/>)
 /// so the runtime sees the same declaration the compiler saw.</summary>
 public sealed record BlockDeclaration(
     string Keyword,
@@ -96,9 +96,7 @@ public sealed record BlockDeclaration(
     ChannelRule Channels,
     string? ChannelOption,
     EquatableArray<string> InputDivisibleBy,
-    EquatableArray<string> StructuralParameters,
-    bool DeclaresCost,
-    bool DeclaresExport)
+    EquatableArray<string> StructuralParameters)
 {
     public OptionDeclaration? Option(string key) => Options.FirstOrDefault(o => o.Key == key);
 

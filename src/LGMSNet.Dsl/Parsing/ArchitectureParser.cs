@@ -161,24 +161,20 @@ public sealed class ArchitectureParser
             }
         }
 
-        switch (nameNode.Value)
+        if (_blocks.Find(nameNode.Value) is { } declared) return ReadBlock(declared, optionMap, node.Span, dims);
+        if (_blocks.IsBroken(nameNode.Value))
         {
-            default:
-                if (_blocks.Find(nameNode.Value) is { } declared) return Custom(declared, optionMap, node.Span, dims);
-                if (_blocks.IsBroken(nameNode.Value))
-                {
-                    Report(DiagnosticKinds.BrokenBlock, nameNode.Span,
-                        $"block '{nameNode.Value}' cannot be used: its C# declaration has errors (LGMS101-LGMS106, reported on the class)");
-                    return new UnresolvedBlockSpec(nameNode.Value, node.Span);
-                }
-                Report(DiagnosticKinds.UnknownBlock, nameNode.Span,
-                    $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, _blockNames, "blocks"));
-                return new UnresolvedBlockSpec(nameNode.Value, node.Span);
+            Report(DiagnosticKinds.BrokenBlock, nameNode.Span,
+                $"block '{nameNode.Value}' cannot be used: its C# declaration has errors (LGMS101-LGMS106, reported on the class)");
+            return new UnresolvedBlockSpec(nameNode.Value, node.Span);
         }
+        Report(DiagnosticKinds.UnknownBlock, nameNode.Span,
+            $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, _blockNames, "blocks"));
+        return new UnresolvedBlockSpec(nameNode.Value, node.Span);
     }
 
     /// <summary>A block, built in or declared in C#: every option read by its declared kind and range, defaults filled in.</summary>
-    private DeclaredBlockSpec? Custom(BlockDeclaration block, YamlMapping? options, SourceSpan span, int dims)
+    private DeclaredBlockSpec? ReadBlock(BlockDeclaration block, YamlMapping? options, SourceSpan span, int dims)
     {
         var keys = Keys(options, block.Options.Select(o => o.Key).ToArray(), block.Keyword + " options");
         var values = new List<OptionValue>();

@@ -112,9 +112,10 @@ public sealed class Planner : IPlanningContext
             current = plan?.OutChannels ?? width;
             last = plan;
         }
-        if (last is CustomBlockPlan custom && custom.OutChannels != width)
+        // Every entry ends at the level width, whichever block is last (the built-ins always map to it).
+        if (last != null && last.OutChannels != width && BlockDefinitions.Of(last).Declaration is var declaration)
             Report(DiagnosticKinds.ChannelConstraint, stage.Blocks[stage.Blocks.Count - 1].Span,
-                $"'{custom.Declaration.Keyword}' outputs {custom.OutChannels} channels ({ChannelRuleText(custom.Declaration)}), but this entry of " +
+                $"'{declaration.Keyword}' outputs {last.OutChannels} channels ({ChannelRuleText(declaration)}), but this entry of " +
                 $"level {level} must end at the level width {width}: follow it with a block that maps to {width} channels");
         return blocks.ToEquatableArray();
     }

@@ -39,8 +39,6 @@ internal static class BlockReader
 {
     public const string BlockAttribute = "LGMSNet.Runtime.Blocks.LgmsBlockAttribute";
     private const string OptionAttribute = "LGMSNet.Runtime.Blocks.LgmsOptionAttribute";
-    private const string CostInterface = "LGMSNet.Runtime.Blocks.IBlockCost";
-    private const string ExportInterface = "LGMSNet.Runtime.Deploy.IOnnxBlock";
     private const string NormSpecType = "LGMSNet.Runtime.Blocks.NormSpec";
     private static readonly string[] Structural = { "dims", "inChannels", "outChannels", "norm" };
 
@@ -156,10 +154,8 @@ internal static class BlockReader
             else resolvedDivisors.Add(source.Key);
         }
 
-        bool cost = type.AllInterfaces.Any(i => i.ToDisplayString() == CostInterface);
-        bool export = type.AllInterfaces.Any(i => i.ToDisplayString() == ExportInterface);
         var declaration = diagnostics.Count > 0 ? null : new BlockDeclaration(keyword, typeName, description, options.ToEquatableArray(), channels, channelOption,
-            resolvedDivisors.ToEquatableArray(), structural.ToEquatableArray(), cost, export);
+            resolvedDivisors.ToEquatableArray(), structural.ToEquatableArray());
         return new BlockRead(keyword, typeName, declaration, attributeLocation, diagnostics.ToEquatableArray());
     }
 

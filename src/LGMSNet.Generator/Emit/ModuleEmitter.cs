@@ -24,8 +24,10 @@ internal static class ModuleEmitter
         var plan = architecture.Plan!;
         var costs = Costs.PerStage(plan, plan.DefaultInputSize);
         long parameters = costs.Sum(c => c.Parameters);
-        bool complete = costs.All(c => c.Opaque.Count == 0);
-        var custom = plan.Stages.SelectMany(s => s.Blocks).OfType<CustomBlockPlan>().Select(b => b.Declaration).Distinct().ToList();
+        // The user blocks the architecture uses (the compiler cannot count inside them), ordered for the embedded catalog.
+        var custom = plan.Stages.SelectMany(s => s.Blocks).OfType<CustomBlockPlan>().Select(b => b.Declaration).Distinct()
+            .OrderBy(d => d.Keyword, System.StringComparer.Ordinal).ToList();
+        bool complete = custom.Count == 0;
         var macs = costs.Aggregate(default(MacCount), (sum, c) => sum + c.Macs);
         string size = Formatting.Size(plan.DefaultInputSize);
 
@@ -74,7 +76,7 @@ internal static class ModuleEmitter
         {
             w.Line("/// <summary>Facts the compiler established about this architecture (sizes, costs, the YAML it came from).</summary>");
             w.Line($"public static {Network}ArchitectureInfo {GeneratedNames.Info} {{ get; }} = new(");
-            WriteInfoArguments(w, architecture, plan, parameters, macs, complete);
+            WriteInfoArguments(w, architecture, plan, parameters, macs, custom);
 
             foreach (var cost in costs)
             {
@@ -124,8 +126,10 @@ internal static class ModuleEmitter
         w.Line("/// " + line);
     }
 
-    private static void WriteInfoArguments(CodeWriter w, CompiledArchitecture architecture, NetworkPlan plan, long parameters, MacCount macs, bool complete)
+    private static void WriteInfoArguments(CodeWriter w, CompiledArchitecture architecture, NetworkPlan plan, long parameters, MacCount macs,
+        List<LGMSNet.Dsl.Blocks.BlockDeclaration> custom)
     {
+        bool complete = custom.Count == 0;
         w.Line("    name: " + CodeWriter.Literal(plan.Name) + ",")
          .Line("    fileStem: " + CodeWriter.Literal(architecture.FileStem) + ",")
          .Line($"    dims: {plan.Dims},")
@@ -138,8 +142,7 @@ internal static class ModuleEmitter
          .Line("    yaml: " + CodeWriter.String(architecture.YamlText) + (complete ? ");" : ","));
         if (!complete)
         {
-            var used = new LGMSNet.Dsl.Blocks.BlockCatalog(plan.Stages.SelectMany(s => s.Blocks).OfType<CustomBlockPlan>()
-                .Select(b => b.Declaration).Distinct().OrderBy(d => d.Keyword, System.StringComparer.Ordinal).ToEquatableArray());
+            var used = new LGMSNet.Dsl.Blocks.BlockCatalog(custom.ToEquatableArray());
             w.Line("    blocks: " + CodeWriter.String(used.Serialize()) + ",")
              .Line($"    create: static () => new {plan.Name}());");
         }

@@ -9,7 +9,7 @@ internal static class BuiltInDeclaration
 {
     public static BlockDeclaration Of(string keyword, string runtimeClass, string description, params OptionDeclaration[] options) =>
         new(keyword, "global::LGMSNet.Runtime.Blocks." + runtimeClass, description, options.ToEquatableArray(), ChannelRule.LevelWidth, null,
-            EquatableArray<string>.Empty, EquatableArray.Of("dims", "inChannels", "outChannels", "norm"), DeclaresCost: true, DeclaresExport: true);
+            EquatableArray<string>.Empty, EquatableArray.Of("dims", "inChannels", "outChannels", "norm"));
 
     public static OptionDeclaration Int(string key, string description, int min, int max, string? defaultJson) =>
         new(key, key, OptionKind.Integer, description, min, max, 0, 0, EquatableArray<string>.Empty, EquatableArray<string>.Empty, "", defaultJson);

@@ -7,13 +7,9 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Deploy.BlockWriters;
 
 /// <summary><c>conv</c> (<see cref="DoubleConv"/>) in ONNX: two conv-norm-ReLU.</summary>
-internal sealed class DoubleConvWriter : IOnnxBlockWriter
+internal sealed class DoubleConvWriter : BuiltInBlockWriter<DoubleConvPlan>
 {
-    public string Export(OnnxBlockContext onnx, nn.Module block, string input)
-    {
-        var w = onnx.Writer;
-        return DoubleConv(w, onnx.Prefix, input);
-    }
+    protected override string Write(OnnxExporter.Writer w, DoubleConvPlan plan, string o, string x) => DoubleConv(w, o, x);
 
     private static string DoubleConv(OnnxExporter.Writer w, string o, string x)
     {

@@ -7,15 +7,11 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Deploy.BlockWriters;
 
 /// <summary><c>fusion</c> (<see cref="FusionBlock"/>) in ONNX.</summary>
-internal sealed class FusionBlockWriter : IOnnxBlockWriter
+internal sealed class FusionBlockWriter : BuiltInBlockWriter<FusionPlan>
 {
-    public string Export(OnnxBlockContext onnx, nn.Module block, string input)
-    {
-        var w = onnx.Writer;
-        return Fusion(w, onnx.Prefix, input);
-    }
+    protected override string Write(OnnxExporter.Writer w, FusionPlan plan, string o, string x) => Fusion(w, o, x);
 
-        /// <summary>grouped 3x3 → GELU → norm1 → 1x1 → GELU → norm2 → 1x1 → GELU → norm3; with BatchNorm,
+    /// <summary>grouped 3x3 → GELU → norm1 → 1x1 → GELU → norm2 → 1x1 → GELU → norm3; with BatchNorm,
     /// norm1 and norm2 fold into the next 1x1 convolution (FusionBlock.FuseForInference).</summary>
     private static string Fusion(OnnxExporter.Writer w, string o, string x)
     {

@@ -7,13 +7,9 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Deploy.BlockWriters;
 
 /// <summary><c>gms</c> (<see cref="GmsBlock"/>) in ONNX: conv-norm pairs, the token unfold, transformer layers (Attention from opset 23), the conv branch, the fusing convolutions.</summary>
-internal sealed class GmsBlockWriter : IOnnxBlockWriter
+internal sealed class GmsBlockWriter : BuiltInBlockWriter<GmsPlan>
 {
-    public string Export(OnnxBlockContext onnx, nn.Module block, string input)
-    {
-        var w = onnx.Writer;
-        return Gms(w, (GmsPlan)onnx.Plan, onnx.Prefix, input);
-    }
+    protected override string Write(OnnxExporter.Writer w, GmsPlan plan, string o, string x) => Gms(w, plan, o, x);
 
     private static string Gms(OnnxExporter.Writer w, GmsPlan g, string o, string input)
     {

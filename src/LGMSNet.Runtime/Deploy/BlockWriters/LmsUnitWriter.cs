@@ -7,13 +7,9 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Deploy.BlockWriters;
 
 /// <summary><c>lms</c> (<see cref="LmsUnit"/>) in ONNX: merged depthwise convolutions, GroupNorm, the bottleneck pair, the 1x1 projection.</summary>
-internal sealed class LmsUnitWriter : IOnnxBlockWriter
+internal sealed class LmsUnitWriter : BuiltInBlockWriter<LmsUnitPlan>
 {
-    public string Export(OnnxBlockContext onnx, nn.Module block, string input)
-    {
-        var w = onnx.Writer;
-        return LmsUnit(w, (LmsUnitPlan)onnx.Plan, onnx.Prefix, input);
-    }
+    protected override string Write(OnnxExporter.Writer w, LmsUnitPlan plan, string o, string x) => LmsUnit(w, plan, o, x);
 
     private static string LmsUnit(OnnxExporter.Writer w, LmsUnitPlan lms, string o, string x)
     {
