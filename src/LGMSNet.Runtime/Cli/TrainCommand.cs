@@ -61,12 +61,14 @@ internal static class TrainCommand
         var intensity = new Option<string>("--intensity") { Description = "3D: zscore (per case; MRI), ct (clip to the training foreground's 0.5-99.5 percentiles, then its mean/std, as nnU-Net) or window:LOW,HIGH (e.g. window:-175,250, scaled to 0-1).", DefaultValueFactory = _ => defaults.Intensity };
         var cache = new Option<string?>("--cache") { Description = "3D: folder of the preprocessed cache (default: .lgmsnet-cache in the dataset folder); reused by runs with an equal plan." };
         var mirrorAxes = new Option<string>("--mirror-axes") { Description = "3D: axes training patches (and --tta flip) may mirror: auto (y,z: never left-right, which would swap left and right organs, and no in-plane quarter turns; all axes for data without a plan), none, or a list of x,y,z.", DefaultValueFactory = _ => defaults.MirrorAxes };
+        var tensorboard = new Option<string?>("--tensorboard") { Description = "Folder for the TensorBoard event files (default: the run folder's tensorboard/; view with: tensorboard --logdir runs/)." };
+        var noTensorboard = new Option<bool>("--no-tensorboard") { Description = "Write no TensorBoard event files." };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
             skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup, folds, fold,
-            spacing, intensity, cache, mirrorAxes,
+            spacing, intensity, cache, mirrorAxes, tensorboard, noTensorboard,
         };
         output.AddTo(command);
         command.SetAction(result =>
@@ -92,7 +94,7 @@ internal static class TrainCommand
                 var fixedOptions = new Option[]
                 {
                     data, trainSplit, valSplit, testSplit, batch, size, lr, optimizer, weightDecay, seed, skipBad, allowOverlap, valEvery, convention,
-                    schedule, warmup, syntheticTrain, syntheticVal, valFraction, spacing, intensity, mirrorAxes,
+                    schedule, warmup, syntheticTrain, syntheticVal, valFraction, spacing, intensity, mirrorAxes, tensorboard, noTensorboard,
                 };
                 var refused = fixedOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (output.IsGiven(result)) refused.Add("--output");
@@ -144,7 +146,10 @@ internal static class TrainCommand
                     Intensity = result.GetValue(intensity)!,
                     Cache = result.GetValue(cache),
                     MirrorAxes = result.GetValue(mirrorAxes)!,
+                    TensorBoard = !result.GetValue(noTensorboard),
+                    TensorBoardDir = result.GetValue(tensorboard) is { } board ? Path.GetFullPath(board) : null,
                 };
+                if (!options.TensorBoard && options.TensorBoardDir != null) throw new UserErrorException("--tensorboard and --no-tensorboard exclude each other", 2);
                 var volumeOptions = new Option[] { spacing, intensity, cache, mirrorAxes }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (descriptor.Info.Dims != 3 && volumeOptions.Count > 0)
                     throw new UserErrorException($"{string.Join(", ", volumeOptions)}: only for 3D architectures ({descriptor.Info.Name} is 2D)", 2);
@@ -209,6 +214,9 @@ internal static class TrainCommand
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}{(options.Folds > 0 ? $", fold {options.Fold} of {options.Folds}" : "")}; run folder {Path.GetFullPath(options.OutputDir)}");
         var reporter = new RunFolderReporter(descriptor, options);
+        IRunReporter reporters = options.TensorBoard
+            ? new RunReporters(reporter, new TensorBoardReporter(descriptor, options, log.WriteLine))
+            : reporter;
         RunReport? report = null;
         int code = TrainingSession.Run(context, options, after, (track, stop) =>
         {
@@ -216,14 +224,14 @@ internal static class TrainCommand
             {
                 AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-                    .Start(progress => track(new Trainer(descriptor, options, new ProgressObserver(progress), reporter)).Run(resumeDir, stop));
+                    .Start(progress => track(new Trainer(descriptor, options, new ProgressObserver(progress), reporters)).Run(resumeDir, stop));
             }
             else
             {
-                track(new Trainer(descriptor, options, new LineObserver(log), reporter)).Run(resumeDir, stop);
+                track(new Trainer(descriptor, options, new LineObserver(log), reporters)).Run(resumeDir, stop);
             }
             report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
-            if (!json) PrintSummary(log, report, options.OutputDir);
+            if (!json) PrintSummary(log, report, options);
             return report;
         }, r => FinishedLine(r, options), log);
         finished = code == 0 ? report : null;
@@ -245,8 +253,9 @@ internal static class TrainCommand
                $"results in {Path.GetFullPath(options.OutputDir)}";
     }
 
-    private static void PrintSummary(TextWriter log, RunReport report, string outDir)
+    private static void PrintSummary(TextWriter log, RunReport report, TrainOptions options)
     {
+        string outDir = options.OutputDir;
         string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var table = new TextTable("", "epoch", "IoU", "F1", "Dice", "SE", "PC", "ACC").AlignRight(1, 2, 3, 4, 5, 6, 7);
         foreach (var (label, row) in new[] { ("best (validation)", report.Best), ("final: best checkpoint on validation", report.Final) })
@@ -267,6 +276,7 @@ internal static class TrainCommand
                 .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
         log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.PeakMemoryBytes)}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
+        if (options.TensorBoard) log.WriteLine($"TensorBoard event files in {TensorBoardReporter.FolderOf(options)}; view them with: tensorboard --logdir {TensorBoardReporter.FolderOf(options)}");
     }
 
     private static void WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
