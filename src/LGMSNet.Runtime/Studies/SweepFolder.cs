@@ -41,7 +41,10 @@ public sealed class SweepFolder(string path)
 
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
-    public string RunFolder(string id) => System.IO.Path.Combine(Path, "runs", id);
+    public string RunFolder(string id) => System.IO.Path.Combine(RunsFolder, id);
+
+    /// <summary>The folder of every run's folder (what <c>tensorboard --logdir</c> is given to compare the runs).</summary>
+    public string RunsFolder => System.IO.Path.Combine(Path, "runs");
 
     public string LogFile(string id) => System.IO.Path.Combine(Path, "logs", id + ".log");
 

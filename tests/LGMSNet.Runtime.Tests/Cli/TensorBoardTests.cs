@@ -182,6 +182,42 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
     }
 
     [Fact]
+    public void A_sweep_of_three_variants_gives_three_hparams_entries_with_their_architectures_and_final_metrics()
+    {
+        Environment.SetEnvironmentVariable("LGMSNET_PROGRAM", Path.Combine(AppContext.BaseDirectory, "lgmsnet"));
+        string data = TestData.ImageFolder(Temp("data"), 6);
+        string split = TestData.Split(Temp("train.txt"), Enumerable.Range(0, 6).Select(i => $"case ({i})"));
+        string sweep = Temp("variants.sweep.yaml");
+        File.WriteAllText(sweep, $$"""
+            name: variants
+            architectures: [lgmsnet, lgmsnet-lms-k3333, unet-gms]
+            datasets:
+              - { name: img, data: {{data}}, train: {{split}} }
+            seeds: [3]
+            train: { epochs: 1, size: 32, batch: 3 }
+            """);
+        string folder = Temp("study");
+        var (code, output, error) = CliRunner.Run("sweep", "run", sweep, "--output", folder);
+        Assert.True(code == 0, output + error + string.Join("\n", Directory.GetFiles(Path.Combine(folder, "logs")).Select(File.ReadAllText)));
+        Assert.Contains($"tensorboard --logdir {Path.Combine(folder, "runs")}", output);
+
+        var entries = EventFileReader.HParamsEntries(Path.Combine(folder, "runs"));
+        Assert.Equal(3, entries.Count);
+        Assert.Equal(new[] { "LgmsNet", "LgmsNetLmsK3333", "UnetGms" }, entries.Select(e => (string)e.Hparams["architecture"]).Order(StringComparer.Ordinal));
+        var kernels = entries.ToDictionary(e => (string)e.Hparams["yaml"], e => (string)e.Hparams["kernels"]);
+        Assert.Equal("3/5/7/9,3/5/7/9,3/5/7/9,-,-", kernels["lgmsnet"]);
+        Assert.Equal("3/3/3/3,3/3/3/3,3/3/3/3,-,-", kernels["lgmsnet-lms-k3333"]);
+        foreach (var (run, hparams, metrics) in entries)
+        {
+            var report = CliRunner.ReadJson(Path.Combine(Path.GetDirectoryName(run)!, "metrics.json"));
+            Assert.Equal((double)report.GetProperty("parameters").GetInt64(), hparams["parameters"]);
+            Assert.Equal(1.0, hparams["epochs"]);
+            Assert.Equal((float)report.GetProperty("final").GetProperty("iou").GetDouble(), metrics["final/iou"]);
+            Assert.Equal((float)report.GetProperty("final").GetProperty("dice").GetDouble(), metrics["final/dice"]);
+        }
+    }
+
+    [Fact]
     public void A_folder_that_cannot_be_written_is_one_warning_and_the_run_finishes()
     {
         string blocker = Temp("a-file");

@@ -16,6 +16,28 @@ public static class EventFileReader
     public static List<Event> ReadFolder(string folder) =>
         Directory.GetFiles(folder, "events.out.tfevents.*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).SelectMany(ReadFile).ToList();
 
+    /// <summary>What the HParams dashboard would list for <paramref name="logdir"/>: each run (a folder whose event files
+    /// hold a session start) with its hyperparameters and the last value of every metric its experiment summary names.
+    /// Fails when a run holds more than one session start or experiment.</summary>
+    public static List<(string Run, IReadOnlyDictionary<string, object> Hparams, IReadOnlyDictionary<string, float> Metrics)> HParamsEntries(string logdir)
+    {
+        var entries = new List<(string, IReadOnlyDictionary<string, object>, IReadOnlyDictionary<string, float>)>();
+        foreach (var folder in Directory.GetFiles(logdir, "events.out.tfevents.*", SearchOption.AllDirectories).Select(Path.GetDirectoryName).Distinct().Order(StringComparer.Ordinal))
+        {
+            var events = Directory.GetFiles(folder!, "events.out.tfevents.*").Order(StringComparer.Ordinal).SelectMany(ReadFile).ToList();
+            var hparams = events.SelectMany(e => e.Values).Where(v => v.Plugin == "hparams").Select(v => DecodeHParams(v.PluginContent!)).ToList();
+            var starts = hparams.Where(h => h.Kind == "session_start_info").ToList();
+            if (starts.Count == 0) continue;
+            if (starts.Count > 1 || hparams.Count(h => h.Kind == "experiment") != 1)
+                throw new InvalidDataException($"{folder}: {starts.Count} session starts and {hparams.Count(h => h.Kind == "experiment")} experiments");
+            var metrics = new Dictionary<string, float>(StringComparer.Ordinal);
+            foreach (var tag in hparams.Single(h => h.Kind == "experiment").MetricTags)
+                if (events.SelectMany(e => e.Values).LastOrDefault(v => v.Tag == tag && v.Scalar != null) is { } value) metrics[tag] = value.Scalar!.Value;
+            entries.Add((folder!, starts[0].Hparams, metrics));
+        }
+        return entries;
+    }
+
     public static List<Event> ReadFile(string file)
     {
         var bytes = File.ReadAllBytes(file);
