@@ -150,6 +150,9 @@ internal static class TrainCommand
                     TensorBoardDir = result.GetValue(tensorboard) is { } board ? Path.GetFullPath(board) : null,
                 };
                 if (!options.TensorBoard && options.TensorBoardDir != null) throw new UserErrorException("--tensorboard and --no-tensorboard exclude each other", 2);
+                // A resumed run trims its event folder to its checkpoint, so a new run must not share one with another run.
+                if (options.TensorBoardDir is { } shared && Directory.Exists(shared) && Directory.EnumerateFiles(shared, "events.out.tfevents.*", SearchOption.AllDirectories).Any())
+                    throw new UserErrorException($"--tensorboard {shared} already holds TensorBoard event files (of another run?); give each run a folder of its own", 2);
                 var volumeOptions = new Option[] { spacing, intensity, cache, mirrorAxes }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (descriptor.Info.Dims != 3 && volumeOptions.Count > 0)
                     throw new UserErrorException($"{string.Join(", ", volumeOptions)}: only for 3D architectures ({descriptor.Info.Name} is 2D)", 2);
@@ -180,7 +183,11 @@ internal static class TrainCommand
                     var reports = new List<RunReport>();
                     for (int f = 0; f < k; f++)
                     {
-                        var foldOptions = options with { Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter) };
+                        var foldOptions = options with
+                        {
+                            Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter),
+                            TensorBoardDir = options.TensorBoardDir is { } foldBoard ? Path.Combine(foldBoard, $"fold-{f}") : null,
+                        };
                         WriteRunFiles(foldOptions, descriptor);
                         string rest = f + 1 < k
                             ? $"; fold{(f + 2 < k ? "s" : "")} {f + 1}{(f + 2 < k ? $" to {k - 1}" : "")} of this --folds {k} run did not start (each: train ... --folds {k} --fold N)"

@@ -182,6 +182,24 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
     }
 
     [Fact]
+    public void Event_files_that_cannot_be_written_mid_run_are_one_warning_and_the_run_finishes()
+    {
+        string run = Temp("run");
+        using var process = new CliProcess(new Dictionary<string, string> { ["LGMSNET_FAULT_STEP_PAUSE_MS"] = "300" }, Tiny(run));
+        process.WaitFor(() => EpochsRecorded(run) >= 1, "epoch 1 on disk");
+        // As a lost mount would: the folder is gone and cannot be made again.
+        string folder = Path.Combine(run, "tensorboard");
+        Directory.Delete(folder, true);
+        File.WriteAllText(folder, "in the way");
+        Assert.Equal(0, process.WaitForExit());
+        var warnings = (process.Out + process.Error).Split('\n').Where(l => l.Contains("warning", StringComparison.Ordinal)).ToList();
+        Assert.True(warnings.Count == 1, process.Out + process.Error);
+        Assert.Contains($"to the TensorBoard folder {folder}", warnings[0]);
+        Assert.Contains("run finished: 3 of 3 epochs", process.Out);
+        Assert.Equal(3, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
+    }
+
+    [Fact]
     public void A_sweep_of_three_variants_gives_three_hparams_entries_with_their_architectures_and_final_metrics()
     {
         Environment.SetEnvironmentVariable("LGMSNET_PROGRAM", Path.Combine(AppContext.BaseDirectory, "lgmsnet"));
@@ -230,6 +248,15 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
         Assert.Contains($"could not write the event file to the TensorBoard folder {Path.Combine(blocker, "tb")}", warnings[0]);
         Assert.Contains("training goes on", warnings[0]);
         Assert.Equal(2, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
+
+        // A folder holding another run's event files is refused before anything runs (a resumed run trims its folder).
+        string other = Temp("other-run");
+        (code, _, error) = CliRunner.Run(Tiny(Temp("second"), epochs: 1, extra: new[] { "--tensorboard", Path.Combine(run, "tensorboard-none") }));
+        Assert.True(code == 0, error);
+        (code, _, error) = CliRunner.Run(Tiny(other, epochs: 1, extra: new[] { "--tensorboard", Path.Combine(run, "tensorboard-none") }));
+        Assert.Equal(2, code);
+        Assert.Contains($"error: --tensorboard {Path.Combine(run, "tensorboard-none")} already holds TensorBoard event files (of another run?); give each run a folder of its own", error);
+        Assert.False(File.Exists(Path.Combine(other, "last.safetensors")));
 
         string off = Temp("off");
         (code, output, error) = CliRunner.Run(Tiny(off, epochs: 1, extra: new[] { "--no-tensorboard" }));
