@@ -24,7 +24,7 @@ public sealed class TensorBoardReporter(ArchitectureDescriptor architecture, Tra
     public const string EpochPrefix = "epoch/";
 
     /// <summary>Overlay tiles in the event files are smaller than overlays.png's (a few tens of kB per validation).</summary>
-    private const int OverlayTile = 128, OverlayCount = 4;
+    private const int OverlayTile = 128, OverlayCount = Trainer.EpochOverlayCases;
 
     private static readonly string[] SessionTags = { "final/", "test/", FinalOverlayTag, "_hparams_/" };
 

@@ -18,8 +18,9 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     public const string LastCheckpoint = "last.safetensors";
     public const string BestCheckpoint = "best.safetensors";
 
-    /// <summary>How many validation cases (the first ones) the reporters get with their predictions, for overlays.</summary>
-    public const int OverlayCases = 8;
+    /// <summary>How many validation cases (the first ones) the reporters get with their predictions, for overlays: at the
+    /// end, and (fewer: they are held until the epoch is reported, whole volumes in 3D) at each validation.</summary>
+    public const int OverlayCases = 8, EpochOverlayCases = 4;
 
     private readonly int _classes = architecture.Info.Classes;
     private CancellationToken _stop;
@@ -119,7 +120,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             {
                 network.eval();
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
-                    onPrediction: (c, p) => { if (shown.Count < OverlayCases) shown.Add((c, p)); }, cancel: _stop);
+                    onPrediction: (c, p) => { if (shown.Count < EpochOverlayCases) shown.Add((c, p)); }, cancel: _stop);
             }
             bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,

@@ -182,6 +182,25 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
     }
 
     [Fact]
+    public void A_3d_run_writes_its_volumes_overlays_and_per_class_metrics()
+    {
+        string run = Temp("volumes");
+        var (code, output, error) = CliRunner.Run("train", "lgmsnet3d-small", "--data", "synthetic", "--epochs", "2", "--size", "32",
+            "--synthetic-train", "2", "--synthetic-val", "1", "--threads", "2", "--output", run);
+        Assert.True(code == 0, output + error);
+        Assert.DoesNotContain("warning", output + error);
+        var events = EventFileReader.ReadFolder(Path.Combine(run, "tensorboard"));
+        AssertScalarsEqualMetrics(run, events);
+        Assert.Contains(events, e => e.Values.Any(v => v.Tag == "validation/per_class_dice/1"));
+        var images = events.SelectMany(e => e.Values).Where(v => v.Image != null).ToList();
+        Assert.Equal(3, images.Count); // two validations and the final one
+        Assert.All(images, AssertImage);
+        var start = Assert.Single(HParams(events, "_hparams_/session_start_info"));
+        Assert.Equal(3.0, start.Hparams["dims"]);
+        Assert.Equal("adamw", start.Hparams["optimizer"]);
+    }
+
+    [Fact]
     public void Event_files_that_cannot_be_written_mid_run_are_one_warning_and_the_run_finishes()
     {
         string run = Temp("run");
