@@ -86,7 +86,7 @@ internal static class HParams
     {
         var experiment = new Proto();
         foreach (var (name, value) in hparams)
-            experiment.Message(4, new Proto().String(1, name).Int(4, value is string ? 1 /* DATA_TYPE_STRING */ : 3 /* DATA_TYPE_FLOAT64 */));
+            experiment.Message(4, new Proto().String(1, name).Int(4, value switch { string => 1 /* DATA_TYPE_STRING */, bool => 2 /* DATA_TYPE_BOOL */, _ => 3 /* DATA_TYPE_FLOAT64 */ }));
         foreach (var tag in MetricTags)
             experiment.Message(5, new Proto().Message(1, new Proto().String(2, tag))
                 .Int(5, tag.StartsWith("final/", StringComparison.Ordinal) ? 2 /* DATASET_VALIDATION */ : 0 /* DATASET_UNKNOWN */));
