@@ -98,10 +98,11 @@ internal sealed class ReducedPrecisionOptions
         if (overlap > 0 && SameFolder(calibrationData, validationData))
             warnings.Add($"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
                          "(give --calibrate-split and --validate-split files that do not overlap)");
-        if (runData && TrainingCases(runFolder!, run!) is var trained)
+        if (runData)
         {
+            var trained = TrainingCases(runFolder!, run!);
             string how = validationSplit == null ? "every case of the run's data" : $"split {validationSplit}";
-            string fix = heldOut != null ? $"leave out --validate-split to use the run's held-out split {heldOut}" : "give --validate-split FILE listing cases the run held out";
+            string fix = heldOut != null && result.GetValue(_validateSplit) != null ? $"leave out --validate-split to use the run's held-out split {heldOut}" : "give --validate-split FILE listing cases the run held out";
             if (trained == null && validationSplit == null)
                 warnings.Add($"the report measures {how} ({validationData}), and the run folder records no training split: the cases the run trained on " +
                              $"are among them, so the report is not on held-out cases ({fix})");
