@@ -3,6 +3,7 @@ using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Data.Geometry;
 using LGMSNet.Runtime.Data.Preprocessing;
 using LGMSNet.Runtime.Inference;
+using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Tests.Support;
 using Xunit;
 using static TorchSharp.torch;
@@ -139,9 +140,17 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         var size = new[] { 44, 34, 24 }; // i, j, k
         string file = Temp("case.nii.gz");
         Phantom.Write(file, null, size, Phantom.Affine("LPS", new[] { 2.0, 2.0, 3.0 }, size), noise: 4);
+        // Two checkpoints of one untrained network: one carries the plan, as a 3D run's checkpoints do.
         var descriptor = CliRunner.Architectures.Single(a => a.Info.Matches("lgmsnet3d-small"));
-        SegmentationNetworkOf(descriptor, out var planned);
-        using var segmenter = Segmenter.ForNetwork(planned, CPU, new[] { 32, 32, 32 }, InputConvention.Standard, plan: plan);
+        string planned = Temp("planned.safetensors"), unplanned = Temp("unplanned.safetensors");
+        manual_seed(7);
+        using (var network = descriptor.Create())
+        {
+            Checkpoint.Save(planned, network, progress: new TrainingProgress(1, 1, 0.01, "adamw", "{}", new[] { 32, 32, 32 }, Plan: plan));
+            Checkpoint.Save(unplanned, network, progress: new TrainingProgress(1, 1, 0.01, "adamw", "{}", new[] { 32, 32, 32 }));
+        }
+        using var segmenter = Segmenter.Load(descriptor.Create(), planned);
+        Assert.Equal(plan.Key, segmenter.Plan!.Key);
         var (expected, header) = segmenter.SegmentVolume(file); // predict's path
         var (_, volume) = Nifti.Read(file);
         var stored = (float[])volume.Data.Clone();
@@ -153,8 +162,7 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         Assert.True(labels.Data.Distinct().Count() > 1, "the untrained network predicts one class everywhere");
 
         // What Segment(volume) did before, whatever the plan: per-case z-score on the stored grid. Other labels.
-        SegmentationNetworkOf(descriptor, out var plain);
-        using (var asStored = Segmenter.ForNetwork(plain, CPU, new[] { 32, 32, 32 }, InputConvention.Standard))
+        using (var asStored = Segmenter.Load(descriptor.Create(), unplanned))
             Assert.NotEqual(labels.Data, asStored.Segment(volume, "case").Data);
 
         // Without its grid a volume cannot be put through the plan: refused, saying what to call instead.
@@ -162,15 +170,6 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         Assert.Contains("case: LgmsNet3DSmall's weights were trained with a preprocessing plan (orientation RAS; spacing 2.5 x 2.5 x 2.5 mm", refusal.Message);
         Assert.Contains("intensity ct", refusal.Message);
         Assert.Contains("call Segment(volume, grid)", refusal.Message);
-    }
-
-    /// <summary>An untrained lgmsnet3d-small with seed 7's weights, ready for inference.</summary>
-    private static void SegmentationNetworkOf(LGMSNet.Runtime.Network.ArchitectureDescriptor descriptor, out LGMSNet.Runtime.Network.SegmentationNetwork network)
-    {
-        manual_seed(7);
-        network = descriptor.Create();
-        network.eval();
-        network.PrepareConvolutionLayouts();
     }
 
     [Fact]
