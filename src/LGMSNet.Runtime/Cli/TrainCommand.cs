@@ -83,9 +83,7 @@ internal static class TrainCommand
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
-                var condition = RunFile.Inspect(resumeDir);
-                if (condition.IsRunning)
-                    throw new UserErrorException($"--resume {resumeDir}: the run is {condition.Description}; stop it first (kill -TERM {condition.Status?.Pid} stops it at a safe point)", 2);
+                var condition = RefuseLiveRun("--resume", resumeDir, "");
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
                 if (condition.State is RunCondition.Died or RunStatus.Stopped or RunStatus.Failed)
@@ -286,11 +284,36 @@ internal static class TrainCommand
         if (options.TensorBoard) log.WriteLine($"TensorBoard event files in {TensorBoardReporter.FolderOf(options)}; view them with: tensorboard --logdir {TensorBoardReporter.FolderOf(options)}");
     }
 
+    /// <summary>The one liveness check of a run folder (for <c>--resume</c> and for a new run's <c>--output</c>): refuses a folder
+    /// whose run.json names a process that is (or, on another host, may be) still training it, naming that run: its process,
+    /// when its session started, its progress and its command. Otherwise returns what the folder holds.</summary>
+    private static RunCondition RefuseLiveRun(string option, string folder, string alternative)
+    {
+        var condition = RunFile.Inspect(folder);
+        if (!condition.IsRunning) return condition;
+        var status = condition.Status!;
+        string? command = null;
+        try
+        {
+            command = RunFile.ReadOptions(folder).CommandLine;
+        }
+        catch (UserErrorException)
+        {
+            // A damaged options part: the process and its progress still name the run.
+        }
+        string started = status.Started.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
+        throw new UserErrorException($"{option} {folder}: the run is {condition.Description}, session started {started}" +
+                                     (string.IsNullOrWhiteSpace(command) ? "" : $", command: {command}") +
+                                     $"; stop it first (kill -TERM {status.Pid} stops it at a safe point){alternative}", 2);
+    }
+
     private static void WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
     {
         string outDir = options.OutputDir;
         try
         {
+            // A live run that has not finished an epoch has no checkpoint yet: its process is what says it is there.
+            RefuseLiveRun("--output", outDir, " or choose another --output");
             Directory.CreateDirectory(outDir);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
                 throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);

@@ -160,6 +160,49 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
     }
 
     [Fact]
+    public void A_new_run_into_the_folder_of_a_live_run_before_its_first_epoch_is_refused_naming_that_run()
+    {
+        string run = Temp("shared");
+        using var process = new CliProcess(Pause(4000), Tiny(run)); // 8 s and more to its first epoch: no last.safetensors yet
+        process.WaitFor(() =>
+        {
+            try
+            {
+                return File.Exists(RunFile.PathOf(run)) && CliRunner.ReadJson(RunFile.PathOf(run)).TryGetProperty("status", out var s) &&
+                       s.GetProperty("state").GetString() == "running";
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                return false;
+            }
+        }, "run.json saying running");
+        Assert.False(File.Exists(Path.Combine(run, Trainer.LastCheckpoint)));
+        int trainer = Status(run).GetProperty("pid").GetInt32();
+        string started = Status(run).GetProperty("started").GetDateTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        var before = Directory.GetFiles(run).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).ToDictionary(f => f, File.ReadAllBytes);
+
+        var second = Tiny(run).Select(a => a == "5" ? "6" : a).ToArray(); // another seed into the same folder
+        var (code, output, error) = CliRunner.Run(second);
+        Assert.Equal(2, code);
+        Assert.Contains($"--output {run}: the run is running: 0 of 3 epochs done (process {trainer}", error);
+        Assert.Contains($"session started {started} UTC", error);
+        Assert.Contains("command: ", error);
+        Assert.Contains("--seed 5", error); // the live run's command, not this one's
+        Assert.Contains($"kill -TERM {trainer}", error);
+        Assert.Contains("or choose another --output", error);
+        Assert.DoesNotContain("training ", output);
+        foreach (var (file, bytes) in before)
+            Assert.True(File.Exists(file) && (file == RunFile.PathOf(run) || File.ReadAllBytes(file).AsSpan().SequenceEqual(bytes)), $"{file} changed");
+        Assert.Equal(5, CliRunner.ReadJson(RunFile.PathOf(run)).GetProperty("seed").GetInt64());
+        Assert.Equal(trainer, Status(run).GetProperty("pid").GetInt32());
+
+        process.Signal(15);
+        Assert.Equal(143, process.WaitForExit());
+        Assert.Equal(5, CliRunner.ReadJson(RunFile.PathOf(run)).GetProperty("seed").GetInt64());
+        Assert.Equal(trainer, Status(run).GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
     public void An_exception_on_a_background_thread_leaves_a_crash_file_a_line_naming_it_and_a_failed_run()
     {
         string run = Temp("thread");
