@@ -48,7 +48,7 @@ public sealed class PackageTests
 
             public long MultiplyAdds(IReadOnlyList<long> spatialSize) => spatialSize.Aggregate(1L, (a, b) => a * b) * (_in / _groups) * _out;
 
-            public string ExportOnnx(OnnxBlockContext onnx, string input) => onnx.Node("Relu", onnx.Conv(input, "conv", _groups));
+            public string ExportOnnx(OnnxBlockContext onnx, string input) => onnx.Node("Relu", onnx.Conv(input, "conv"));
         }
         """;
 

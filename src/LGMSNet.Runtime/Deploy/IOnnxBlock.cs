@@ -103,18 +103,24 @@ public sealed class OnnxBlockContext
     public string Constant(string name, Tensor tensor) =>
         _graph.Floats(_prefix + "." + name, tensor.detach().to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray(), tensor.shape);
 
-    /// <summary>The block's convolution <paramref name="module"/> (its <c>weight</c> and, if it has one, <c>bias</c>), stride 1,
-    /// padding kernel/2, <paramref name="groups"/> groups.</summary>
-    public string Conv(string input, string module, long groups = 1)
+    /// <summary>The block's convolution submodule <paramref name="module"/> (a key relative to the block, e.g. <c>conv1</c>,
+    /// naming a TorchSharp <c>Conv1d</c>/<c>Conv2d</c>/<c>Conv3d</c>) as an ONNX <c>Conv</c>: its <c>weight</c> and, if it
+    /// has one, <c>bias</c>, with the module's own stride, padding (explicit or <c>Padding.Same</c>/<c>Valid</c>), dilation
+    /// and groups. Returns the output value.</summary>
+    /// <exception cref="IO.UserErrorException">The key names no convolution, a transposed one, or one whose padding mode is
+    /// not zeros (reflect, replicate, circular): ONNX's <c>Conv</c> cannot represent it; the message names the key.</exception>
+    public string Conv(string input, string module)
     {
+        string path = _prefix + "." + module;
+        var geometry = ConvolutionGeometry.Of(Writer.Module(path), path, Writer.Plan.Name);
         var weight = Weight(module + ".weight");
         var inputs = new List<string> { input, Constant(module + ".weight", weight) };
         if (HasWeight(module + ".bias")) inputs.Add(Constant(module + ".bias", Weight(module + ".bias")));
-        var kernel = weight.shape.Skip(2).ToArray();
-        return _graph.Node("Conv", _prefix + "." + module, inputs,
-            OnnxGraph.Ints("kernel_shape", kernel),
-            OnnxGraph.Ints("pads", kernel.Select(k => k / 2).Concat(kernel.Select(k => k / 2)).ToArray()),
-            OnnxGraph.Ints("strides", Enumerable.Repeat(1L, kernel.Length).ToArray()),
-            OnnxGraph.Int("group", groups));
+        return _graph.Node("Conv", path, inputs,
+            OnnxGraph.Ints("kernel_shape", geometry.Kernel),
+            OnnxGraph.Ints("pads", geometry.Pads),
+            OnnxGraph.Ints("strides", geometry.Strides),
+            OnnxGraph.Ints("dilations", geometry.Dilations),
+            OnnxGraph.Int("group", geometry.Groups));
     }
 }
