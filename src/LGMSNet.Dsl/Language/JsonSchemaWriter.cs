@@ -193,7 +193,8 @@ public static class JsonSchemaWriter
                 schema["$ref"] = "#/$defs/lgms-stages";
                 break;
         }
-        if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);
+        // A required key's skeleton value as its default: what an editor inserts for it (KeyRule.SkeletonJson).
+        if ((rule.DefaultJson ?? rule.SkeletonJson) is { } defaultJson) schema["default"] = new Raw(defaultJson);
         return schema;
     }
 
