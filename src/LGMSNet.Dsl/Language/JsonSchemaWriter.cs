@@ -223,7 +223,7 @@ public static class JsonSchemaWriter
                 {
                     ["type"] = "integer",
                     ["enum"] = Enumerable.Range((int)option.Min, (int)(option.Max - option.Min) + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
-                    ["errorMessage"] = $"{option.Key} must be odd and positive, {Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)} (padding k/2 keeps the size)",
+                    ["errorMessage"] = option.OddRule($"{Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)}"),
                 };
                 break;
             case Blocks.OptionKind.IntegerList:

@@ -30,7 +30,9 @@ public sealed class LgmsOptionAttribute : Attribute
     /// <summary>The default of an <c>int[]</c> option (C# has no array default values).</summary>
     public int[]? Default { get; set; }
 
-    /// <summary>Integer values (of each list entry) must be odd and positive, as kernel sizes padded by k/2.</summary>
+    /// <summary>Integer values (of each list entry) must be odd and positive (kernel sizes, say). Needs <see cref="Min"/> and
+    /// <see cref="Max"/> as well (LGMS105 otherwise). A YAML value that is not odd is reported as
+    /// "size 4 is invalid: size must be odd and positive".</summary>
     public bool Odd { get; set; }
 
     /// <summary>Another option this one cannot be given together with (as gms's split and ratio).</summary>
