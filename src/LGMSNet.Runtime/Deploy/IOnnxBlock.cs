@@ -72,7 +72,7 @@ public static class OnnxBlockWriters
 }
 
 /// <summary>What a block sees of the ONNX graph being exported: its own tensors by state_dict key relative to the block
-/// (<c>squeeze.weight</c>, <c>norm.running_mean</c>; every tensor of the network must be read once, or the export fails
+/// (<c>squeeze.weight</c>, <c>norm.running_mean</c>; every tensor of the network must be read at least once, or the export fails
 /// naming the ones left over), and operators to add (<see cref="Node(string, string[])"/>, <see cref="Conv"/>,
 /// <see cref="Constant"/>). Values are named by strings: each method returns the name of the value it adds.</summary>
 /// <remarks>Operators are of the default ONNX domain at operator set <see cref="Opset"/> (17 to 23; see the ONNX operator
