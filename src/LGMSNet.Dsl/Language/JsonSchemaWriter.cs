@@ -193,7 +193,8 @@ public static class JsonSchemaWriter
                 schema["$ref"] = "#/$defs/lgms-stages";
                 break;
         }
-        if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);
+        // A required key's skeleton value as its default: what an editor inserts for it (KeyRule.SkeletonJson).
+        if ((rule.DefaultJson ?? rule.SkeletonJson) is { } defaultJson) schema["default"] = new Raw(defaultJson);
         return schema;
     }
 
@@ -222,7 +223,7 @@ public static class JsonSchemaWriter
                 {
                     ["type"] = "integer",
                     ["enum"] = Enumerable.Range((int)option.Min, (int)(option.Max - option.Min) + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
-                    ["errorMessage"] = $"{option.Key} must be odd and positive, {Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)} (padding k/2 keeps the size)",
+                    ["errorMessage"] = option.OddRule($"{Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)}"),
                 };
                 break;
             case Blocks.OptionKind.IntegerList:

@@ -382,6 +382,9 @@ public static class OnnxExporter
 
         internal bool HasWeight(string key) => _weights.ContainsKey(key);
 
+        /// <summary>The network's submodule at <paramref name="path"/> (a state_dict prefix), or null.</summary>
+        internal nn.Module? Module(string path) => _modules.TryGetValue(path, out var module) ? module : null;
+
         internal Tensor Weight(string key)
         {
             if (!_weights.TryGetValue(key, out var tensor))
