@@ -209,9 +209,10 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
     public void Two_runs_started_at_the_same_instant_into_one_new_folder_one_trains_and_the_other_is_refused()
     {
         string run = Temp("raced");
-        // No pause between the starts: both reach the folder within the same second, before either records itself in run.json.
-        using var seed5 = new CliProcess(new Dictionary<string, string>(), Tiny(run));
-        using var seed6 = new CliProcess(new Dictionary<string, string>(), Tiny(run).Select(a => a == "5" ? "6" : a).ToArray());
+        // No pause between the starts: both reach the folder within the same second, before either records itself in run.json
+        // (the steps' pause only keeps the survivor training while a slow machine starts the other).
+        using var seed5 = new CliProcess(Pause(300), Tiny(run));
+        using var seed6 = new CliProcess(Pause(300), Tiny(run).Select(a => a == "5" ? "6" : a).ToArray());
         var ends = new[] { (Seed: 5L, Process: seed5, Code: seed5.WaitForExit()), (Seed: 6L, Process: seed6, Code: seed6.WaitForExit()) };
         var survivor = Assert.Single(ends, e => e.Code == 0);
         var refused = Assert.Single(ends, e => e.Code != 0);
