@@ -73,6 +73,21 @@ internal static class TrainCommand
         output.AddTo(command);
         command.SetAction(result =>
         {
+            // The run folder's claim, held until this session ends (a k-fold run claims each fold's folder in turn).
+            FolderLock? claim = null;
+            try
+            {
+                return Run(result, ref claim);
+            }
+            finally
+            {
+                claim?.Dispose();
+            }
+        });
+        return command;
+
+        int Run(ParseResult result, ref FolderLock? claim)
+        {
             TrainOptions options;
             ArchitectureDescriptor descriptor;
             string? resumeDir = result.GetValue(resume);
@@ -83,7 +98,7 @@ internal static class TrainCommand
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
-                var condition = RefuseLiveRun("--resume", resumeDir, "");
+                claim = ClaimRunFolder("--resume", resumeDir, "", out var condition);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
                 if (condition.State is RunCondition.Died or RunStatus.Stopped or RunStatus.Failed)
@@ -186,7 +201,7 @@ internal static class TrainCommand
                             Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter),
                             TensorBoardDir = options.TensorBoardDir is { } foldBoard ? Path.Combine(foldBoard, $"fold-{f}") : null,
                         };
-                        WriteRunFiles(foldOptions, descriptor);
+                        using var foldClaim = WriteRunFiles(foldOptions, descriptor);
                         string rest = f + 1 < k
                             ? $"; fold{(f + 2 < k ? "s" : "")} {f + 1}{(f + 2 < k ? $" to {k - 1}" : "")} of this --folds {k} run did not start (each: train ... --folds {k} --fold N)"
                             : "";
@@ -198,14 +213,13 @@ internal static class TrainCommand
                     return 0;
                 }
                 options = options with { Folds = k, Fold = only ?? 0 };
-                WriteRunFiles(options, descriptor);
+                claim = WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
             int exit = Train(context, descriptor, options, resumeDir, result.GetValue(json), "", out var report);
             if (exit == 0 && result.GetValue(json)) context.WriteJson(report!);
             return exit;
-        });
-        return command;
+        }
     }
 
     /// <summary>One training session, supervised by <see cref="TrainingSession"/>: returns its exit code and, when it
@@ -307,23 +321,63 @@ internal static class TrainCommand
                                      $"; stop it first (kill -TERM {status.Pid} stops it at a safe point){alternative}", 2);
     }
 
-    private static void WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
+    /// <summary>Claims a run folder for this session before anything is written to it (<see cref="FolderLock"/>: the operating
+    /// system frees the claim when the process ends, however it ends), then refuses a run that another process trains
+    /// without a claim (another host, an older version). A claimed folder is refused naming its live run when run.json
+    /// does, else saying that a run is starting there: between claiming the folder and recording itself in run.json, a
+    /// run is in no other record.</summary>
+    private static FolderLock ClaimRunFolder(string option, string folder, string alternative, out RunCondition condition)
     {
-        string outDir = options.OutputDir;
+        FolderLock? claim;
         try
         {
-            // A live run that has not finished an epoch has no checkpoint yet: its process is what says it is there.
-            RefuseLiveRun("--output", outDir, " or choose another --output");
+            claim = FolderLock.TryAcquire(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserErrorException($"cannot write to the run folder {Path.GetFullPath(folder)}: {e.Message}");
+        }
+        if (claim == null)
+        {
+            RefuseLiveRun(option, folder, alternative);
+            throw new UserErrorException($"{option} {folder}: a run is starting there (another process holds {FolderLock.PathOf(folder)} " +
+                                         $"and has not recorded itself in {RunFile.FileName} yet); look again in a few seconds{alternative}", 2);
+        }
+        try
+        {
+            condition = RefuseLiveRun(option, folder, alternative);
+            return claim;
+        }
+        catch
+        {
+            claim.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates and claims a new run's folder, then writes its options, command and architecture; the claim is the session's.</summary>
+    private static FolderLock WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
+    {
+        string outDir = options.OutputDir;
+        FolderLock? claim = null;
+        try
+        {
             Directory.CreateDirectory(outDir);
+            // A live run that has not finished an epoch has no checkpoint yet: its claim, then its process, say it is there.
+            claim = ClaimRunFolder("--output", outDir, " or choose another --output", out _);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
                 throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);
             RunFile.WriteOptions(outDir, options);
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
+            return claim;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            claim?.Dispose();
+            if (e is IOException or UnauthorizedAccessException)
+                throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            throw;
         }
     }
 

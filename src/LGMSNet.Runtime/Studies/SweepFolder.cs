@@ -166,8 +166,19 @@ public sealed class SweepFolder(string path)
         }
         else
         {
-            // An attempt that did not finish an epoch left nothing worth keeping.
-            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+            // An attempt that did not finish an epoch left nothing worth keeping, unless it is still starting (it holds the
+            // folder's lock, which must survive: a new lock file would not be the one that process holds).
+            if (Directory.Exists(folder))
+            {
+                using var claim = FolderLock.TryAcquire(folder);
+                if (claim == null)
+                {
+                    string refusal = $"another process is training the run folder {folder} (it holds {FolderLock.PathOf(folder)}); stop it first, or let it finish";
+                    WriteStatus(run.Id, new SweepTaskStatus(Failed, 2, self.Host, self.Pid, started, DateTime.UtcNow, slurmJob, refusal, self.ProcessStarted));
+                    throw new UserErrorException($"{run.Id}: {refusal}", 2);
+                }
+                claim.ClearFolder(folder);
+            }
             log.WriteLine($"{run.Id}: starting");
             arguments = run.TrainArguments.Concat(new[] { "--output", folder, "--device", manifest.Device }).Concat(extra).ToArray();
         }
