@@ -7,7 +7,10 @@
 //      misspelt block (`lmss`), and wait for its diagnostics: the compiler's LGMS003 at the misspelling, source "lgmsnet",
 //      published with the document's version,
 //   3. change it back to the file's text (version 2) and wait for that version's diagnostics: no errors,
-//   4. shut down and exit.
+//   4. shut down and exit;
+//   5. then the same misspelt file through the bundled extension (dist/extension.js, with vscode-languageclient inside)
+//      loaded with test/vscode-stub.js — a stand-in for the vscode module, NOT VS Code — beside a workflow YAML: the
+//      extension retypes only the architecture, starts the server and the LGMS003 error lands in its diagnostic collection.
 // Usage: node scripts/e2e-server.js [--server-path <LGMSNet.LanguageServer.dll | lgmsnet>]   (exit 0 when all hold)
 // Nothing is written to disk. Not part of `npm test`: the server is built from another part of the repository.
 const cp = require('child_process');
@@ -17,6 +20,7 @@ const { pathToFileURL } = require('url');
 const rpc = require('vscode-languageserver-protocol/node');
 const { resolveServer } = require('../src/server');
 const { classify } = require('../src/selector');
+const { fakeVscode, loadExtension } = require('../test/vscode-stub');
 
 const repo = path.resolve(__dirname, '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -104,6 +108,8 @@ connection.listen();
   await connection.sendRequest(rpc.ShutdownRequest.type);
   done = true;
   await connection.sendNotification(rpc.ExitNotification.type);
+
+  const extension = await throughTheExtension();
   clearTimeout(timer);
   console.log(JSON.stringify({
     ok: true,
@@ -111,6 +117,31 @@ connection.listen();
     textDocumentSync: syncKind,
     version1: { code: error.code, source: error.source, message: error.message, start: error.range.start, msToFirstDiagnostics: openedMs },
     version2: { diagnostics: second.diagnostics.length, errors: 0 },
+    extension,
   }, null, 2));
   setTimeout(() => process.exit(0), 200);
 })().catch((e) => fail(`${e?.stack ?? e}\nstderr:\n${stderr}`));
+
+async function throughTheExtension() {
+  const workflow = path.join(repo, '.github', 'workflows', 'ci.yaml');
+  const { stub, calls } = fakeVscode({
+    settings: serverPath ? { 'lgmsnet.server.path': serverPath } : {},
+    documents: [[workflow, 'yaml', 'on: push\njobs: {}\n'], [file, 'yaml', bad]],
+    workspaceFolder: repo,
+  });
+  const extension = loadExtension(stub);
+  const api = extension.activate({ subscriptions: [] });
+  const started = Date.now();
+  while (!(calls.diagnostics.get(file) ?? []).some((d) => d.code === 'LGMS003')) {
+    if (Date.now() - started > 30000) fail(`extension: no LGMS003 in its diagnostic collection; errors shown: ${JSON.stringify(calls.errors)}; output: ${JSON.stringify(api.client?.outputChannel?.lines)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ms = Date.now() - started;
+  const d = calls.diagnostics.get(file).find((x) => x.code === 'LGMS003');
+  if (d.range.start.line !== line || d.range.start.character !== character) fail(`extension: at ${JSON.stringify(d.range.start)}`);
+  if (d.severity !== 0 || d.source !== 'lgmsnet') fail(`extension: severity ${d.severity} (vscode Error is 0), source ${d.source}`);
+  if (JSON.stringify(calls.setLanguage) !== JSON.stringify([[file, 'lgmsnet-yaml']])) fail(`extension: retyped ${JSON.stringify(calls.setLanguage)}`);
+  if (calls.diagnostics.has(workflow)) fail('extension: the workflow got diagnostics from the lgmsnet server');
+  await extension.deactivate();
+  return { retyped: calls.setLanguage.map(([f, l]) => `${path.relative(repo, f)} -> ${l}`), code: d.code, source: d.source, message: d.message, start: d.range.start, msFromActivation: ms };
+}
