@@ -36,12 +36,18 @@ function settings() {
   };
 }
 
+// Files given the lgmsnet-yaml language in this session: one the user turns back to YAML stays YAML.
+const adopted = new Set();
+
 /** Gives an opened YAML file the lgmsnet-yaml language when it is an architecture. */
 async function adopt(document) {
   if (document.languageId !== 'yaml' || document.uri.scheme !== 'file' || !settings().detect) return;
+  if (adopted.has(document.uri.toString())) return;
   const verdict = classify(document.uri.fsPath, document.getText());
   output.info(`${document.uri.fsPath}: ${verdict.architecture ? 'architecture' : 'not an architecture'} (${verdict.reason})`);
-  if (verdict.architecture) await vscode.languages.setTextDocumentLanguage(document, LANGUAGE);
+  if (!verdict.architecture) return;
+  adopted.add(document.uri.toString());
+  await vscode.languages.setTextDocumentLanguage(document, LANGUAGE);
 }
 
 /** The language client for the configured server, or undefined (with an error shown) when there is none. */

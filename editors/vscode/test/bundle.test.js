@@ -71,7 +71,7 @@ test('activate: architectures become lgmsnet-yaml, other YAML stays yaml; the cl
   const architecture = path.join(repo, 'architectures', 'lgmsnet.yaml');
   const sweep = path.join(repo, 'sweeps', 'quick.sweep.yaml');
 
-  const { stub, calls } = fakeVscode({
+  const { stub, calls, reopen } = fakeVscode({
     settings: { 'lgmsnet.server.path': dll, 'lgmsnet.server.args': ['lsp'] },
     documents: [[workflow, 'yaml'], [sweep, 'yaml'], [architecture, 'yaml']],
     workspaceFolder: repo,
@@ -103,6 +103,12 @@ test('activate: architectures become lgmsnet-yaml, other YAML stays yaml; the cl
   assert.ok(initialize, 'initialize was sent');
   const opens = received.filter((m) => m.method === 'textDocument/didOpen').map((m) => [m.params.textDocument.uri, m.params.textDocument.languageId]);
   assert.deepEqual(opens, [[`file://${architecture}`, 'lgmsnet-yaml']]);
+
+  // The user turns the file back to YAML: it stays YAML (and the client closes it on the server).
+  reopen(architecture, 'yaml');
+  await waitFor(() => received.some((m) => m.method === 'textDocument/didClose'), 'the didClose of the architecture');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(calls.setLanguage, [[architecture, 'lgmsnet-yaml']], 'not retyped again');
 
   await extension.deactivate();
   assert.ok(received.some((m) => m.method === 'shutdown'), 'deactivate shuts the server down');

@@ -63,6 +63,7 @@ class CancellationTokenSource {
 
 function fakeVscode({ settings, documents, workspaceFolder }) {
   const opened = new Emitter();
+  const closed = new Emitter();
   // diagnostics: what the client put into its diagnostic collection, by file path.
   const calls = { setLanguage: [], errors: [], commands: [], diagnostics: new Map() };
   const texts = new Map(documents.filter((d) => d[2] !== undefined).map(([file, , text]) => [file, text]));
@@ -91,7 +92,7 @@ function fakeVscode({ settings, documents, workspaceFolder }) {
       }),
       getWorkspaceFolder: () => undefined,
       onDidOpenTextDocument: opened.event,
-      onDidCloseTextDocument: new Emitter().event,
+      onDidCloseTextDocument: closed.event,
       onDidChangeTextDocument: new Emitter().event,
       onDidSaveTextDocument: new Emitter().event,
       onWillSaveTextDocument: new Emitter().event,
@@ -105,6 +106,7 @@ function fakeVscode({ settings, documents, workspaceFolder }) {
         // As VS Code does: the document is closed and opened again with the new language.
         const changed = document(doc.uri.fsPath, languageId);
         docs.splice(docs.indexOf(doc), 1, changed);
+        closed.fire(doc);
         opened.fire(changed);
         return changed;
       },
@@ -141,7 +143,15 @@ function fakeVscode({ settings, documents, workspaceFolder }) {
   const orAnything = (object, name) => new Proxy(object, { get: (target, key) => (key in target ? target[key] : anything(`${name}.${String(key)}`)) });
   for (const namespace of ['workspace', 'languages', 'window', 'commands']) api[namespace] = orAnything(api[namespace], `vscode.${namespace}`);
   const stub = orAnything(api, 'vscode');
-  return { stub, calls };
+  /** As VS Code does when the user picks another language for an open file: it is opened again with that language. */
+  const reopen = (file, languageId) => {
+    const index = docs.findIndex((d) => d.uri.fsPath === file);
+    const changed = document(file, languageId);
+    closed.fire(docs[index]);
+    docs.splice(index, 1, changed);
+    opened.fire(changed);
+  };
+  return { stub, calls, reopen };
 }
 
 function loadExtension(stub) {
