@@ -57,6 +57,7 @@ function check() {
   if (JSON.stringify(manifest.activationEvents) !== JSON.stringify(['onLanguage:yaml'])) problems.push(`activationEvents: ${JSON.stringify(manifest.activationEvents)}`);
   if (!manifest.contributes?.languages?.some((l) => l.id === 'lgmsnet-yaml')) problems.push('no lgmsnet-yaml language contributed');
   if (manifest.contributes?.configurationDefaults?.['[lgmsnet-yaml]']?.['editor.tabSize'] !== 2) problems.push('no [lgmsnet-yaml] editor defaults');
+  if (manifest.capabilities?.untrustedWorkspaces?.supported !== false) problems.push('must not run in untrusted workspaces (it starts the server the workspace names)');
   const bundle = entries.get('extension/dist/extension.js');
   const built = fs.readFileSync(path.join(root, 'dist', 'extension.js'));
   if (!bundle || !bundle.equals(built)) problems.push('extension/dist/extension.js is not the bundle in dist/');

@@ -20,6 +20,7 @@ const { pathToFileURL } = require('url');
 const rpc = require('vscode-languageserver-protocol/node');
 const { resolveServer } = require('../src/server');
 const { classify } = require('../src/selector');
+const { nodeFileSystem } = require('../src/files');
 const { fakeVscode, loadExtension } = require('../test/vscode-stub');
 
 const repo = path.resolve(__dirname, '..', '..', '..');
@@ -37,10 +38,7 @@ const server = resolveServer({
   workspaceFolders: [repo],
   env: process.env,
   platform: process.platform,
-  fileSystem: {
-    readFile: (p) => { try { return fs.readFileSync(p, 'utf8'); } catch { return undefined; } },
-    isFile: (p) => { try { return fs.statSync(p).isFile(); } catch { return false; } },
-  },
+  fileSystem: nodeFileSystem,
 });
 if ('error' in server) fail(server.error);
 

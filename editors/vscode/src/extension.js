@@ -5,10 +5,10 @@
 //    the Red Hat YAML extension, which serves only its own language ids (yaml, dockercompose, ...), never sees them:
 //    each error is reported once, by the compiler (diagnostic source "lgmsnet"). Other YAML stays `yaml`.
 //  - The server starts with the first architecture file (not with every YAML file) and is resolved by src/server.js.
-const fs = require('fs');
 const vscode = require('vscode');
 const { LanguageClient } = require('vscode-languageclient/node');
-const { classify, nodeFileSystem } = require('./selector');
+const { classify } = require('./selector');
+const { nodeFileSystem } = require('./files');
 const { resolveServer } = require('./server');
 
 const LANGUAGE = 'lgmsnet-yaml';
@@ -19,13 +19,6 @@ let starting;
 let output;
 // The last "server not found" error, shown once (not on every architecture file) until the settings change.
 let shownError;
-
-const serverFileSystem = {
-  readFile: nodeFileSystem.readFile,
-  isFile(file) {
-    try { return fs.statSync(file).isFile(); } catch { return false; }
-  },
-};
 
 function settings() {
   const configuration = vscode.workspace.getConfiguration('lgmsnet');
@@ -57,7 +50,7 @@ function createClient() {
     workspaceFolders: (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath),
     env: process.env,
     platform: process.platform,
-    fileSystem: serverFileSystem,
+    fileSystem: nodeFileSystem,
   });
   if ('error' in server) {
     output.error(server.error);

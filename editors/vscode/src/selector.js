@@ -1,7 +1,7 @@
 'use strict';
 // Which YAML files are LGMSNet architectures: the one rule the extension uses to hand a file to the
 // lgmsnet language server. No VS Code here (unit-tested with `node --test` over the repository's files);
-// the file system is passed in (`nodeFileSystem` below, or a fake) so the rule itself stays a pure function.
+// the file system is passed in (src/files.js by default, or a fake) so the rule itself stays a pure function.
 //
 // In order:
 //  1. Only *.yaml and *.yml.
@@ -17,7 +17,7 @@
 //     LgmsArchitectureFiles (an MSBuild glob this rule does not evaluate: such files need the modeline) or the text
 //     is a sweep (top-level architectures/datasets/seeds and no widths/encoder/decoder).
 const path = require('path');
-const fs = require('fs');
+const { nodeFileSystem } = require('./files');
 
 const ARCHITECTURE_SCHEMA = 'lgmsnet.schema.json';
 // The title every schema written by the compiler's schema writer carries (schemas/lgmsnet.schema.json).
@@ -38,16 +38,6 @@ const EXPLICIT_FILES = /<LgmsArchitectureFiles\b/;
 
 const SWEEP_KEYS = new Set(['architectures', 'datasets', 'seeds']);
 const ARCHITECTURE_KEYS = new Set(['widths', 'encoder', 'decoder']);
-
-/** The file system the rule reads: `readFile` (text or undefined) and `readDir` (names or undefined). */
-const nodeFileSystem = {
-  readFile(file) {
-    try { return fs.readFileSync(file, 'utf8'); } catch { return undefined; }
-  },
-  readDir(folder) {
-    try { return fs.readdirSync(folder); } catch { return undefined; }
-  },
-};
 
 /** The schema reference of the file's `# yaml-language-server: $schema=` modeline, or undefined. */
 function modelineSchema(text) {
@@ -132,4 +122,4 @@ function classify(file, text, fileSystem = nodeFileSystem) {
   return { architecture: true, reason: `a *.yaml of ${path.basename(lgmsnet[0].file)}, which compiles every *.yaml under its folder` };
 }
 
-module.exports = { classify, modelineSchema, owningProject, nodeFileSystem, ARCHITECTURE_SCHEMA };
+module.exports = { classify, modelineSchema, owningProject, ARCHITECTURE_SCHEMA };

@@ -51,7 +51,7 @@ function findOnPath(command, env, platform, fileSystem) {
 /**
  * The server to start, or why none can be.
  * @param {{ serverPath?: string, serverArgs?: string[], workspaceFolders: string[], env: object, platform: string,
- *           fileSystem: { readFile(p): string|undefined, isFile(p): boolean } }} input
+ *           fileSystem: { readFile(p): string|undefined, isFile(p): boolean } }} input (src/files.js)
  * @returns {{ command: string, args: string[], cwd?: string, how: string } | { error: string }}
  */
 function resolveServer(input) {

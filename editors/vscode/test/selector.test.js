@@ -6,7 +6,8 @@ const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { classify, modelineSchema, nodeFileSystem } = require('../src/selector');
+const { classify, modelineSchema } = require('../src/selector');
+const { nodeFileSystem } = require('../src/files');
 
 const repo = path.resolve(__dirname, '..', '..', '..');
 const yamlIn = (folder) => fs.readdirSync(path.join(repo, folder)).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(repo, folder, f));

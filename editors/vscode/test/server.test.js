@@ -7,10 +7,7 @@ const os = require('os');
 const path = require('path');
 const { resolveServer } = require('../src/server');
 
-const fileSystem = {
-  readFile(p) { try { return fs.readFileSync(p, 'utf8'); } catch { return undefined; } },
-  isFile(p) { try { return fs.statSync(p).isFile(); } catch { return false; } },
-};
+const { nodeFileSystem: fileSystem } = require('../src/files');
 
 function scratch(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lgms-vsc-'));
