@@ -15,7 +15,6 @@ const LANGUAGE = 'lgmsnet-yaml';
 const DOCUMENT_SELECTOR = [{ scheme: 'file', language: LANGUAGE }];
 
 let client;
-let starting;
 let output;
 // The last "server not found" error, shown once (not on every architecture file) until the settings change.
 let shownError;
@@ -39,6 +38,9 @@ async function adopt(document) {
   const verdict = classify(document.uri.fsPath, document.getText());
   output.info(`${document.uri.fsPath}: ${verdict.architecture ? 'architecture' : 'not an architecture'} (${verdict.reason})`);
   if (!verdict.architecture) return;
+  // Without a server (its error shown once) the file stays YAML, where the Red Hat extension's schema checks still help.
+  ensureStarted();
+  if (!client) return;
   adopted.add(document.uri.toString());
   await vscode.languages.setTextDocumentLanguage(document, LANGUAGE);
 }
@@ -70,14 +72,12 @@ function createClient() {
 
 /** Starts the server once an architecture file is open. */
 function ensureStarted() {
-  if (client || starting) return starting;
+  if (client) return;
   client = createClient();
-  if (!client) return undefined;
-  starting = client.start().catch((error) => {
+  client?.start().catch((error) => {
     output.error(`the language server did not start: ${error?.message ?? error}`);
     void vscode.window.showErrorMessage(`LGMSNet: the language server did not start (${error?.message ?? error}); see the output channel "LGMSNet".`);
-  }).finally(() => { starting = undefined; });
-  return starting;
+  });
 }
 
 async function stop() {
@@ -87,8 +87,15 @@ async function stop() {
 }
 
 function onOpen(document) {
-  if (document.languageId === LANGUAGE && document.uri.scheme === 'file') void ensureStarted();
+  if (document.languageId === LANGUAGE && document.uri.scheme === 'file') ensureStarted();
   else void adopt(document);
+}
+
+/** (Re)starts the server and looks at every open file again: a server installed later takes the files left YAML. */
+async function restart() {
+  shownError = undefined;
+  await stop();
+  for (const document of vscode.workspace.textDocuments) onOpen(document);
 }
 
 /** @param {import('vscode').ExtensionContext} context */
@@ -101,18 +108,12 @@ function activate(context) {
     // A new file gets its modeline and is saved: it becomes an architecture then.
     vscode.workspace.onDidSaveTextDocument((document) => void adopt(document)),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (!event.affectsConfiguration('lgmsnet.server')) return;
-      shownError = undefined;
-      if (client) void stop().then(ensureStarted);
+      if (event.affectsConfiguration('lgmsnet.server') || event.affectsConfiguration('lgmsnet.detectArchitectures')) void restart();
     }),
-    vscode.commands.registerCommand('lgmsnet.restartServer', async () => {
-      shownError = undefined;
-      await stop();
-      await ensureStarted();
-    }),
+    vscode.commands.registerCommand('lgmsnet.restartServer', restart),
     { dispose: () => void stop() },
   );
-  for (const document of vscode.workspace.textDocuments) onOpen(document);
+  void restart();
   return {
     /** The running language client (undefined until an architecture file is opened). */
     get client() { return client; },

@@ -137,7 +137,7 @@ test('activate with only non-architecture YAML open: no server is started and no
   await extension.deactivate();
 });
 
-test('an architecture opened with no server installed: one error that says how to install it', async (t) => {
+test('architectures opened with no server installed: one error that says how to install it, and they stay YAML', async (t) => {
   const { stub, calls } = fakeVscode({
     settings: {},
     documents: [[path.join(repo, 'architectures', 'unet.yaml'), 'yaml'], [path.join(repo, 'architectures', 'unet-lms.yaml'), 'yaml']],
@@ -148,9 +148,27 @@ test('an architecture opened with no server installed: one error that says how t
   t.after(() => { process.env.PATH = savedPath; });
   const extension = loadExtension(stub);
   const api = extension.activate({ subscriptions: [] });
-  await waitFor(() => calls.setLanguage.length === 2, 'both files to change language');
+  await waitFor(() => calls.errors.length > 0, 'the error');
+  await new Promise((r) => setTimeout(r, 50));
   assert.equal(api.client, undefined);
+  assert.deepEqual(calls.setLanguage, [], 'left to the YAML extension and its schema');
   assert.equal(calls.errors.length, 1, 'shown once, not per file');
   assert.match(calls.errors[0], /dotnet tool install -g LGMSNet\.LanguageServer/);
+
+  // The server is installed (lgmsnet on PATH) and the server restarted: both files are taken now.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'lgms-vsc-bin-'));
+  t.after(() => fs.rmSync(bin, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(bin, 'lgmsnet'), '#!/bin/sh\n');
+  process.env.PATH = bin;
+  const spawned = [];
+  const received = [];
+  const originalSpawn = childProcess.spawn;
+  childProcess.spawn = (command, args) => { spawned.push([command, args]); return fakeServerProcess(received); };
+  t.after(() => { childProcess.spawn = originalSpawn; });
+  await calls.commandCallbacks.get('lgmsnet.restartServer')();
+  await waitFor(() => received.filter((m) => m.method === 'textDocument/didOpen').length === 2, 'both files opened on the server');
+  assert.deepEqual(spawned, [[path.join(bin, 'lgmsnet'), ['lsp']]]);
+  assert.deepEqual(calls.setLanguage.map(([f]) => path.basename(f)), ['unet.yaml', 'unet-lms.yaml']);
+  assert.equal(calls.errors.length, 1);
   await extension.deactivate();
 });

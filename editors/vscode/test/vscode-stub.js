@@ -65,7 +65,7 @@ function fakeVscode({ settings, documents, workspaceFolder }) {
   const opened = new Emitter();
   const closed = new Emitter();
   // diagnostics: what the client put into its diagnostic collection, by file path.
-  const calls = { setLanguage: [], errors: [], commands: [], diagnostics: new Map() };
+  const calls = { setLanguage: [], errors: [], commands: [], commandCallbacks: new Map(), diagnostics: new Map() };
   const texts = new Map(documents.filter((d) => d[2] !== undefined).map(([file, , text]) => [file, text]));
   const document = (file, languageId) => ({
     uri: fileUri(file), fileName: file, languageId, version: 1, isClosed: false,
@@ -136,7 +136,7 @@ function fakeVscode({ settings, documents, workspaceFolder }) {
       tabGroups: { all: [], onDidChangeTabs: new Emitter().event, onDidChangeTabGroups: new Emitter().event },
     },
     commands: {
-      registerCommand: (id) => { calls.commands.push(id); return new Disposable(); },
+      registerCommand: (id, callback) => { calls.commands.push(id); calls.commandCallbacks.set(id, callback); return new Disposable(); },
       executeCommand: async () => undefined,
     },
   };
