@@ -16,6 +16,8 @@ const DOCUMENT_SELECTOR = [{ scheme: 'file', language: LANGUAGE }];
 
 let client;
 let output;
+// One watcher for the extension's life (a restarted client reuses it).
+let projectFiles;
 // The last "server not found" error, shown once (not on every architecture file) until the settings change.
 let shownError;
 
@@ -66,7 +68,7 @@ function createClient() {
     documentSelector: DOCUMENT_SELECTOR,
     outputChannel: output,
     // A user block's C# file or the project file changed: the server re-reads the project's blocks.
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{cs,csproj}') },
+    synchronize: { fileEvents: projectFiles },
   });
 }
 
@@ -102,8 +104,10 @@ async function restart() {
 function activate(context) {
   // A log channel: vscode-languageclient writes to it with info/warn/error (a plain channel has none of those).
   output = vscode.window.createOutputChannel('LGMSNet', { log: true });
+  projectFiles = vscode.workspace.createFileSystemWatcher('**/*.{cs,csproj}');
   context.subscriptions.push(
     output,
+    projectFiles,
     vscode.workspace.onDidOpenTextDocument(onOpen),
     // A new file gets its modeline and is saved: it becomes an architecture then.
     vscode.workspace.onDidSaveTextDocument((document) => void adopt(document)),
