@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LGMSNet.Compiler.Tests.Support;
@@ -29,19 +28,8 @@ public sealed class LanguageServerTests
         return server;
     }
 
-    private static (int Code, string Output) Run(string file, string arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(180_000))
-        {
-            process.Kill(true);
-            return (-1, "timed out");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private static (int Code, string Output) Run(string file, string arguments, string directory) =>
+        Processes.Run(file, arguments, directory, TimeSpan.FromMinutes(3));
 
     /// <summary>Runs one LSP session over the documents and requests; returns drive.js's results by request id.</summary>
     private static Dictionary<string, JsonElement> Drive(JsonArray documents, JsonArray requests)

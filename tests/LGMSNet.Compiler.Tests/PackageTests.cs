@@ -115,7 +115,7 @@ public sealed class PackageTests
 
             Expect(work, $"new install \"{Path.Combine(feed, $"LGMSNet.Templates.{version}.nupkg")}\" --debug:custom-hive \"{hive}\"");
             Expect(work, $"new lgmsnet -o MyNets --debug:custom-hive \"{hive}\"");
-            foreach (string file in new[] { "MyNets.csproj", "Program.cs", "lgmsnet.yaml", "lgmsnet.schema.json", ".gitignore", "README.md" })
+            foreach (string file in new[] { "MyNets.csproj", "Program.cs", "lgmsnet.yaml", "lgmsnet.schema.json", ".gitignore", "README.md", ".vscode/extensions.json" })
                 Assert.True(File.Exists(Path.Combine(project, file)), $"the template did not create {file}");
             Assert.Contains($"Version=\"{version}\"", File.ReadAllText(Path.Combine(project, "MyNets.csproj")));
             Assert.StartsWith("# yaml-language-server: $schema=lgmsnet.schema.json", File.ReadAllText(Path.Combine(project, "lgmsnet.yaml")));
