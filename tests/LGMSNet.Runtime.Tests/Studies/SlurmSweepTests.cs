@@ -30,7 +30,7 @@ public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
         {
             string status = Path.Combine(folder, "status");
             var running = Directory.Exists(status)
-                ? Directory.GetFiles(status).Where(f => File.ReadAllText(f).Contains("\"running\"")).ToList() : new List<string>();
+                ? Directory.GetFiles(status, "*.json").Where(f => File.ReadAllText(f).Contains("\"running\"")).ToList() : new List<string>();
             if (running.Count == 0) return false;
             var job = CliRunner.ReadJson(running[0]).GetProperty("slurm_job").GetString()!;
             cancelled = Path.GetFileNameWithoutExtension(running[0]);
