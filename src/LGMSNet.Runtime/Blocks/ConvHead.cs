@@ -22,7 +22,12 @@ public sealed class ConvHead : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => weight.dim() == 4
-        ? nn.functional.conv2d(x, weight, bias)
-        : nn.functional.conv3d(x, weight, bias);
+    public override Tensor forward(Tensor x)
+    {
+        x = ConvolutionLayout.Guard(weight, x); // as every convolution: run in its layout whoever calls it
+        return weight.dim() == 4 ? nn.functional.conv2d(x, weight, bias) : nn.functional.conv3d(x, weight, bias);
+    }
+
+    /// <summary>Puts the weight in its convolution layout now (<see cref="ConvolutionLayout.PrepareWeight(Tensor)"/>).</summary>
+    public void PrepareLayout() => ConvolutionLayout.PrepareWeight(weight);
 }
