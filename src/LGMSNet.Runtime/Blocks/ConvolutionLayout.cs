@@ -5,10 +5,10 @@ using static TorchSharp.torch;
 
 namespace LGMSNet.Runtime.Blocks;
 
-/// <summary>The one place that decides the memory layout each convolution runs in (channels-last or contiguous
-/// NCHW/NCDHW), and that makes every convolution run in it whoever calls it. The rule follows oneDNN 3.7.1 (libtorch
-/// 2.10) faults found on this project's AVX-512 machines (AMD EPYC, Zen 5), each silently wrong or fatal, never reported
-/// by libtorch:
+/// <summary>The one place that makes every convolution run in the memory layout (channels-last or contiguous
+/// NCHW/NCDHW) whose kernel <see cref="ConvolutionKernels"/> found exact for its shape on this machine. The check exists
+/// because oneDNN 3.7.1 (libtorch 2.10) computes some layouts wrong on this project's AVX-512 machines (AMD EPYC,
+/// Zen 5), silently or fatally, never reported by libtorch:
 /// <list type="bullet">
 /// <item>contiguous float32 convolutions whose input channels per group are not a multiple of 16 (24 → 24, 3×3) return
 /// wrong numbers or NaN (relative error 0.2–0.5: the padding of oneDNN's blocked layout is left uninitialised);</item>
@@ -16,10 +16,9 @@ namespace LGMSNet.Runtime.Blocks;
 /// from 1×2 to 16×32 maps, batch 1 to 8), and from 256 input to 1024 output channels end the process with SIGFPE (a
 /// division by zero in brgemm's blocking heuristic, with two or more threads).</item>
 /// </list>
-/// So: channels-last (oneDNN's fastest layout, and exact for every 3×3 and small 1×1 convolution probed), except 1×1
-/// convolutions with more than 256 output channels, which run contiguous (exact for every input channel count probed,
-/// 8 to 512). ConvolutionLayoutTests checks the chosen kernels against float64. Values and state_dict keys do not
-/// depend on the layout.
+/// There the check finds channels-last for every 3×3 and small 1×1 convolution, and contiguous for 1×1 convolutions
+/// to more than 256 channels (never tried channels-last, see <see cref="ContiguousPointwiseAbove"/>). ConvolutionLayoutTests
+/// checks the chosen kernels against float64. Values and state_dict keys do not depend on the layout.
 /// <para>Correctness lives in the module: <see cref="Attach"/> gives each convolution a forward pre-hook,
 /// <see cref="Guard"/>, that compares the weight's strides with its layout before every call (O(1): shape and strides,
 /// never data) and re-lays it out in place when they differ — after construction, <c>load_state_dict</c>, a checkpoint
@@ -33,51 +32,56 @@ public static class ConvolutionLayout
 
     /// <summary>Makes <paramref name="conv"/> run in its layout on every call (once per convolution; further calls do
     /// nothing). libtorch runs a convolution channels-last when its input or its weight is channels-last, so a
-    /// channels-last weight suffices for those; a contiguous convolution also gets its input made contiguous.</summary>
+    /// channels-last weight suffices for those; a contiguous convolution also gets its input made contiguous. A shape
+    /// whose kernels the machine computes wrong in every layout gets its output recomputed in float64.</summary>
     public static Convolution Attach(Convolution conv)
     {
         if (!Guarded.TryAdd(conv, Relayout)) return conv;
-        conv.register_forward_pre_hook((_, input) => Guard(conv.weight!, input));
-        if (FaultInjection.ConvolutionLayoutFault != null)
-            conv.register_forward_hook((_, input, output) =>
-                FaultInjection.CorruptConvolution(conv.weight!.shape[^1], IsChannelsLast(conv.weight!) || IsChannelsLast(input), output) ?? output);
+        conv.register_forward_pre_hook((_, input) => Guard(conv.weight!, conv.groups, input));
+        conv.register_forward_hook((_, input, output) =>
+        {
+            var weight = conv.weight!;
+            if (ConvolutionKernels.For(weight.shape, conv.groups) == ConvolutionKernel.Float64)
+                return ConvolutionKernels.Float64(input, weight, conv.bias, conv.groups);
+            return FaultInjection.ConvolutionLayoutFault == null ? output
+                : FaultInjection.CorruptConvolution(weight.shape[^1], IsChannelsLast(weight) || IsChannelsLast(input), output) ?? output;
+        });
         return conv;
     }
 
     /// <summary>Whether <see cref="Attach"/> guards <paramref name="conv"/>.</summary>
     public static bool IsAttached(Convolution conv) => Guarded.TryGetValue(conv, out _);
 
-    /// <summary>What every guarded convolution runs before each call: puts <paramref name="weight"/> in its layout if its
-    /// strides say it is not (in place: optimizers and state_dict keep the same tensor), and returns the input in a
-    /// form the convolution then runs in its layout (made contiguous for a contiguous convolution; otherwise unchanged,
-    /// the channels-last weight decides). Cost when nothing is to be done: reading two small arrays.</summary>
-    public static Tensor Guard(Tensor weight, Tensor input)
+    /// <summary>What every guarded convolution runs before each call: puts <paramref name="weight"/> in the layout
+    /// <see cref="ConvolutionKernels"/> found exact for its shape if its strides say it is not (in place: optimizers and
+    /// state_dict keep the same tensor), and returns the input in a form the convolution then runs in that layout (made
+    /// contiguous for a contiguous convolution; otherwise unchanged, the channels-last weight decides). Cost when nothing
+    /// is to be done: reading two small arrays and one dictionary lookup.</summary>
+    public static Tensor Guard(Tensor weight, long groups, Tensor input)
     {
-        bool channelsLast = IsChannelsLastConvolution(weight);
-        if (!IsInLayout(weight, channelsLast)) PrepareWeight(weight);
+        bool channelsLast = IsChannelsLastConvolution(weight, groups);
+        if (!IsInLayout(weight, channelsLast)) PrepareWeight(weight, groups);
         return channelsLast || input.is_contiguous() ? input : input.contiguous();
     }
 
-    /// <summary>Whether a convolution with this weight ([out, in / groups, k...]) runs channels-last: all but the 1×1
-    /// convolutions with more than <see cref="ContiguousPointwiseAbove"/> output channels.</summary>
-    public static bool IsChannelsLastConvolution(Tensor weight)
-    {
-        var shape = weight.shape;
-        return !(shape.Skip(2).All(k => k == 1) && shape[0] > ContiguousPointwiseAbove);
-    }
+    /// <summary>Whether a convolution with this weight ([out, in / groups, k...]) and groups runs channels-last: what the
+    /// kernel check found on this machine (<see cref="ConvolutionKernels"/>; a float64 fallback runs contiguous).</summary>
+    public static bool IsChannelsLastConvolution(Tensor weight, long groups) =>
+        ConvolutionKernels.For(weight.shape, groups) == ConvolutionKernel.ChannelsLast;
 
-    /// <summary>1×1 convolutions with more output channels than this run contiguous (channels-last is wrong from 512 on).</summary>
+    /// <summary>1×1 convolutions with more output channels than this are never tried channels-last (on AMD Zen 5 with
+    /// oneDNN 3.7.1 that kernel is wrong from 512 on and ends the process with SIGFPE from 256 → 1024).</summary>
     public const int ContiguousPointwiseAbove = 256;
 
-    /// <summary>Puts the convolution's weight in its layout, in place (see <see cref="PrepareWeight(Tensor)"/>).</summary>
-    public static void PrepareWeight(Convolution conv) => PrepareWeight(conv.weight!);
+    /// <summary>Puts the convolution's weight in its layout, in place (see <see cref="PrepareWeight(Tensor, long)"/>).</summary>
+    public static void PrepareWeight(Convolution conv) => PrepareWeight(conv.weight!, conv.groups);
 
     /// <summary>Puts a convolution weight in its layout, in place (optimizers and state_dict keep the same tensor); a
     /// weight already there is left alone. Serialised, so two threads running one network for the first time do not
     /// both replace the storage.</summary>
-    public static void PrepareWeight(Tensor weight)
+    public static void PrepareWeight(Tensor weight, long groups)
     {
-        bool channelsLast = IsChannelsLastConvolution(weight);
+        bool channelsLast = IsChannelsLastConvolution(weight, groups);
         if (IsInLayout(weight, channelsLast)) return;
         lock (Relayout)
         {

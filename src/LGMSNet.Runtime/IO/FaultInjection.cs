@@ -41,7 +41,7 @@ public static class FaultInjection
     /// from TorchSharp, so a test can see the fallback to TorchSharp.</summary>
     public static bool OnnxCheckMismatch { get; set; } = Environment.GetEnvironmentVariable("LGMSNET_FAULT_ONNX_MISMATCH") == "1";
 
-    /// <summary>LGMSNET_FAULT_CONV_LAYOUT=layout[:k] (layout <c>contiguous</c> or <c>channels-last</c>, k a kernel size) makes
+    /// <summary>LGMSNET_FAULT_CONV_LAYOUT=layout[:k] (layout <c>contiguous</c>, <c>channels-last</c> or <c>any</c>, k a kernel size) makes
     /// every convolution built by the runtime that runs in that layout (with that kernel size) return wrong numbers, as
     /// oneDNN 3.7.1 does on some AVX-512 CPUs, so tests can see that every forward pass runs the layout chosen for it
     /// on any machine. Read when a convolution is built.</summary>
@@ -50,8 +50,8 @@ public static class FaultInjection
 
     private static (string, long?)? ParseLayoutFault(string? value) => value?.Split(':') switch
     {
-        [var layout] when layout is "contiguous" or "channels-last" => (layout, null),
-        [var layout, var k] when layout is "contiguous" or "channels-last" && long.TryParse(k, out long kernel) => (layout, kernel),
+        [var layout] when layout is "contiguous" or "channels-last" or "any" => (layout, null),
+        [var layout, var k] when layout is "contiguous" or "channels-last" or "any" && long.TryParse(k, out long kernel) => (layout, kernel),
         _ => null,
     };
 
@@ -61,7 +61,7 @@ public static class FaultInjection
     public static Tensor? CorruptConvolution(long kernel, bool ranChannelsLast, Tensor output)
     {
         if (ConvolutionLayoutFault is not { } fault || fault.Kernel is { } k && kernel != k) return null;
-        return (fault.Layout == "channels-last") == ranChannelsLast ? output.add(1.0) : null;
+        return fault.Layout == "any" || (fault.Layout == "channels-last") == ranChannelsLast ? output.add(1.0) : null;
     }
 
     /// <summary>Ends the process as a fault in native code does (libc abort: SIGABRT).</summary>

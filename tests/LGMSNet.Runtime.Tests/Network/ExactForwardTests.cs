@@ -2,7 +2,6 @@ using LGMSNet.Runtime.Blocks;
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Inference;
 using LGMSNet.Runtime.Interop;
-using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Network;
 using LGMSNet.Runtime.Tests.Support;
 using TorchSharp;
@@ -16,7 +15,7 @@ namespace LGMSNet.Runtime.Tests.Network;
 /// (UnetNarrow: 24/48/96, 3×3 convolutions — the shapes whose contiguous kernels oneDNN 3.7.1 computes wrong on this
 /// project's AMD Zen 5 machines) equals its float64 self however it was built or loaded, with no preparation by the
 /// caller. So that this fails on any CPU when a convolution runs in the wrong layout, not only on the faulty ones, the
-/// tests inject the fault (<see cref="FaultInjection.ConvolutionLayoutFault"/>: every contiguous convolution wrong).</summary>
+/// tests inject the fault (<see cref="KernelFault"/>: every contiguous convolution wrong).</summary>
 [Collection("cli")]
 public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
 {
@@ -97,21 +96,14 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
         Tensor expected;
         using (no_grad()) expected = reference.forward(input.to_type(ScalarType.Float64));
 
-        FaultInjection.ConvolutionLayoutFault = ("contiguous", null);
-        try
-        {
-            manual_seed(5);
-            using var network = Build(how, values);
-            Tensor actual;
-            using (no_grad()) actual = network.forward(input);
-            TensorAssert.MaxRelative(actual, expected, 1e-4, $"UnetNarrow built by {how}, forward without preparation");
-            foreach (var conv in network.modules().OfType<Convolution>())
-                Assert.True(ConvolutionLayout.IsChannelsLast(conv.weight!), "a 3x3 convolution's weight is not channels-last after a forward pass");
-        }
-        finally
-        {
-            FaultInjection.ConvolutionLayoutFault = null;
-        }
+        using var fault = new KernelFault(("contiguous", null));
+        manual_seed(5);
+        using var network = Build(how, values);
+        Tensor actual;
+        using (no_grad()) actual = network.forward(input);
+        TensorAssert.MaxRelative(actual, expected, 1e-4, $"UnetNarrow built by {how}, forward without preparation");
+        foreach (var conv in network.modules().OfType<Convolution>())
+            Assert.True(ConvolutionLayout.IsChannelsLast(conv.weight!), "a 3x3 convolution's weight is not channels-last after a forward pass");
     }
 
     /// <summary><see cref="Segmenter.ForNetwork"/> around a network that nobody prepared equals float64.</summary>
@@ -131,20 +123,13 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
         Tensor expected;
         using (no_grad()) expected = reference.forward(input.to_type(ScalarType.Float64));
 
-        FaultInjection.ConvolutionLayoutFault = ("contiguous", null);
-        try
-        {
-            var network = Narrow.Create();
-            network.load_state_dict(values);
-            network.eval();
-            using var segmenter = Segmenter.ForNetwork(network, CPU, new[] { 32, 32 }, InputConvention.Standard);
-            var logits = segmenter.Predictor.Logits(input.contiguous().data<float>().ToArray(), 2, 3, new[] { 32, 32 });
-            TensorAssert.MaxRelative(logits, expected, 1e-4, "Segmenter.ForNetwork on an unprepared network");
-        }
-        finally
-        {
-            FaultInjection.ConvolutionLayoutFault = null;
-        }
+        using var fault = new KernelFault(("contiguous", null));
+        var network = Narrow.Create();
+        network.load_state_dict(values);
+        network.eval();
+        using var segmenter = Segmenter.ForNetwork(network, CPU, new[] { 32, 32 }, InputConvention.Standard);
+        var logits = segmenter.Predictor.Logits(input.contiguous().data<float>().ToArray(), 2, 3, new[] { 32, 32 });
+        TensorAssert.MaxRelative(logits, expected, 1e-4, "Segmenter.ForNetwork on an unprepared network");
     }
 
     /// <summary>The trainer's final evaluation loads the best checkpoint into a fresh network; it must equal that
@@ -158,16 +143,11 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
         string train = TestData.Split(Temp("train.txt"), ids.Take(5));
         string val = TestData.Split(Temp("val.txt"), ids.Skip(5));
         string run = Temp("run");
-        FaultInjection.ConvolutionLayoutFault = ("contiguous", null);
-        try
+        using (new KernelFault(("contiguous", null)))
         {
             var (code, output, error) = CliRunner.Run("train", "unet-narrow", "--data", data, "--train-split", train, "--val-split", val,
                 "--epochs", "2", "--batch", "4", "--size", "32", "--out", run);
             Assert.True(code == 0, output + error);
-        }
-        finally
-        {
-            FaultInjection.ConvolutionLayoutFault = null;
         }
         var metrics = CliRunner.ReadJson(Path.Combine(run, "metrics.json"));
         var best = metrics.GetProperty("best");
