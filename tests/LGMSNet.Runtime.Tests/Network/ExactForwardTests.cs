@@ -106,6 +106,29 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
             Assert.True(ConvolutionLayout.IsChannelsLast(conv.weight!), "a 3x3 convolution's weight is not channels-last after a forward pass");
     }
 
+    /// <summary>A user block that builds its convolutions with <c>nn.Conv2d</c> itself (the template's squeeze-and-excitation)
+    /// gets the same guard from the network on its first forward pass.</summary>
+    [Fact]
+    public void A_user_blocks_own_convolutions_are_guarded_too()
+    {
+        using var scope = NewDisposeScope();
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == "lgmsnet-se");
+        manual_seed(4);
+        using var network = descriptor.Create();
+        network.eval();
+        using var reference = descriptor.Create();
+        reference.load_state_dict(network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone()));
+        reference.eval();
+        reference.to(ScalarType.Float64);
+        var input = randn(2, 3, 32, 32);
+        using var fault = new KernelFault(("contiguous", null));
+        using var _ = no_grad();
+        TensorAssert.MaxRelative(network.forward(input), reference.forward(input.to_type(ScalarType.Float64)), 1e-4, "LgmsNetSe, forward without preparation");
+        var convolutions = network.modules().OfType<Convolution>().ToList();
+        Assert.Contains(convolutions, c => c.GetType() == typeof(Conv2d) && c.weight!.shape[2] == 1 && c.weight!.shape[0] == 4); // SE's squeeze 16 -> 4
+        Assert.All(convolutions, c => Assert.True(ConvolutionLayout.IsAttached(c), "a convolution without the layout guard"));
+    }
+
     /// <summary><see cref="Segmenter.ForNetwork"/> around a network that nobody prepared equals float64.</summary>
     [Fact]
     public void Segmenter_for_network_is_exact()
