@@ -26,7 +26,9 @@ public enum ConvolutionKernel
 /// 256 channels, whose channels-last kernel ends the process with SIGFPE on AMD Zen 5 (oneDNN 3.7.1, two or more
 /// threads): a probe cannot survive that. The results are kept in a JSON file per CPU (model and flags) and libtorch
 /// version (<see cref="CachePath"/>); a file recorded for another CPU or libtorch is ignored and rewritten, so the
-/// check never runs twice for one machine, libtorch and shape.</summary>
+/// check never runs twice for one machine, libtorch and shape. The check runs on the CPU at one small input size
+/// (batch 4, 12×16 or 6×8×8) with the process's thread count; a network on a GPU follows the CPU's choice (both layouts
+/// are correct there, and the float64 fallback is too).</summary>
 public static class ConvolutionKernels
 {
     /// <summary>A convolution shape: rank 2 or 3, output channels, input channels per group, groups, kernel sizes.</summary>
