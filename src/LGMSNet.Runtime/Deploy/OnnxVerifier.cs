@@ -57,7 +57,6 @@ public static class OnnxVerifier
         var input = randn(shape, generator: generator);
         bool wasTraining = network.training;
         network.eval();
-        network.PrepareConvolutionLayouts();
         Tensor expected;
         using (no_grad()) expected = network.forward(input).to_type(ScalarType.Float64);
         if (wasTraining) network.train();

@@ -71,7 +71,6 @@ public sealed class Segmenter : IDisposable
         network.to(torchDevice);
         network.eval();
         if (fuse) network.FuseForInference();
-        else network.PrepareConvolutionLayouts();
         // Read (and so validate) the training progress even when the size is given: corrupt metadata is an error.
         var trainedSize = Checkpoint.ReadProgress(loaded.File)?.InputSize;
         var size = inputSize ?? trainedSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();

@@ -114,7 +114,6 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         manual_seed(7);
         using var network = descriptor.Create();
         network.eval();
-        network.PrepareConvolutionLayouts();
         using var segmenter = Segmenter.ForNetwork(network, CPU, new[] { 32, 32, 32 }, InputConvention.Standard, plan: plan);
         byte[]? reference = null;
         foreach (var name in new[] { "ras", "lps", "ail" })
