@@ -208,6 +208,7 @@ public sealed class LanguageServerTests
             new JsonObject { ["id"] = "user", ["type"] = "completion", ["doc"] = "block", ["find"] = "  - \n", ["offset"] = 4, ["labels"] = new JsonArray("se") },
             new JsonObject { ["id"] = "option", ["type"] = "completion", ["doc"] = "se", ["find"] = "  - se:\n      \n", ["offset"] = 14, ["apply"] = "reduction" },
             new JsonObject { ["id"] = "hover", ["type"] = "hover", ["doc"] = "hover", ["find"] = "kernels", ["offset"] = 2 },
+            new JsonObject { ["id"] = "required", ["type"] = "hover", ["doc"] = "hover", ["find"] = "\ndims:", ["offset"] = 2 },
         };
         var results = Drive(documents, requests);
 
@@ -231,5 +232,10 @@ public sealed class LanguageServerTests
         Assert.StartsWith("#### kernels", hover);
         Assert.Contains("Odd depthwise kernel sizes", hover);
         Assert.DoesNotContain("LGMSNet architecture", hover);
+
+        // A required key's schema default is only its skeleton value: the hover that shows it says the key is required.
+        string required = results["required"].GetProperty("hover").GetString()!;
+        Assert.StartsWith("#### dims", required);
+        Assert.Contains("Required: it has no default; 2 is only the value an editor inserts for it.", required);
     }
 }

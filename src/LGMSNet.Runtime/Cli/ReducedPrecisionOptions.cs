@@ -85,7 +85,7 @@ internal sealed class ReducedPrecisionOptions
         string validationData = givenValidation ?? (heldOut != null ? run?.Data : null)
             ?? throw new UserErrorException("--precision int8 measures its accuracy cost on held-out cases: give --validate DATA [--validate-split FILE] (" +
                                             (run == null ? $"{weights} is not in a run folder with a run.json" : "the run's run.json names no test or validation split file") + ")", 2);
-        bool runData = run != null && SameFolder(validationData, run.Data);
+        bool runData = run != null && RealPath.SameFolder(validationData, run.Data);
         string? validationSplit = result.GetValue(_validateSplit) ?? (runData ? heldOut : null);
 
         string calibrationOption = result.GetValue(_calibrate) == null ? "--calibrate (default: the run's training data, from run.json)" : "--calibrate";
@@ -95,7 +95,7 @@ internal sealed class ReducedPrecisionOptions
         var validation = Read(validationOption, validationData, validationSplit, descriptor, size, convention, out string validationDescription, null, plan);
         var warnings = new List<string>();
         var overlap = calibration.Select(c => c.Id).Intersect(validation.Select(c => c.Id)).Count();
-        if (overlap > 0 && SameFolder(calibrationData, validationData))
+        if (overlap > 0 && RealPath.SameFolder(calibrationData, validationData))
             warnings.Add($"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
                          "(give --calibrate-split and --validate-split files that do not overlap)");
         if (runData)
@@ -134,9 +134,6 @@ internal sealed class ReducedPrecisionOptions
         if (folder == null || !File.Exists(RunFile.PathOf(folder))) return null;
         return RunFile.ReadOptions(folder);
     }
-
-    private static bool SameFolder(string a, string b) =>
-        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)), StringComparison.Ordinal);
 
     /// <summary>The cases the run trained on: its split.json's training list, else its --train-split file; null when the folder records neither.</summary>
     private static HashSet<string>? TrainingCases(string runFolder, TrainOptions run)

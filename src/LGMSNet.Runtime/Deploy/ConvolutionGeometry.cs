@@ -3,12 +3,34 @@ using TorchSharp.Modules;
 
 namespace LGMSNet.Runtime.Deploy;
 
-/// <summary>The attributes of an ONNX <c>Conv</c> (kernel, pads, strides, dilations, group) read from a TorchSharp
-/// convolution module, so a block's <see cref="OnnxBlockContext.Conv"/> computes what the module computes. A module
-/// ONNX's Conv cannot represent — not a convolution, a transposed one, a padding mode other than zeros — is refused
-/// by the module's key.</summary>
+/// <summary>The attributes of an ONNX <c>Conv</c> (kernel, pads, strides, dilations, group), read from a TorchSharp
+/// convolution module (<see cref="Of"/>) so every written convolution computes what its module computes, or — for a
+/// convolution with no module of its own, such as the built-in LMS block's merged depthwise kernels — the built-ins'
+/// centred form (<see cref="Centered"/>). <see cref="Attributes"/> is the one place a <c>Conv</c> node's attributes are
+/// written (<see cref="OnnxExporter.Writer.Conv(string, string, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor?, ConvolutionGeometry)"/>).
+/// A module ONNX's Conv cannot represent — not a convolution, a transposed one, a padding mode other than zeros — is
+/// refused by the module's key.</summary>
 internal sealed record ConvolutionGeometry(long[] Kernel, long[] Pads, long[] Strides, long[] Dilations, long Groups)
 {
+    /// <summary>Stride 1, dilation 1 and padding k/2 on every side (the size kept for an odd kernel): the built-in
+    /// blocks' convolutions (<see cref="Blocks.Primitives.Conv"/>).</summary>
+    public static ConvolutionGeometry Centered(int dims, long kernel, long groups) => new(
+        Enumerable.Repeat(kernel, dims).ToArray(), Enumerable.Repeat(kernel / 2, 2 * dims).ToArray(),
+        Enumerable.Repeat(1L, dims).ToArray(), Enumerable.Repeat(1L, dims).ToArray(), groups);
+
+    /// <summary>The node's attributes. Dilations are written only where one is not 1 (ONNX's default), so graphs of
+    /// undilated convolutions stay as they were before dilations were read.</summary>
+    public Onnx.AttributeProto[] Attributes()
+    {
+        var attributes = new List<Onnx.AttributeProto>
+        {
+            OnnxGraph.Ints("kernel_shape", Kernel), OnnxGraph.Ints("pads", Pads), OnnxGraph.Ints("strides", Strides),
+        };
+        if (Dilations.Any(d => d != 1)) attributes.Add(OnnxGraph.Ints("dilations", Dilations));
+        attributes.Add(OnnxGraph.Int("group", Groups));
+        return attributes.ToArray();
+    }
+
     public static ConvolutionGeometry Of(TorchSharp.torch.nn.Module? module, string path, string architecture)
     {
         IO.UserErrorException Refuse(string why) =>

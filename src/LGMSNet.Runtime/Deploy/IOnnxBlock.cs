@@ -179,14 +179,6 @@ public sealed class OnnxBlockContext
     {
         string path = _prefix + "." + module;
         var geometry = ConvolutionGeometry.Of(Writer.Module(path), path, Writer.Plan.Name);
-        var weight = Weight(module + ".weight");
-        var inputs = new List<string> { input, Constant(module + ".weight", weight) };
-        if (HasWeight(module + ".bias")) inputs.Add(Constant(module + ".bias", Weight(module + ".bias")));
-        return _graph.Node("Conv", path, inputs,
-            OnnxGraph.Ints("kernel_shape", geometry.Kernel),
-            OnnxGraph.Ints("pads", geometry.Pads),
-            OnnxGraph.Ints("strides", geometry.Strides),
-            OnnxGraph.Ints("dilations", geometry.Dilations),
-            OnnxGraph.Int("group", geometry.Groups));
+        return Writer.Conv(input, path, Weight(module + ".weight"), HasWeight(module + ".bias") ? Weight(module + ".bias") : null, geometry);
     }
 }

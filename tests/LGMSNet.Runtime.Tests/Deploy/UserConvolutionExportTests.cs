@@ -34,6 +34,12 @@ public sealed class UserConvolutionExportTests
         Assert.Equal(Each(1).Concat(Each(2)), Attribute("encoder1.1.same", "pads")); // kernel 4, 'same': 1 before, 2 after
         Assert.Equal(Each(2), Attribute("encoder1.1.strided", "strides"));
         Assert.Equal(Each(1).Concat(Each(1)), Attribute("encoder1.1.strided", "pads"));
+        long Group(string node) =>
+            model.Graph.Node.Single(n => n.OpType == "Conv" && n.Name.StartsWith(node + "/", StringComparison.Ordinal))
+                .Attribute.Single(a => a.Name == "group").I;
+        Assert.Equal(2, Group("encoder1.1.dilated")); // groups: 2
+        Assert.Equal(1, Group("encoder1.1.same"));
+        Assert.Equal(1, Group("encoder1.1.strided"));
     }
 
     [Fact]
