@@ -17,16 +17,17 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
 {
     private static ArchitectureDescriptor Lgmsnet => CliRunner.Architectures.First(a => a.Info.Matches("lgmsnet"));
 
-    /// <summary>A 16 x 16 case: an intensity ramp, the truth a square, the prediction the square moved by
+    /// <summary>A 64 x 64 case: noise (so its overlay's PNG is tens of kB), the truth a square, the prediction the square moved by
     /// <paramref name="shift"/> (so truth only, prediction only and both all show).</summary>
     private static (CaseData Case, byte[] Prediction) Case(int index, int shift)
     {
-        const int n = 16;
-        var image = Enumerable.Range(0, n * n).Select(i => (float)((i * (index + 3)) % 97)).ToArray();
+        const int n = 64;
+        var random = new Random(index);
+        var image = Enumerable.Range(0, n * n).Select(_ => random.NextSingle() * 100).ToArray();
         var truth = new byte[n * n];
         var predicted = new byte[n * n];
-        for (int y = 4; y < 10; y++)
-            for (int x = 4; x < 10; x++)
+        for (int y = 16; y < 40; y++)
+            for (int x = 16; x < 40; x++)
             {
                 truth[y * n + x] = 1;
                 predicted[(y + shift) * n + x + shift] = 1;
@@ -63,7 +64,7 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
     [Fact]
     public void The_overlay_images_hold_the_pixels_of_the_overlay_renderer_for_the_same_cases()
     {
-        var overlays = Enumerable.Range(0, 3).Select(i => Case(i, i + 1)).ToList();
+        var overlays = Enumerable.Range(0, 3).Select(i => Case(i, 4 * (i + 1))).ToList();
         var data = Data(overlays.Select(o => o.Case).ToList());
         string folder = Temp("tb");
         var warnings = new List<string>();
@@ -94,18 +95,20 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
     [Fact]
     public void A_resumed_run_trims_only_its_own_event_files_in_a_folder_another_run_writes_to_and_its_rewrite_is_no_event_file()
     {
-        var overlays = new[] { Case(0, 1) };
+        var overlays = new[] { Case(0, 4), Case(1, 8), Case(2, 12), Case(3, 16) };
         var data = Data(overlays.Select(o => o.Case).ToList());
         string folder = Temp("shared");
         var warnings = new List<string>();
         var first = Options("first", folder);
-        var history = Session(first, [], 1, 2, data, overlays, warnings);
+        // Enough epochs (each with an overlay image) that the rewrite passes 1 MB, where the write-pause fault pauses it.
+        const int epochs = 40;
+        var history = Session(first, [], 1, epochs, data, overlays, warnings);
         Session(Options("other", folder), [], 1, 3, data, overlays, warnings);
         var others = Directory.GetFiles(folder, "events.out.tfevents.*.lgmsnet-other").ToDictionary(f => f, File.ReadAllBytes);
         Assert.Single(others);
 
-        // The first run resumes from its epoch-1 checkpoint: its epoch 2 and final events go, the other run's stay, byte for byte.
-        // Each atomic write pauses halfway, while the folder is listed: the rewrite's temporary file must not look like an event file.
+        // The first run resumes from the checkpoint before its last epoch: that epoch's and the final events go, the other run's stay, byte for byte.
+        // The atomic write pauses after 1 MB, while the folder is listed: the rewrite's temporary file must not look like an event file.
         var seen = new HashSet<string>(StringComparer.Ordinal);
         using var stop = new CancellationTokenSource();
         var watcher = new Thread(() =>
@@ -120,7 +123,9 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
         FaultInjection.WritePauseMilliseconds = 300;
         try
         {
-            new TensorBoardReporter(Lgmsnet, first, warnings.Add).Started(data, new RunState(history.Take(1).ToList(), 1, 0.5, 1), Result(0), Result(0.1), resumed: true);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            new TensorBoardReporter(Lgmsnet, first, warnings.Add).Started(data, new RunState(history.Take(epochs - 1).ToList(), epochs - 1, 0.5, 1), Result(0), Result(0.1), resumed: true);
+            Assert.True(clock.ElapsedMilliseconds >= 290, $"the rewrite was not paused ({clock.ElapsedMilliseconds} ms): under 1 MB?");
         }
         finally
         {
@@ -136,7 +141,7 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
         Assert.Equal(new[] { 1L, 2, 3 }, other.Where(e => e.Values.Any(v => v.Tag == "epoch/train_loss")).Select(e => e.Step));
         Assert.Contains(other, e => e.Values.Any(v => v.Tag == "final/iou"));
         var mine = Directory.GetFiles(folder, "events.out.tfevents.*.lgmsnet-first").SelectMany(EventFileReader.ReadFile).ToList();
-        Assert.Equal(new[] { 1L }, mine.Where(e => e.Values.Any(v => v.Tag == "epoch/train_loss")).Select(e => e.Step));
+        Assert.Equal(Enumerable.Range(1, epochs - 1).Select(e => (long)e), mine.Where(e => e.Values.Any(v => v.Tag == "epoch/train_loss")).Select(e => e.Step));
         Assert.DoesNotContain(mine, e => e.Values.Any(v => v.Tag.StartsWith("final/", StringComparison.Ordinal)));
     }
 }
