@@ -145,3 +145,46 @@ public sealed class TensorBoardReporterTests() : TempFolderTest("lgms-tbreporter
         Assert.DoesNotContain(mine, e => e.Values.Any(v => v.Tag.StartsWith("final/", StringComparison.Ordinal)));
     }
 }
+
+/// <summary>The trainer keeps validation predictions for the epoch overlays only when a reporter asks for them: none with
+/// --no-tensorboard (the run folder's reporter draws the final overlays only).</summary>
+[Collection("cli")]
+public sealed class EpochOverlayTests() : TempFolderTest("lgms-epochoverlays-")
+{
+    private sealed class Recorder(int wanted) : IRunReporter
+    {
+        public List<int> Given { get; } = new();
+        public int EpochOverlayCases => wanted;
+        public void Started(RunData data, RunState state, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed) { }
+        public void EpochFinished(RunData data, RunState state, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays) => Given.Add(overlays.Count);
+        public void Finished(RunData data, RunState state, EvaluationResult final, EvaluationResult? test, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays) { }
+    }
+
+    private sealed class Quiet : ITrainingObserver
+    {
+        public void Message(string text) { }
+        public void LoadingProgress(string what, int done, int total) { }
+        public void EpochStarted(int epoch, int epochs, int batches) { }
+        public void StepFinished(int epoch, int step, int batches, double loss) { }
+        public void EpochFinished(EpochRecord record, bool isBest) { }
+    }
+
+    [Fact]
+    public void Epoch_predictions_are_kept_only_as_many_as_a_reporter_asks_for()
+    {
+        var architecture = CliRunner.Architectures.First(a => a.Info.Matches("lgmsnet"));
+        foreach (int wanted in new[] { 0, 2 })
+        {
+            var options = TrainOptions.Recipe(architecture.Info, null, 1) with
+            {
+                Data = "synthetic", Size = new[] { 32, 32 }, SyntheticTrain = 2, SyntheticVal = 3, BatchSize = 2, Threads = 2,
+                OutputDir = Temp($"run-{wanted}"), TensorBoard = false,
+            };
+            Directory.CreateDirectory(options.OutputDir);
+            var none = new Recorder(0);
+            var asking = new Recorder(wanted);
+            new Trainer(architecture, options, new Quiet(), new RunReporters(none, asking)).Run();
+            Assert.Equal(new[] { wanted }, asking.Given);
+        }
+    }
+}
