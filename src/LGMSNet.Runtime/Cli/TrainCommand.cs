@@ -163,9 +163,7 @@ internal static class TrainCommand
                     TensorBoardDir = result.GetValue(tensorboard) is { } board ? Path.GetFullPath(board) : null,
                 };
                 if (!options.TensorBoard && options.TensorBoardDir != null) throw new UserErrorException("--tensorboard and --no-tensorboard exclude each other", 2);
-                // A resumed run trims its event folder to its checkpoint, so a new run must not share one with another run.
-                if (options.TensorBoardDir is { } shared && Directory.Exists(shared) && Directory.EnumerateFiles(shared, "events.out.tfevents.*", SearchOption.AllDirectories).Any())
-                    throw new UserErrorException($"--tensorboard {shared} already holds TensorBoard event files (of another run?); give each run a folder of its own", 2);
+                options = options with { TensorBoardRun = options.TensorBoard ? TensorBoardReporter.NewRunMark() : null };
                 var volumeOptions = new Option[] { spacing, intensity, cache, mirrorAxes }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (descriptor.Info.Dims != 3 && volumeOptions.Count > 0)
                     throw new UserErrorException($"{string.Join(", ", volumeOptions)}: only for 3D architectures ({descriptor.Info.Name} is 2D)", 2);
@@ -199,8 +197,9 @@ internal static class TrainCommand
                         var foldOptions = options with
                         {
                             Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter),
-                            TensorBoardDir = options.TensorBoardDir is { } foldBoard ? Path.Combine(foldBoard, $"fold-{f}") : null,
+                            TensorBoardDir = FoldBoard(options.TensorBoardDir, f),
                         };
+                        RefuseSharedBoard(foldOptions);
                         using var foldClaim = WriteRunFiles(foldOptions, descriptor);
                         string rest = f + 1 < k
                             ? $"; fold{(f + 2 < k ? "s" : "")} {f + 1}{(f + 2 < k ? $" to {k - 1}" : "")} of this --folds {k} run did not start (each: train ... --folds {k} --fold N)"
@@ -212,7 +211,9 @@ internal static class TrainCommand
                     if (result.GetValue(json)) context.WriteJson(reports);
                     return 0;
                 }
-                options = options with { Folds = k, Fold = only ?? 0 };
+                // One rule for --tensorboard DIR with folds: fold N writes to DIR/fold-N, alone or in a --folds K run.
+                options = options with { Folds = k, Fold = only ?? 0, TensorBoardDir = only is { } one ? FoldBoard(options.TensorBoardDir, one) : options.TensorBoardDir };
+                RefuseSharedBoard(options);
                 claim = WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
@@ -356,6 +357,26 @@ internal static class TrainCommand
     }
 
     /// <summary>Creates and claims a new run's folder, then writes its options, command and architecture; the claim is the session's.</summary>
+    private static string? FoldBoard(string? board, int fold) => board == null ? null : Path.Combine(board, $"fold-{fold}");
+
+    /// <summary>Refuses a new run whose --tensorboard folder already holds event files: TensorBoard would show two runs' curves
+    /// as one. (Safety does not rest on it: each run's files carry its own mark and a resumed run trims only those.) A folder
+    /// that cannot be read is not refused: the run goes on and TensorBoard logging gives its one warning if it cannot use it.</summary>
+    private static void RefuseSharedBoard(TrainOptions options)
+    {
+        if (options.TensorBoardDir is not { } shared) return;
+        bool used;
+        try
+        {
+            used = Directory.Exists(shared) && Directory.EnumerateFiles(shared, EventFile.Pattern, SearchOption.AllDirectories).Any();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        if (used) throw new UserErrorException($"--tensorboard {shared} already holds TensorBoard event files (of another run?); give each run a folder of its own", 2);
+    }
+
     private static FolderLock WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
     {
         string outDir = options.OutputDir;

@@ -5,12 +5,15 @@ namespace LGMSNet.Runtime.IO;
 /// A crash at any moment leaves the previous file intact.</summary>
 public static class AtomicFile
 {
-    public static void Write(string path, Action<Stream> write)
+    /// <summary><paramref name="temporaryName"/>: what the temporary file is called instead of the target's name (it is
+    /// <c>.NAME.PID.GUID.tmp</c>), for folders where readers pick files by a part of their name (TensorBoard reads any
+    /// file whose name contains "tfevents").</summary>
+    public static void Write(string path, Action<Stream> write, string? temporaryName = null)
     {
         string full = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(full) ?? ".";
         Directory.CreateDirectory(directory);
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string temporary = Path.Combine(directory, $".{temporaryName ?? Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))

@@ -67,11 +67,21 @@ internal static class EventFile
         return events;
     }
 
-    /// <summary>Keeps in every event file of <paramref name="folder"/> only the events <paramref name="keep"/> accepts (and
-    /// the file-version header): a file that loses events is rewritten atomically, one left with no summaries is deleted.</summary>
-    public static void Retain(string folder, Func<Event, bool> keep)
+    /// <summary>The event files of <paramref name="folder"/> that a writer with <paramref name="suffix"/> (SummaryWriter's
+    /// filename_suffix, the last part of the name) made: one run's own files, in a folder other runs may write to as well.</summary>
+    public static List<string> Files(string folder, string suffix) =>
+        Directory.EnumerateFiles(folder, Pattern).Where(f => f.EndsWith("." + suffix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The name a rewritten event file has until it replaces the original: without "tfevents", so that neither
+    /// TensorBoard reading the folder meanwhile nor a crash mid-rewrite shows its events twice.</summary>
+    public const string RewriteName = "events-rewrite";
+
+    /// <summary>Keeps in the event files of <paramref name="folder"/> named with <paramref name="suffix"/> (this run's own;
+    /// other runs' files are never touched) only the events <paramref name="keep"/> accepts (and the file-version header):
+    /// a file that loses events is rewritten atomically, one left with no summaries is deleted.</summary>
+    public static void Retain(string folder, string suffix, Func<Event, bool> keep)
     {
-        foreach (var file in Directory.EnumerateFiles(folder, Pattern).Order(StringComparer.Ordinal).ToList())
+        foreach (var file in Files(folder, suffix))
         {
             var events = Read(file);
             var kept = events.Where(e => e.Summary == null || keep(e)).ToList();
@@ -81,7 +91,7 @@ internal static class EventFile
             else AtomicFile.Write(file, stream =>
             {
                 foreach (var e in kept) Write(stream, e.ToByteArray());
-            });
+            }, RewriteName);
         }
     }
 

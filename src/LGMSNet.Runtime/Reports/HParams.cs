@@ -24,11 +24,23 @@ internal static class HParams
     public const string SessionEndTag = "_hparams_/session_end_info";
     public const string PluginName = "hparams";
 
-    /// <summary>The metrics of the HParams table: the best checkpoint on validation (final/...) and on the test split
-    /// (test/...), named as in metrics.json.</summary>
-    public static readonly IReadOnlyList<string> MetricTags = new[] { "final", "test" }
-        .SelectMany(group => new[] { "iou", "dice", "f1", "se", "pc", "acc", "val_loss", "hd95", "nsd" }.Select(key => $"{group}/{key}"))
-        .Where(tag => tag != "test/val_loss").ToList();
+    /// <summary>The metrics of the HParams table for a model of <paramref name="classes"/> classes: the best checkpoint on
+    /// validation (final/...) and on the test split (test/...), named as the scalars the reporter writes for them
+    /// (<see cref="TensorBoardReporter.Numbers"/> of a row with every metric present: per-class lists when there are
+    /// more than two classes, as the evaluation reports them).</summary>
+    public static IReadOnlyList<string> MetricTags(int classes)
+    {
+        var constructor = typeof(MetricsRow).GetConstructors().Single();
+        var full = (MetricsRow)constructor.Invoke(constructor.GetParameters().Select(p => p.ParameterType switch
+        {
+            var t when t == typeof(double?) => (object?)0.0,
+            var t when t == typeof(int) => 0,
+            var t when t == typeof(double?[]) => classes > 2 ? new double?[classes - 1].Select(_ => (double?)0.0).ToArray() : null,
+            var t => throw new InvalidOperationException($"MetricsRow.{p.Name}: a {t.Name} is not a metric the HParams table knows"),
+        }).ToArray());
+        var names = TensorBoardReporter.Numbers(full).Select(n => n.Name).ToList();
+        return new[] { "final", "test" }.SelectMany(group => names.Select(name => $"{group}/{name}")).ToList();
+    }
 
     /// <summary>Every run has the same names, so one run's experiment summary describes the whole sweep; a value that is not
     /// known (multiply-adds of blocks that declare no cost) is left out of that run's values, never given another type.</summary>
@@ -82,12 +94,12 @@ internal static class HParams
         };
     }
 
-    public static Summary Experiment(IReadOnlyList<(string Name, object? Value)> hparams)
+    public static Summary Experiment(IReadOnlyList<(string Name, object? Value)> hparams, int classes)
     {
         var experiment = new Proto();
         foreach (var (name, value) in hparams)
             experiment.Message(4, new Proto().String(1, name).Int(4, value switch { string => 1 /* DATA_TYPE_STRING */, bool => 2 /* DATA_TYPE_BOOL */, _ => 3 /* DATA_TYPE_FLOAT64 */ }));
-        foreach (var tag in MetricTags)
+        foreach (var tag in MetricTags(classes))
             experiment.Message(5, new Proto().Message(1, new Proto().String(2, tag))
                 .Int(5, tag.StartsWith("final/", StringComparison.Ordinal) ? 2 /* DATASET_VALIDATION */ : 0 /* DATASET_UNKNOWN */));
         return Wrap(ExperimentTag, 2, experiment);

@@ -22,6 +22,9 @@ public sealed class RunFolderReporter(ArchitectureDescriptor architecture, Train
         if (!resumed) AtomicFile.WriteAllText(Path.Combine(_folder, BaselinesFile), RuntimeJson.Serialize(_baselines));
     }
 
+    /// <summary>overlays.png shows the final evaluation only.</summary>
+    public int EpochOverlayCases => 0;
+
     public void EpochFinished(RunData data, RunState state, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays) => Write(RunReport.Create(architecture, options, data, state, _baselines, final: null, test: null));
 
     public void Finished(RunData data, RunState state, EvaluationResult final, EvaluationResult? test, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays)

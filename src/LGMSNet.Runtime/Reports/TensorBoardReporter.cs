@@ -37,25 +37,36 @@ public sealed class TensorBoardReporter(ArchitectureDescriptor architecture, Tra
     /// <summary>The folder the event files of a run with <paramref name="options"/> go to.</summary>
     public static string FolderOf(TrainOptions options) => options.TensorBoardDir ?? Path.Combine(Path.GetFullPath(options.OutputDir), DefaultFolder);
 
+    /// <summary>The last part of the names of the event files of a run with <paramref name="options"/> (SummaryWriter's
+    /// filename_suffix): what tells this run's files from other runs' in a shared folder.</summary>
+    public static string SuffixOf(TrainOptions options) => options.TensorBoardRun is { } mark ? $"lgmsnet-{mark}" : "lgmsnet";
+
+    /// <summary>A new run's mark (<see cref="TrainOptions.TensorBoardRun"/>).</summary>
+    public static string NewRunMark() => Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Overlays are drawn for the first validation cases of each validated epoch.</summary>
+    public int EpochOverlayCases => OverlayCount;
+
     public void Started(RunData data, RunState state, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed) =>
         Guard("the event file", () =>
         {
             Directory.CreateDirectory(_folder);
             int saved = state.History.Count == 0 ? 0 : state.History[^1].Epoch;
-            EventFile.Retain(_folder, e => e.Step <= saved && !e.Summary.Value.Any(v => SessionTags.Any(t => v.Tag.StartsWith(t, StringComparison.Ordinal))));
+            string suffix = SuffixOf(options);
+            EventFile.Retain(_folder, suffix, e => e.Step <= saved && !e.Summary.Value.Any(v => SessionTags.Any(t => v.Tag.StartsWith(t, StringComparison.Ordinal))));
             // What earlier sessions wrote of the saved epochs (all of it, unless one was killed or failed between its
             // checkpoint and its events): only the rest is written again.
-            _written = Directory.EnumerateFiles(_folder, EventFile.Pattern).SelectMany(EventFile.Read)
+            _written = EventFile.Files(_folder, suffix).SelectMany(EventFile.Read)
                 .SelectMany(e => e.Summary?.Value.Select(v => (v.Tag, e.Step)) ?? []).ToHashSet();
             var before = Directory.EnumerateFiles(_folder, EventFile.Pattern).ToHashSet(StringComparer.Ordinal);
-            _writer = torch.utils.tensorboard.SummaryWriter(_folder, "lgmsnet");
+            _writer = torch.utils.tensorboard.SummaryWriter(_folder, suffix);
             _file = Directory.EnumerateFiles(_folder, EventFile.Pattern).Single(f => !before.Contains(f));
             // TorchSharp 0.107 stamps the file's version header with DateTime.Ticks instead of seconds since 1970 (a wall time
             // in the year 20 billion, which TensorBoard takes as the run's start): the new file's header is written again.
             if (EventFile.Read(_file) is [{ FileVersion: { Length: > 0 } version } header] && header.WallTime > 1e12)
                 EventFile.Overwrite(_file, new[] { new Event { FileVersion = version, WallTime = Now } });
             var hparams = HParams.Of(architecture.Info, options);
-            Append(HParams.Experiment(hparams), 0);
+            Append(HParams.Experiment(hparams, architecture.Info.Classes), 0);
             Append(HParams.SessionStart(hparams, Path.GetFullPath(options.OutputDir), Now), 0);
             foreach (var record in state.History) Epoch(record);
             _written = null;
@@ -93,20 +104,26 @@ public sealed class TensorBoardReporter(ArchitectureDescriptor architecture, Tra
         if (row.Validation is { } validation) Scalars("validation/", validation, record.Epoch);
     }
 
-    /// <summary>Every number of <paramref name="metrics"/> as metrics.json writes it, except the case count; a per-class list's
-    /// entries as name/label (per_class_dice/1 is class 1, the list's first entry).</summary>
     private void Scalars(string prefix, MetricsRow metrics, int step)
+    {
+        foreach (var (name, value) in Numbers(metrics)) Scalar(prefix + name, value, step);
+    }
+
+    /// <summary>Every number of <paramref name="metrics"/> as metrics.json writes it, except the case count; a per-class list's
+    /// entries as name/label (per_class_dice/1 is class 1, the list's first entry). The one list of metric names: the
+    /// scalars written and the HParams metrics (<see cref="HParams.MetricTags"/>) both come from it.</summary>
+    internal static IEnumerable<(string Name, double Value)> Numbers(MetricsRow metrics)
     {
         foreach (var property in JsonSerializer.SerializeToElement(metrics, RuntimeJson.Options).EnumerateObject())
         {
             if (property.Name == "cases") continue;
-            if (property.Value.ValueKind == JsonValueKind.Number) Scalar(prefix + property.Name, property.Value.GetDouble(), step);
+            if (property.Value.ValueKind == JsonValueKind.Number) yield return (property.Name, property.Value.GetDouble());
             else if (property.Value.ValueKind == JsonValueKind.Array)
             {
                 int label = 1; // per-class lists start at class 1 (the background has none)
                 foreach (var item in property.Value.EnumerateArray())
                 {
-                    if (item.ValueKind == JsonValueKind.Number) Scalar($"{prefix}{property.Name}/{label}", item.GetDouble(), step);
+                    if (item.ValueKind == JsonValueKind.Number) yield return ($"{property.Name}/{label}", item.GetDouble());
                     label++;
                 }
             }

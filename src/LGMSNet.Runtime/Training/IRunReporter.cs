@@ -7,12 +7,16 @@ namespace LGMSNet.Runtime.Training;
 /// <c>Reports.TensorBoardReporter</c>), so Training does not import Reports.</summary>
 public interface IRunReporter
 {
+    /// <summary>How many of the first validation cases, with their predictions, <see cref="EpochFinished"/> wants after
+    /// each validated epoch (0: none, and the trainer keeps no predictions for it).</summary>
+    int EpochOverlayCases { get; }
+
     /// <summary>Before the first epoch of a session: the trivial predictors' scores on the validation cases. <paramref name="state"/>
     /// is what the run has done so far (empty for a fresh run; for a resumed one, every epoch its last checkpoint holds).</summary>
     void Started(RunData data, RunState state, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed);
 
     /// <summary>After each epoch's checkpoints are written. <paramref name="overlays"/> holds the first validation cases with
-    /// their predictions when the epoch was validated (empty otherwise).</summary>
+    /// their predictions (up to <see cref="EpochOverlayCases"/> of all reporters told) when the epoch was validated (empty otherwise).</summary>
     void EpochFinished(RunData data, RunState state, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays);
 
     /// <summary>After the best checkpoint has been evaluated on validation (and test, when given).</summary>
@@ -22,6 +26,8 @@ public interface IRunReporter
 /// <summary>Several reporters, each told everything in the order given.</summary>
 public sealed class RunReporters(params IRunReporter[] reporters) : IRunReporter
 {
+    public int EpochOverlayCases => reporters.Select(r => r.EpochOverlayCases).DefaultIfEmpty(0).Max();
+
     public void Started(RunData data, RunState state, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed)
     {
         foreach (var reporter in reporters) reporter.Started(data, state, emptyBaseline, allForegroundBaseline, resumed);

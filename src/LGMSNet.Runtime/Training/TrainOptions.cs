@@ -92,6 +92,12 @@ public sealed record TrainOptions
     [JsonPropertyName("tensorboard_dir")]
     public string? TensorBoardDir { get; init; }
 
+    /// <summary>This run's mark on its event files (their names end in .lgmsnet-MARK): a resumed session trims only the files
+    /// carrying it, never another run's in a shared --tensorboard folder. Null for runs recorded before the mark existed,
+    /// whose files end in .lgmsnet.</summary>
+    [JsonPropertyName("tensorboard_run")]
+    public string? TensorBoardRun { get; init; }
+
     /// <summary>End this session after this epoch (the schedule still runs to <see cref="Epochs"/>); continue with --resume.</summary>
     [JsonIgnore]
     public int? StopAfter { get; init; }

@@ -104,6 +104,8 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var clock = Stopwatch.StartNew();
         double elapsedBefore = state.ElapsedSeconds;
         int lastEpoch = Math.Min(options.Epochs, options.StopAfter ?? options.Epochs);
+        // Predictions are kept for the epoch overlays only when a reporter draws them (TensorBoard; not with --no-tensorboard).
+        int wanted = Math.Min(reporter.EpochOverlayCases, EpochOverlayCases);
         for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
         {
             _stop.ThrowIfCancellationRequested();
@@ -120,7 +122,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             {
                 network.eval();
                 validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
-                    onPrediction: (c, p) => { if (shown.Count < EpochOverlayCases) shown.Add((c, p)); }, cancel: _stop);
+                    onPrediction: (c, p) => { if (shown.Count < wanted) shown.Add((c, p)); }, cancel: _stop);
             }
             bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,

@@ -145,10 +145,14 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
         Assert.Equal("sgd", start.Hparams["optimizer"]);
         var experiment = Assert.Single(HParams(events, "_hparams_/experiment"));
         Assert.Equal(start.Hparams.Keys.Order(StringComparer.Ordinal), experiment.HparamNames.Order(StringComparer.Ordinal));
-        Assert.Contains("final/iou", experiment.MetricTags);
+        // Each declared type is the type of the session's value (DATA_TYPE_STRING 1, BOOL 2, FLOAT64 3).
+        Assert.All(start.Hparams, h => Assert.Equal((h.Key, h.Value switch { string => 1, bool => 2, double => 3, _ => 0 }), (h.Key, experiment.HparamTypes[h.Key])));
+        // The metrics declared are exactly the final and test scalars written (one list), validation's marked as such.
+        Assert.Equal(events.SelectMany(e => e.Values).Where(v => v.Scalar != null && (v.Tag.StartsWith("final/") || v.Tag.StartsWith("test/")))
+            .Select(v => v.Tag).Distinct().Order(StringComparer.Ordinal), experiment.MetricTags.Order(StringComparer.Ordinal));
+        Assert.Contains("final/sp", experiment.MetricTags);
         Assert.Contains("test/dice", experiment.MetricTags);
-        foreach (var tag in experiment.MetricTags)
-            Assert.Contains(events, e => e.Values.Any(v => v.Tag == tag && v.Scalar != null));
+        Assert.All(experiment.MetricDatasets, m => Assert.Equal((m.Key, m.Key.StartsWith("final/") ? 2 : 0), (m.Key, m.Value)));
         Assert.Equal(1, Assert.Single(HParams(events, "_hparams_/session_end_info")).Status);
     }
 
@@ -261,10 +265,11 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
         File.WriteAllText(blocker, "not a folder");
         string run = Temp("run");
         var (code, output, error) = CliRunner.Run(Tiny(run, epochs: 2, extra: new[] { "--tensorboard", Path.Combine(blocker, "tb") }));
+        string board = Path.Combine(blocker, "tb", "fold-0"); // --fold 0: DIR/fold-0, as in a --folds K run
         Assert.True(code == 0, output + error);
         var warnings = (output + error).Split('\n').Where(l => l.Contains("warning", StringComparison.Ordinal)).ToList();
         Assert.Single(warnings);
-        Assert.Contains($"could not write the event file to the TensorBoard folder {Path.Combine(blocker, "tb")}", warnings[0]);
+        Assert.Contains($"could not write the event file to the TensorBoard folder {board}", warnings[0]);
         Assert.Contains("training goes on", warnings[0]);
         Assert.Equal(2, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
 
@@ -274,13 +279,56 @@ public sealed class TensorBoardTests() : TempFolderTest("lgms-tensorboard-")
         Assert.True(code == 0, error);
         (code, _, error) = CliRunner.Run(Tiny(other, epochs: 1, extra: new[] { "--tensorboard", Path.Combine(run, "tensorboard-none") }));
         Assert.Equal(2, code);
-        Assert.Contains($"error: --tensorboard {Path.Combine(run, "tensorboard-none")} already holds TensorBoard event files (of another run?); give each run a folder of its own", error);
+        Assert.Contains($"error: --tensorboard {Path.Combine(run, "tensorboard-none", "fold-0")} already holds TensorBoard event files (of another run?); give each run a folder of its own", error);
         Assert.False(File.Exists(Path.Combine(other, "last.safetensors")));
+        // The other fold with the same DIR, as the hint of a --folds K run says (train ... --folds K --fold N): DIR/fold-1.
+        string foldOne = Temp("fold-one");
+        var foldOneArgs = Tiny(foldOne, epochs: 1, extra: new[] { "--tensorboard", Path.Combine(run, "tensorboard-none") });
+        foldOneArgs[Array.IndexOf(foldOneArgs, "--fold") + 1] = "1";
+        (code, _, error) = CliRunner.Run(foldOneArgs);
+        Assert.True(code == 0, error);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(run, "tensorboard-none", "fold-1"), "events.out.tfevents.*"));
+        Assert.Equal(Path.Combine(run, "tensorboard-none", "fold-1"), CliRunner.ReadJson(RunFile.PathOf(foldOne)).GetProperty("tensorboard_dir").GetString());
 
         string off = Temp("off");
         (code, output, error) = CliRunner.Run(Tiny(off, epochs: 1, extra: new[] { "--no-tensorboard" }));
         Assert.True(code == 0, output + error);
         Assert.False(Directory.Exists(Path.Combine(off, "tensorboard")));
         Assert.False(CliRunner.ReadJson(RunFile.PathOf(off)).GetProperty("tensorboard").GetBoolean());
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void An_existing_folder_that_cannot_be_read_is_at_most_one_warning_and_the_run_finishes()
+    {
+        // Unreadable to anyone but root (chmod 000), and, since root reads anyway (the tests run as root here), a tree deeper
+        // than a path may be long (PATH_MAX, 4096 bytes; made by moving a subtree in, as no path names its bottom): the check
+        // for other runs' event files cannot list the folder to the end, whoever runs it.
+        string board = Temp("unreadable");
+        string folder = Path.Combine(board, "fold-0");
+        string deep = folder;
+        while (deep.Length < 3800) deep = Path.Combine(deep, new string('d', 200));
+        Directory.CreateDirectory(deep);
+        string tail = Temp("tail");
+        Directory.CreateDirectory(Path.Combine(tail, new string('t', 200), new string('t', 200), new string('t', 200)));
+        Directory.Move(tail, Path.Combine(deep, "tail"));
+        File.SetUnixFileMode(folder, UnixFileMode.None);
+        try
+        {
+            Assert.ThrowsAny<Exception>(() => Directory.EnumerateFiles(board, "events.out.tfevents.*", SearchOption.AllDirectories).ToList());
+            string run = Temp("run");
+            var (code, output, error) = CliRunner.Run(Tiny(run, epochs: 1, extra: new[] { "--tensorboard", board }));
+            Assert.True(code == 0, output + error);
+            Assert.DoesNotContain("error:", output + error);
+            var warnings = (output + error).Split('\n').Where(l => l.Contains("warning", StringComparison.Ordinal)).ToList();
+            Assert.True(warnings.Count <= 1, output + error);
+            Assert.All(warnings, w => Assert.Contains($"the TensorBoard folder {folder}", w));
+            Assert.Single(CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").EnumerateArray());
+        }
+        finally
+        {
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.Move(Path.Combine(deep, "tail"), tail); // so that the test's folder can be deleted
+        }
     }
 }

@@ -109,9 +109,11 @@ public static class EventFileReader
         return new Value(tag, scalar, image, width, height, plugin, content);
     }
 
-    /// <summary>A decoded HParamsPluginData: which member it holds, and its contents.</summary>
+    /// <summary>A decoded HParamsPluginData: which member it holds, and its contents. <paramref name="HparamTypes"/>: each
+    /// declared hyperparameter's HParamInfo.type (1 string, 2 bool, 3 float64); <paramref name="MetricDatasets"/>: each
+    /// declared metric's MetricInfo.dataset_type (0 unknown, 1 training, 2 validation).</summary>
     public sealed record HParamsData(int Version, string Kind, IReadOnlyDictionary<string, object> Hparams, IReadOnlyList<string> HparamNames,
-        IReadOnlyList<string> MetricTags, int Status);
+        IReadOnlyList<string> MetricTags, int Status, IReadOnlyDictionary<string, int> HparamTypes, IReadOnlyDictionary<string, int> MetricDatasets);
 
     public static HParamsData DecodeHParams(byte[] content)
     {
@@ -120,6 +122,8 @@ public static class EventFileReader
         var hparams = new Dictionary<string, object>(StringComparer.Ordinal);
         var names = new List<string>();
         var metrics = new List<string>();
+        var types = new Dictionary<string, int>(StringComparer.Ordinal);
+        var datasets = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var f in Fields(content))
             switch (f.Number)
             {
@@ -127,9 +131,20 @@ public static class EventFileReader
                 case 2:
                     kind = "experiment";
                     foreach (var e in Fields(f.Bytes!))
-                        if (e.Number == 4) names.Add(Encoding.UTF8.GetString(Fields(e.Bytes!).First(x => x.Number == 1).Bytes!));
+                        if (e.Number == 4)
+                        {
+                            var info = Fields(e.Bytes!).ToList(); // HParamInfo: name 1, type 4
+                            string name = Encoding.UTF8.GetString(info.First(x => x.Number == 1).Bytes!);
+                            names.Add(name);
+                            types[name] = (int)(info.LastOrDefault(x => x.Number == 4)?.Varint ?? 0);
+                        }
                         else if (e.Number == 5)
-                            metrics.Add(Encoding.UTF8.GetString(Fields(Fields(e.Bytes!).First(x => x.Number == 1).Bytes!).First(x => x.Number == 2).Bytes!));
+                        {
+                            var info = Fields(e.Bytes!).ToList(); // MetricInfo: name 1 (MetricName: group 1, tag 2), dataset_type 5
+                            string tag = Encoding.UTF8.GetString(Fields(info.First(x => x.Number == 1).Bytes!).First(x => x.Number == 2).Bytes!);
+                            metrics.Add(tag);
+                            datasets[tag] = (int)(info.LastOrDefault(x => x.Number == 5)?.Varint ?? 0);
+                        }
                     break;
                 case 3:
                     kind = "session_start_info";
@@ -152,7 +167,7 @@ public static class EventFileReader
                     foreach (var e in Fields(f.Bytes!)) if (e.Number == 1) status = (int)e.Varint;
                     break;
             }
-        return new HParamsData(version, kind, hparams, names, metrics, status);
+        return new HParamsData(version, kind, hparams, names, metrics, status, types, datasets);
     }
 
     private sealed record Field(int Number, ulong Varint, ulong Fixed, byte[]? Bytes);
