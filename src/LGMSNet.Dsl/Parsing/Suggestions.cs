@@ -23,10 +23,14 @@ public static class Suggestions
         return best != null && bestDistance <= Math.Max(2, best.Length / 3) ? best : null;
     }
 
-    public static string Hint(string word, IEnumerable<string> candidates, string listName)
+    public static string Hint(string word, IEnumerable<string> candidates, string listName) =>
+        Hint(word, candidates, listName, out _);
+
+    /// <summary>The hint, and the suggested word (null when the hint lists the candidates instead).</summary>
+    public static string Hint(string word, IEnumerable<string> candidates, string listName, out string? closest)
     {
         var list = new List<string>(candidates);
-        string? closest = Closest(word, list);
+        closest = Closest(word, list);
         return closest != null
             ? $"; did you mean '{closest}'?"
             : $"; {listName} are: {string.Join(", ", list)}";

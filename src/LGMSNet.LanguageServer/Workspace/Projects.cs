@@ -1,0 +1,99 @@
+namespace LGMSNet.LanguageServer.Workspace;
+
+/// <summary>The projects that own the open YAML files: each one's blocks, read again (incrementally) after a C# file,
+/// the project file or its restore changes, which a file watcher and the client's workspace/didChangeWatchedFiles report.</summary>
+internal sealed class Projects : IDisposable
+{
+    private sealed class Entry(ProjectBlocks blocks)
+    {
+        public ProjectBlocks Blocks { get; } = blocks;
+        public volatile bool Dirty = true;
+        public ProjectCatalog? Catalog;
+        public FileSystemWatcher? Watcher;
+    }
+
+    private readonly object _gate = new();
+    private readonly Dictionary<string, Entry> _byFile = new(StringComparer.Ordinal);
+    private readonly Action<string> _changed;
+    private readonly bool _watch;
+
+    /// <param name="changed">Called (on a worker thread) with the project file whose C# changed.</param>
+    public Projects(Action<string> changed, bool watch)
+    {
+        _changed = changed;
+        _watch = watch;
+    }
+
+    /// <summary>The blocks the YAML at <paramref name="yamlPath"/> compiles against (built-in only when no project owns it).</summary>
+    public ProjectCatalog CatalogFor(string? yamlPath, CancellationToken cancellation = default)
+    {
+        if (yamlPath == null) return ProjectCatalog.None;
+        string? projectFile = ProjectReferences.OwningProject(yamlPath);
+        if (projectFile == null) return ProjectCatalog.None;
+        Entry entry;
+        lock (_gate)
+        {
+            if (!_byFile.TryGetValue(projectFile, out entry!))
+            {
+                entry = new Entry(new ProjectBlocks(projectFile));
+                _byFile[projectFile] = entry;
+                if (_watch) entry.Watcher = Watch(entry);
+            }
+        }
+        if (entry.Dirty || entry.Catalog == null)
+        {
+            entry.Dirty = false;
+            entry.Catalog = entry.Blocks.Read(cancellation);
+        }
+        return entry.Catalog;
+    }
+
+    /// <summary>A file changed on disk (from the client or the watcher): the projects it can affect read again.</summary>
+    public void FileChanged(string path)
+    {
+        if (!IsInteresting(path)) return;
+        List<string> affected;
+        lock (_gate)
+        {
+            affected = _byFile.Where(p => path.StartsWith(p.Value.Blocks.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+                                          || path == p.Key || ProjectReferences.SourceFilesContain(p.Key, path)).Select(p => p.Key).ToList();
+            foreach (string project in affected) _byFile[project].Dirty = true;
+        }
+        foreach (string project in affected) _changed(project);
+    }
+
+    private static bool IsInteresting(string path) =>
+        path.EndsWith(".cs", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase)
+        || path.EndsWith("project.assets.json", StringComparison.OrdinalIgnoreCase);
+
+    private FileSystemWatcher? Watch(Entry entry)
+    {
+        try
+        {
+            var watcher = new FileSystemWatcher(entry.Blocks.Directory) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size };
+            FileSystemEventHandler handler = (_, e) => FileChanged(e.FullPath);
+            watcher.Changed += handler;
+            watcher.Created += handler;
+            watcher.Deleted += handler;
+            watcher.Renamed += (_, e) =>
+            {
+                FileChanged(e.OldFullPath);
+                FileChanged(e.FullPath);
+            };
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            // inotify limits reached, say: the client's didChangeWatchedFiles still refreshes the blocks.
+            Console.Error.WriteLine($"lgmsnet lsp: cannot watch {entry.Blocks.Directory} ({e.Message}); relying on the client's file events");
+            return null;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+            foreach (var entry in _byFile.Values) entry.Watcher?.Dispose();
+    }
+}
