@@ -92,7 +92,8 @@ internal static class Completion
         {
             string? value = r.DefaultJson ?? r.SkeletonJson;
             string insert = r.Kind == ValueKind.Stages ? r.Key + ":" : value != null ? $"{r.Key}: {value.Trim('"')}" : r.Key + ": ";
-            return new CompletionEntry(r.Key, insert, CompletionKind.TopLevelKey, HoverText.Key(r).Split('\n')[0], r.Description);
+            return new CompletionEntry(r.Key, insert, CompletionKind.TopLevelKey, HoverText.Kind(r) + (r.DefaultJson != null ? ", default " + r.DefaultJson.Trim('"') : ""),
+                r.Description);
         }).ToList();
     }
 
@@ -105,7 +106,9 @@ internal static class Completion
                     BlockDefinitions.BuiltInKeywords.Contains(b.Keyword) ? "built-in block" : b.DisplayType,
                     b.Description + (b.Options.Count == 0 ? "" : "\n\nOptions: " + string.Join(", ", b.Options.Select(o => o.Key + (o.DefaultJson != null ? " = " + o.DefaultJson.Trim('"') : "")))))).ToList();
             case Frame.Options when blocks.Find(state.Block!) is { } block:
-                return block.Options.Where(o => !state.Given.Contains(o.Key)).Select(o =>
+                // Neither an option already given nor one that cannot stand beside a given one (gms: split and ratio).
+                return block.Options.Where(o => !state.Given.Contains(o.Key) && !(o.NotWith != null && state.Given.Contains(o.NotWith))
+                                                && !block.Options.Any(g => state.Given.Contains(g.Key) && g.NotWith == o.Key)).Select(o =>
                 {
                     string? value = o.DefaultJson ?? o.SkeletonJson;
                     string insert = value != null ? $"{o.Key}: {value.Trim('"')}" : o.Key + ": ";

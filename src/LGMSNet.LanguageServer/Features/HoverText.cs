@@ -44,7 +44,7 @@ internal static class HoverText
         return text.ToString();
     }
 
-    private static string Kind(KeyRule rule) => rule.Kind switch
+    public static string Kind(KeyRule rule) => rule.Kind switch
     {
         ValueKind.Identifier => "a C# class name",
         ValueKind.Integer => $"an integer {rule.Min}..{rule.Max}",
@@ -100,7 +100,7 @@ internal static class HoverText
         if (source != null)
             text.Append($"\n\ninput: {source.Name}" + (stage.Input.Pool ? " max-pooled ×2" : "") + (stage.Input.Skip != null ? $", after skip {stage.Input.Skip}" : ""));
         text.Append("\n\nblocks: ").Append(Formatting.Stage(stage));
-        if (keyword != null && blockIndex < stage.Blocks.Count && stage.Blocks[blockIndex] is { } block)
+        if (keyword != null && stage.Blocks.Count > 1 && blockIndex < stage.Blocks.Count && stage.Blocks[blockIndex] is { } block)
             text.Append($"\n\nthis `{keyword}`: {block.Describe()}, {block.InChannels} → {block.OutChannels} channels");
         text.Append($"\n\nparameters: {Formatting.Count(cost.Parameters)}; multiply-adds: {Formatting.Mega(cost.Macs.Total)} M");
         if (cost.Opaque.Count > 0)

@@ -82,7 +82,10 @@ internal static class Navigation
                 var stage = YamlLocator.Stage(analysis.Plan, entry.Key.Value, i);
                 if (stage == null) continue;
                 var item = stages.Items[i];
-                var (line, _) = analysis.Lines.Position(analysis.Offset(item.Span.Start + item.Span.Length));
+                // The entry's last line (a block collection's span ends at the start of the line after it).
+                int end = analysis.Offset(item.Span.Start + item.Span.Length);
+                while (end > analysis.Offset(item.Span.Start) && char.IsWhiteSpace(analysis.Text[end - 1])) end--;
+                var (line, _) = analysis.Lines.Position(end);
                 int at = analysis.Lines.LineEnd(line);
                 string lineText = analysis.Lines.LineText(line);
                 int comment = lineText.IndexOf(" #", StringComparison.Ordinal);

@@ -67,9 +67,14 @@ public sealed class LspWriter(Stream output)
     private readonly Stream _output = output;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    public async Task WriteAsync(JsonNode message)
+    public Task WriteAsync(JsonNode message) => WriteAsync(message.ToJsonString());
+
+    /// <summary>Any text as one message (tests send malformed JSON with it).</summary>
+    public void WriteRawForTests(string json) => WriteAsync(json).Wait();
+
+    private async Task WriteAsync(string json)
     {
-        byte[] body = Encoding.UTF8.GetBytes(message.ToJsonString());
+        byte[] body = Encoding.UTF8.GetBytes(json);
         byte[] header = Encoding.ASCII.GetBytes($"Content-Length: {body.Length}\r\n\r\n");
         await _gate.WaitAsync();
         try
