@@ -43,7 +43,7 @@ internal sealed class Server : IDisposable
     private readonly ServerOptions _options;
     private readonly ConcurrentDictionary<string, Document> _documents = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _requests = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, List<string>> _csharpDiagnosticFiles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ProjectCatalog Catalog, List<string> Files)> _csharpDiagnostics = new(StringComparer.Ordinal);
     private readonly Projects _projects;
     private bool _initialized, _shutdown;
     private int _outgoing;
@@ -288,9 +288,12 @@ internal sealed class Server : IDisposable
     private async Task PublishDeclarations(ProjectCatalog project)
     {
         if (project.ProjectFile == null) return;
+        // Once per catalog read, not on every keystroke in a YAML file.
+        var known = _csharpDiagnostics.TryGetValue(project.ProjectFile, out var last) ? last : default;
+        if (ReferenceEquals(known.Catalog, project)) return;
         var byFile = project.Diagnostics.Where(d => d.Location != null).GroupBy(d => d.Location!.FilePath).ToDictionary(g => g.Key, g => g.ToList());
-        var previous = _csharpDiagnosticFiles.TryGetValue(project.ProjectFile, out var files) ? files : new List<string>();
-        _csharpDiagnosticFiles[project.ProjectFile] = byFile.Keys.ToList();
+        var previous = known.Files ?? new List<string>();
+        _csharpDiagnostics[project.ProjectFile] = (project, byFile.Keys.ToList());
         foreach (string file in previous.Union(byFile.Keys))
         {
             var list = new JsonArray();
@@ -397,6 +400,14 @@ internal sealed class Server : IDisposable
             case "shutdown":
                 _shutdown = true;
                 return null;
+            case "lgmsnet/memory":
+                // For the benchmark: the managed heap after a full collection, and the process's resident memory.
+                return new JsonObject
+                {
+                    ["managedBytes"] = GC.GetTotalMemory(forceFullCollection: true),
+                    ["residentBytes"] = Environment.WorkingSet,
+                    ["documents"] = _documents.Count,
+                };
         }
         if (!method.StartsWith("textDocument/", StringComparison.Ordinal)) throw new RequestException(MethodNotFound, $"method not supported: {method}");
         string uri = (string?)p?["textDocument"]?["uri"] ?? throw new RequestException(InvalidParams, "textDocument.uri is missing");

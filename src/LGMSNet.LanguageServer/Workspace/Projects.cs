@@ -55,11 +55,19 @@ internal sealed class Projects : IDisposable
         List<string> affected;
         lock (_gate)
         {
-            affected = _byFile.Where(p => path.StartsWith(p.Value.Blocks.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            affected = _byFile.Where(p => (path.StartsWith(p.Value.Blocks.Directory + Path.DirectorySeparatorChar, StringComparison.Ordinal) && !IsBuildOutput(p.Value, path))
                                           || path == p.Key || ProjectReferences.SourceFilesContain(p.Key, path)).Select(p => p.Key).ToList();
             foreach (string project in affected) _byFile[project].Dirty = true;
         }
         foreach (string project in affected) _changed(project);
+    }
+
+    /// <summary>bin/ and obj/ (a build writes generated C# there), except the restore's assets file.</summary>
+    private static bool IsBuildOutput(Entry entry, string path)
+    {
+        string relative = path.Substring(entry.Blocks.Directory.Length + 1);
+        return (relative.StartsWith("bin" + Path.DirectorySeparatorChar, StringComparison.Ordinal) || relative.StartsWith("obj" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+               && !path.EndsWith("project.assets.json", StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool IsInteresting(string path) =>
