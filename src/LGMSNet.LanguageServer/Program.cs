@@ -12,7 +12,7 @@ string usage = """
     """;
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
 {
-    Console.Out.WriteLine(usage);
+    (args.Length == 0 ? Console.Error : Console.Out).WriteLine(usage);
     return args.Length == 0 ? 2 : 0;
 }
 switch (args[0])

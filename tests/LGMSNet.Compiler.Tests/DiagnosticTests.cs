@@ -91,6 +91,15 @@ public sealed class DiagnosticTests
         Expect(Valid.Replace("  - lms\n  - lms", "  - lms\n  - lsm"), "LGMS003", "lsm", 1, "unknown block 'lsm'", "did you mean 'lms'?");
 
     [Fact]
+    public void Did_you_mean_diagnostics_carry_the_suggested_word_for_quick_fixes()
+    {
+        var diagnostics = Compile(Valid.Replace("  - lms\n  - lms", "  - lsm\n  - lms: { kernal: [3] }").Replace("classes: 1", "classes: 1\nnorm: batchh\nwidht: 3"));
+        Assert.Equal(new[] { "widths", "batch", "lms", "kernels" }, diagnostics.Select(d => d.Replacement));
+        // Without a close word the message lists the choices and there is nothing to replace with.
+        Assert.Null(Assert.Single(Compile(Valid.Replace("  - lms\n  - lms", "  - lms\n  - zzzzzz"))).Replacement);
+    }
+
+    [Fact]
     public void LGMS004_quoted_number_is_a_string_not_an_integer() =>
         Expect(Valid.Replace("in_channels: 1", "in_channels: \"1\""), "LGMS004", "\"1\"", 1, "in_channels must be an integer", "string");
 

@@ -36,6 +36,51 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public void Incremental_edits_in_utf16_positions_give_the_diagnostics_of_the_resulting_text()
+    {
+        // An editor's keystrokes as range changes on a CRLF file; one edit ends after an emoji (two UTF-16 code units).
+        string text = ServerFixture.Crlf(Valid);
+        string uri = LspClient.Uri(server.Write("incremental.yaml", text));
+        Client.Open(uri, text);
+        Assert.Empty(Client.WaitDiagnostics(uri, 1));
+        var lines = text.Split("\r\n");
+        int encoderLine = Array.FindIndex(lines, l => l.StartsWith("  - lms", StringComparison.Ordinal));
+        int close = lines[encoderLine].LastIndexOf(" }", StringComparison.Ordinal);
+        var changes = new (int Line, int Start, int End, string Text)[]
+        {
+            (encoderLine, close, close, ", \"\U0001F600\": 1"),             // an unknown option key, an emoji
+            (encoderLine, close + 2, close + 2 + 7, "depth: 2"),               // replaced: '"😀": 1' is 7 code units
+            (encoderLine + 1, 4, 7, "lsm"),                                     // a typo in a block keyword
+            (encoderLine + 2, 4, 5, "L"),                                       // another one
+            (encoderLine + 2, 4, 5, "l"),                                       // undone
+        };
+        int version = 1;
+        foreach (var change in changes)
+        {
+            version++;
+            Client.Notify("textDocument/didChange", new JsonObject
+            {
+                ["textDocument"] = new JsonObject { ["uri"] = uri, ["version"] = version },
+                ["contentChanges"] = new JsonArray(new JsonObject
+                {
+                    ["range"] = new JsonObject
+                    {
+                        ["start"] = new JsonObject { ["line"] = change.Line, ["character"] = change.Start },
+                        ["end"] = new JsonObject { ["line"] = change.Line, ["character"] = change.End },
+                    },
+                    ["text"] = change.Text,
+                }),
+            });
+            lines[change.Line] = lines[change.Line].Substring(0, change.Start) + change.Text + lines[change.Line].Substring(change.End);
+        }
+        var diagnostics = Client.WaitDiagnostics(uri, version);
+        var expected = ArchitectureCompiler.Compile("incremental.yaml", string.Join("\r\n", lines)).Diagnostics;
+        Assert.Equal(expected.Select(d => $"{d.Id} {d.Span.Line - 1}:{d.Span.Column - 1} {d.Message}"),
+            diagnostics.Select(d => $"{d!["code"]} {d["range"]!["start"]!["line"]}:{d["range"]!["start"]!["character"]} {d["message"]}"));
+        Assert.Equal("LGMS003", (string)Assert.Single(diagnostics)!["code"]!);
+    }
+
+    [Fact]
     public void Every_did_you_mean_has_a_quick_fix_and_applying_them_compiles()
     {
         string text = File.ReadAllText(Repo.Path("tests", "LGMSNet.LanguageServer.Tests", "Cases", "did-you-mean.yaml"));
