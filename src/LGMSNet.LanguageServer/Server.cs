@@ -11,9 +11,10 @@ namespace LGMSNet.LanguageServer;
 /// <summary>Settings a client (or a test) may change: debounce after a change, the time limit of one compile.</summary>
 internal sealed record ServerOptions(int DebounceMs = 50, int CompileLimitMs = 10_000, bool WatchFiles = true)
 {
-    /// <summary>From LGMSNET_LSP_DEBOUNCE_MS and LGMSNET_LSP_COMPILE_LIMIT_MS.</summary>
+    /// <summary>From LGMSNET_LSP_DEBOUNCE_MS, LGMSNET_LSP_COMPILE_LIMIT_MS and LGMSNET_LSP_WATCH (0: no file watcher of
+    /// our own, only the client's workspace/didChangeWatchedFiles, e.g. where inotify watches run out).</summary>
     public static ServerOptions FromEnvironment() => new(
-        Number("LGMSNET_LSP_DEBOUNCE_MS") ?? 50, Number("LGMSNET_LSP_COMPILE_LIMIT_MS") ?? 10_000);
+        Number("LGMSNET_LSP_DEBOUNCE_MS") ?? 50, Number("LGMSNET_LSP_COMPILE_LIMIT_MS") ?? 10_000, Number("LGMSNET_LSP_WATCH") != 0);
 
     private static int? Number(string name) => int.TryParse(Environment.GetEnvironmentVariable(name), out int value) && value >= 0 ? value : null;
 }

@@ -60,12 +60,50 @@ public sealed class UserBlockTests : IDisposable
     public void Dispose() => Directory.Delete(_project, true);
 
     [Fact]
+    public void Without_its_own_watcher_the_server_follows_the_clients_file_events()
+    {
+        string yaml = Path.Combine(_project, "gated.yaml");
+        File.WriteAllText(yaml, Yaml);
+        string uri = LspClient.Uri(yaml);
+        using var client = new LspClient(new Dictionary<string, string> { ["LGMSNET_LSP_WATCH"] = "0" }, watchedFiles: true);
+        client.Open(uri, Yaml);
+        Assert.Equal(2, client.WaitDiagnostics(uri, 1).Count);
+        string source = Path.Combine(_project, "Gate.cs");
+        File.WriteAllText(source, Block);
+        client.Notify("workspace/didChangeWatchedFiles", new JsonObject { ["changes"] = new JsonArray(new JsonObject { ["uri"] = LspClient.Uri(source), ["type"] = 1 }) });
+        client.WaitDiagnostics(uri, 1, d => d.Count == 0, 30_000);
+    }
+
+    [Fact]
+    public void A_built_project_does_not_see_its_blocks_twice()
+    {
+        // The project built: bin/ holds Scratch.dll with the Gate class as metadata. Read as a reference it would declare
+        // 'gate' a second time (LGMS103, then LGMS107 on the YAML); the project's own output is not one of its references.
+        File.WriteAllText(Path.Combine(_project, "Gate.cs"), Block);
+        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Append(typeof(LGMSNet.Runtime.Network.SegmentationNetwork).Assembly.Location).Append(typeof(TorchSharp.torch).Assembly.Location)
+            .Distinct().Select(p => Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(p));
+        var compilation = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("Scratch",
+            new[] { Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText(Block) }, references,
+            new Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions(Microsoft.CodeAnalysis.OutputKind.DynamicallyLinkedLibrary));
+        Microsoft.CodeAnalysis.Emit.EmitResult emitted;
+        using (var output = File.Create(Path.Combine(_project, "bin", "Debug", "net10.0", "Scratch.dll")))
+            emitted = compilation.Emit(output);
+        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics));
+        string yaml = Path.Combine(_project, "gated.yaml");
+        File.WriteAllText(yaml, Yaml);
+        using var client = new LspClient();
+        client.Open(LspClient.Uri(yaml), Yaml);
+        Assert.Empty(client.WaitDiagnostics(LspClient.Uri(yaml), 1));
+    }
+
+    [Fact]
     public void A_block_written_to_disk_is_known_without_a_build()
     {
         string yaml = Path.Combine(_project, "gated.yaml");
         File.WriteAllText(yaml, Yaml);
         string uri = LspClient.Uri(yaml);
-        using var client = new LspClient(watchedFiles: true);
+        using var client = new LspClient(new Dictionary<string, string> { ["LGMSNET_LSP_TRACE"] = "1" }, watchedFiles: true);
         client.Open(uri, Yaml);
         var before = client.WaitDiagnostics(uri, 1);
         Assert.Equal(new[] { "LGMS003", "LGMS003" }, before.Select(d => (string)d!["code"]!));
@@ -73,8 +111,7 @@ public sealed class UserBlockTests : IDisposable
         string source = Path.Combine(_project, "Blocks", "Gate.cs");
         Directory.CreateDirectory(Path.GetDirectoryName(source)!);
         File.WriteAllText(source, Block);
-        // The server's own watcher sees the file; the client's notification (as an editor sends it) is handled too.
-        client.Notify("workspace/didChangeWatchedFiles", new JsonObject { ["changes"] = new JsonArray(new JsonObject { ["uri"] = LspClient.Uri(source), ["type"] = 1 }) });
+        // The server's own file watcher sees the new file (no notification from this client).
         client.WaitDiagnostics(uri, 1, d => d.Count == 0, 30_000);
 
         // Completion where a block stands offers it; hover shows its declaration; definition goes to its class.

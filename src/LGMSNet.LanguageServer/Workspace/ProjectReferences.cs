@@ -93,9 +93,11 @@ public static class ProjectReferences
     {
         string dir = Path.GetDirectoryName(projectFile)!;
         var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        // The project's own build output holds its blocks a second time (as metadata): never a reference of itself.
+        string own = AssemblyName(projectFile) + ".dll";
         void Add(string path)
         {
-            if (File.Exists(path)) byName.TryAdd(Path.GetFileName(path), path);
+            if (File.Exists(path) && !Path.GetFileName(path).Equals(own, StringComparison.OrdinalIgnoreCase)) byName.TryAdd(Path.GetFileName(path), path);
         }
 
         string assets = Path.Combine(dir, "obj", "project.assets.json");
@@ -119,6 +121,21 @@ public static class ProjectReferences
         foreach (string path in ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
             Add(path);
         return (byName.Values.OrderBy(p => p, StringComparer.Ordinal).ToList(), problem);
+    }
+
+    /// <summary>&lt;AssemblyName&gt; when the project file sets it, else the project file's name.</summary>
+    private static string AssemblyName(string projectFile)
+    {
+        try
+        {
+            string? name = XDocument.Load(projectFile).Descendants().FirstOrDefault(e => e.Name.LocalName == "AssemblyName")?.Value.Trim();
+            if (!string.IsNullOrEmpty(name) && !name.Contains("$(")) return name;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Xml.XmlException)
+        {
+            // Unreadable: the file name is the SDK's default.
+        }
+        return Path.GetFileNameWithoutExtension(projectFile);
     }
 
     private static IEnumerable<string> FromAssets(string assets, string projectDir)

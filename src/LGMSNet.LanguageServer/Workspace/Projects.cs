@@ -12,6 +12,9 @@ internal sealed class Projects : IDisposable
         public FileSystemWatcher? Watcher;
     }
 
+    /// <summary>LGMSNET_LSP_TRACE=1: every file event on stderr.</summary>
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("LGMSNET_LSP_TRACE") == "1";
+
     private readonly object _gate = new();
     private readonly Dictionary<string, Entry> _byFile = new(StringComparer.Ordinal);
     private readonly Action<string> _changed;
@@ -51,6 +54,7 @@ internal sealed class Projects : IDisposable
     /// <summary>A file changed on disk (from the client or the watcher): the projects it can affect read again.</summary>
     public void FileChanged(string path)
     {
+        if (Trace) Console.Error.WriteLine($"lgmsnet lsp: file event {path}");
         if (!IsInteresting(path)) return;
         List<string> affected;
         lock (_gate)
@@ -60,6 +64,15 @@ internal sealed class Projects : IDisposable
             foreach (string project in affected) _byFile[project].Dirty = true;
         }
         foreach (string project in affected) _changed(project);
+        // A new folder's files can be written before the watcher watches the folder: look again a little later.
+        if (affected.Count > 0 && Directory.Exists(path))
+            _ = Task.Delay(500).ContinueWith(_ =>
+            {
+                lock (_gate)
+                    foreach (string project in affected)
+                        if (_byFile.TryGetValue(project, out var entry)) entry.Dirty = true;
+                foreach (string project in affected) _changed(project);
+            }, TaskScheduler.Default);
     }
 
     /// <summary>bin/ and obj/ (a build writes generated C# there), except the restore's assets file.</summary>
@@ -70,7 +83,8 @@ internal sealed class Projects : IDisposable
                && !path.EndsWith("project.assets.json", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static bool IsInteresting(string path) =>
+    // A new folder too: its files may be written before the watcher watches it.
+    private static bool IsInteresting(string path) => Directory.Exists(path) ||
         path.EndsWith(".cs", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase)
         || path.EndsWith("project.assets.json", StringComparison.OrdinalIgnoreCase);
 
@@ -78,7 +92,7 @@ internal sealed class Projects : IDisposable
     {
         try
         {
-            var watcher = new FileSystemWatcher(entry.Blocks.Directory) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size };
+            var watcher = new FileSystemWatcher(entry.Blocks.Directory) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size };
             FileSystemEventHandler handler = (_, e) => FileChanged(e.FullPath);
             watcher.Changed += handler;
             watcher.Created += handler;
@@ -88,6 +102,8 @@ internal sealed class Projects : IDisposable
                 FileChanged(e.OldFullPath);
                 FileChanged(e.FullPath);
             };
+            watcher.Error += (_, e) => Console.Error.WriteLine(
+                $"lgmsnet lsp: the file watcher of {entry.Blocks.Directory} failed ({e.GetException().Message}); relying on the client's file events");
             watcher.EnableRaisingEvents = true;
             return watcher;
         }
