@@ -144,6 +144,10 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
         Assert.Equal("encoder5 → 128x16x16", (string)hints[4]!["label"]!);
         // The hint sits before the line's comment, on the entry's line.
         Assert.Equal(13, (int)hints[0]!["position"]!["line"]!);
+        // The opening comment's hover gives summary's totals: the paper network's 2,321,393 parameters and 5.006 G multiply-adds.
+        string totals = (string)Client.Result("textDocument/hover", LspClient.At(uri, 1, 5))!["contents"]!["value"]!;
+        Assert.Contains("parameters: 2,321,393", totals);
+        Assert.Contains("multiply-adds: 5.006 G", totals);
     }
 
     public static TheoryData<string> Hostile() => new() { "deep", "huge", "aliases", "binary", "empty", "mid-edit", "only-dashes" };

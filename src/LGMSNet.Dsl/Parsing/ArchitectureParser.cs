@@ -481,7 +481,7 @@ public sealed class ArchitectureParser
             if (index >= 0) return new(index, node.Span);
             var closest = Suggestions.Closest(s.Value, options);
             Report(DiagnosticKinds.OutOfRange, node.Span,
-                $"{what} '{Truncate(s.Value)}' is not one of {string.Join(", ", options)}" + (closest == null ? "" : $"; did you mean '{closest}'?"), closest);
+                $"{what} '{Truncate(s.Value)}' is not one of {string.Join(", ", options)}" + Suggestions.DidYouMean(closest), closest);
             return null;
         }
         Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be one of {string.Join(", ", options)}, found {node.Describe()}");

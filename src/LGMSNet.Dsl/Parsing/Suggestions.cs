@@ -32,9 +32,12 @@ public static class Suggestions
         var list = new List<string>(candidates);
         closest = Closest(word, list);
         return closest != null
-            ? $"; did you mean '{closest}'?"
+            ? DidYouMean(closest)
             : $"; {listName} are: {string.Join(", ", list)}";
     }
+
+    /// <summary>"; did you mean 'x'?", or nothing without a suggestion.</summary>
+    public static string DidYouMean(string? closest) => closest == null ? "" : $"; did you mean '{closest}'?";
 
     /// <summary>Damerau–Levenshtein (optimal string alignment) distance; inputs are short.</summary>
     public static int Distance(string a, string b)

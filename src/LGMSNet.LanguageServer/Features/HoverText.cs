@@ -4,6 +4,7 @@ using LGMSNet.Dsl;
 using LGMSNet.Dsl.Blocks;
 using LGMSNet.Dsl.Language;
 using LGMSNet.Dsl.Planning;
+using LGMSNet.Dsl.Yaml;
 using LGMSNet.LanguageServer.Workspace;
 
 namespace LGMSNet.LanguageServer.Features;
@@ -18,6 +19,9 @@ internal static class HoverText
     public static string? At(DocumentAnalysis analysis, int offset)
     {
         var place = YamlLocator.At(analysis, offset);
+        // The file's opening comments (before its first key): the totals.
+        if (place == null && analysis.Root is YamlMapping { Entries.Count: > 0 } top && analysis.CompilerOffset(offset) < top.Entries[0].Key.Span.Start)
+            return Totals(analysis);
         if (place?.TopKey == null) return null;
         var catalog = analysis.Project.Catalog;
         if (place.Option != null && place.Block != null && YamlLocator.Block(catalog, place.Block) is { } owner && owner.Option(place.Option) is { } option)
