@@ -75,6 +75,17 @@ public sealed class DiagnosticTests
         Assert.Equal("LGMS001", Assert.Single(Compile(Valid.Replace("widths: [8, 16, 32]", "widths: [8, 16, 32"))).Id);
 
     [Fact]
+    public void LGMS001_a_half_typed_file_that_breaks_the_reader_points_where_reading_stopped()
+    {
+        // Two unclosed lists: YamlDotNet 18 throws InvalidOperationException instead of a YamlException here.
+        const string yaml = "name: MidEdit\ndims: 2\nin_channels: 1\nclasses: 1\nwidths: [8, 16, 32\nencoder:\n  - lms: { kernels: [3,\n";
+        var diagnostic = Assert.Single(Compile(yaml));
+        Assert.Equal("LGMS001", diagnostic.Id);
+        Assert.StartsWith("the YAML cannot be read after this point", diagnostic.Message);
+        Assert.True(diagnostic.Span.Line > 1, $"points at the start of the file: {diagnostic}");
+    }
+
+    [Fact]
     public void LGMS002_unknown_top_level_key_suggests_the_closest() =>
         Expect(Valid.Replace("classes: 1", "classes: 1\nwidht: 3"), "LGMS002", "widht", 1, "unknown key 'widht'", "did you mean 'widths'?");
 
