@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LGMSNet.Compiler.Tests.Support;
@@ -29,19 +28,8 @@ public sealed class LanguageServerTests
         return server;
     }
 
-    private static (int Code, string Output) Run(string file, string arguments, string directory)
-    {
-        var start = new ProcessStartInfo(file, arguments) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(180_000))
-        {
-            process.Kill(true);
-            return (-1, "timed out");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private static (int Code, string Output) Run(string file, string arguments, string directory) =>
+        Processes.Run(file, arguments, directory, TimeSpan.FromMinutes(3));
 
     /// <summary>Runs one LSP session over the documents and requests; returns drive.js's results by request id.</summary>
     private static Dictionary<string, JsonElement> Drive(JsonArray documents, JsonArray requests)
@@ -154,6 +142,54 @@ public sealed class LanguageServerTests
         Assert.Contains(se, d => d.Line == 16 && d.Message.Contains("above the maximum of 256", StringComparison.Ordinal));
     }
 
+    /// <summary>At the start of a file that holds only the modeline, the server offers the whole-file skeleton (the schema's
+    /// title) and every top-level key. Each is applied as the editor would (snippet placeholders at their defaults): the
+    /// skeleton must compile as it stands, and every key whose insertion carries a value must carry one the compiler
+    /// accepts (checked in the skeleton's file, with that key's line in place of the skeleton's). A key inserted with an
+    /// empty value (<c>norm: </c>, a choice the server leaves to the user) carries nothing to reject.</summary>
+    [Theory]
+    [InlineData("architectures/empty.yaml", "# yaml-language-server: $schema=../schemas/lgmsnet.schema.json\n")]
+    [InlineData("src/LGMSNet.Templates/content/lgmsnet/empty.yaml", "# yaml-language-server: $schema=lgmsnet.schema.json\n")]
+    public void Completion_in_an_empty_file_inserts_only_values_the_compiler_accepts(string relative, string modeline)
+    {
+        var documents = new JsonArray { Doc("empty", Repo.Path(relative.Split('/')), modeline) };
+        var requests = new JsonArray { new JsonObject { ["id"] = "start", ["type"] = "completion", ["doc"] = "empty", ["line"] = 1, ["character"] = 0, ["applyAll"] = true } };
+        var applied = Drive(documents, requests)["start"].GetProperty("appliedAll").EnumerateArray()
+            .Select(a => (Label: a.GetProperty("label").GetString()!, Kind: a.GetProperty("kind").GetInt32(), Text: a.GetProperty("text").GetString()!)).ToList();
+
+        var skeleton = applied.Where(a => a.Kind == 7).ToList(); // CompletionItemKind.Class: the schema's whole-file skeleton
+        Assert.Equal(new[] { "LGMSNet architecture" }, skeleton.Select(s => s.Label));
+        string file = skeleton[0].Text;
+        var diagnostics = ArchitectureCompiler.Compile("empty.yaml", file).Diagnostics;
+        Assert.True(diagnostics.Count == 0, $"the skeleton does not compile:\n{file}\n{string.Join("\n", diagnostics)}");
+        foreach (var key in Dsl.Language.LanguageRules.TopLevel.Where(r => r.Required))
+            Assert.Contains(applied, a => a.Label == key.Key && a.Kind == 10);
+
+        // The skeleton's file as top-level entries (a key's line and its indented or list continuation lines).
+        var entries = TopLevelEntries(file);
+        foreach (var (label, kind, text) in applied.Where(a => a.Kind != 7))
+        {
+            Assert.Equal(10, kind); // CompletionItemKind.Property
+            string inserted = text[modeline.Length..].TrimEnd();
+            Assert.StartsWith(label + ":", inserted, StringComparison.Ordinal);
+            if (inserted == label + ":") continue; // an empty value, left to the user
+            string probe = modeline + string.Join("\n", entries.Where(e => e.Key != label).Select(e => e.Text)) + "\n" + inserted + "\n";
+            var found = ArchitectureCompiler.Compile("empty.yaml", probe).Diagnostics;
+            Assert.True(found.Count == 0, $"completing '{label}' inserts '{inserted}', which the compiler rejects: {string.Join("; ", found)}");
+        }
+    }
+
+    private static List<(string Key, string Text)> TopLevelEntries(string file)
+    {
+        var entries = new List<(string Key, string Text)>();
+        foreach (var line in file.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')))
+        {
+            if (!char.IsWhiteSpace(line[0])) entries.Add((line[..line.IndexOf(':', StringComparison.Ordinal)], line));
+            else entries[^1] = (entries[^1].Key, entries[^1].Text + "\n" + line);
+        }
+        return entries;
+    }
+
     [Fact]
     public void Completion_inserts_valid_blocks_and_a_user_blocks_options_and_hover_names_the_key()
     {
@@ -172,6 +208,7 @@ public sealed class LanguageServerTests
             new JsonObject { ["id"] = "user", ["type"] = "completion", ["doc"] = "block", ["find"] = "  - \n", ["offset"] = 4, ["labels"] = new JsonArray("se") },
             new JsonObject { ["id"] = "option", ["type"] = "completion", ["doc"] = "se", ["find"] = "  - se:\n      \n", ["offset"] = 14, ["apply"] = "reduction" },
             new JsonObject { ["id"] = "hover", ["type"] = "hover", ["doc"] = "hover", ["find"] = "kernels", ["offset"] = 2 },
+            new JsonObject { ["id"] = "required", ["type"] = "hover", ["doc"] = "hover", ["find"] = "\ndims:", ["offset"] = 2 },
         };
         var results = Drive(documents, requests);
 
@@ -195,5 +232,10 @@ public sealed class LanguageServerTests
         Assert.StartsWith("#### kernels", hover);
         Assert.Contains("Odd depthwise kernel sizes", hover);
         Assert.DoesNotContain("LGMSNet architecture", hover);
+
+        // A required key's schema default is only its skeleton value: the hover that shows it says the key is required.
+        string required = results["required"].GetProperty("hover").GetString()!;
+        Assert.StartsWith("#### dims", required);
+        Assert.Contains("Required: it has no default; 2 is only the value an editor inserts for it.", required);
     }
 }

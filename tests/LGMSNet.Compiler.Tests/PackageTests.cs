@@ -49,7 +49,7 @@ public sealed class PackageTests
 
             public long MultiplyAdds(IReadOnlyList<long> spatialSize) => spatialSize.Aggregate(1L, (a, b) => a * b) * (_in / _groups) * _out;
 
-            public string ExportOnnx(OnnxBlockContext onnx, string input) => onnx.Node("Relu", onnx.Conv(input, "conv", _groups));
+            public string ExportOnnx(OnnxBlockContext onnx, string input) => onnx.Node("Relu", onnx.Conv(input, "conv"));
         }
         """;
 
@@ -90,10 +90,33 @@ public sealed class PackageTests
             Expect(Repo.Root, $"pack LGMSNet.Dsl.sln -c Release -o \"{feed}\" -p:Version={version} --disable-build-servers -nodeReuse:false");
             foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates", "LGMSNet.LanguageServer" })
                 Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.nupkg")), $"{id}.{version}.nupkg was not packed");
+            // Every assembly a package ships comes with its XML documentation, so an editor describes the API (the template
+            // package ships no assembly).
+            foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates" })
+            {
+                using var package = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"{id}.{version}.nupkg"));
+                var libraries = package.Entries.Where(e => e.FullName.StartsWith("lib/", StringComparison.Ordinal) && e.FullName.EndsWith(".dll", StringComparison.Ordinal)).ToList();
+                Assert.True(id != "LGMSNet.Templates" ? libraries.Count > 0 : libraries.Count == 0, $"{id}: {string.Join(", ", libraries.Select(e => e.FullName))}");
+                foreach (var library in libraries)
+                {
+                    string docs = Path.ChangeExtension(library.FullName, ".xml");
+                    var entry = package.GetEntry(docs);
+                    Assert.True(entry != null, $"{id}.{version}.nupkg has {library.FullName} but no {docs}");
+                    using var reader = new StreamReader(entry.Open());
+                    Assert.Contains("<member name=\"T:", reader.ReadToEnd());
+                }
+            }
+            using (var runtime = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, $"LGMSNet.Runtime.{version}.nupkg")))
+            {
+                using var reader = new StreamReader(runtime.GetEntry("lib/net10.0/LGMSNet.Runtime.xml")!.Open());
+                string xml = reader.ReadToEnd();
+                Assert.Contains("M:LGMSNet.Runtime.Deploy.OnnxBlockContext.Conv(System.String,System.String)", xml);
+                Assert.Contains("M:LGMSNet.Runtime.Blocks.IBlockCost.MultiplyAdds(System.Collections.Generic.IReadOnlyList{System.Int64})", xml);
+            }
 
             Expect(work, $"new install \"{Path.Combine(feed, $"LGMSNet.Templates.{version}.nupkg")}\" --debug:custom-hive \"{hive}\"");
             Expect(work, $"new lgmsnet -o MyNets --debug:custom-hive \"{hive}\"");
-            foreach (string file in new[] { "MyNets.csproj", "Program.cs", "lgmsnet.yaml", "lgmsnet.schema.json", ".gitignore", "README.md" })
+            foreach (string file in new[] { "MyNets.csproj", "Program.cs", "lgmsnet.yaml", "lgmsnet.schema.json", ".gitignore", "README.md", ".vscode/extensions.json" })
                 Assert.True(File.Exists(Path.Combine(project, file)), $"the template did not create {file}");
             Assert.Contains($"Version=\"{version}\"", File.ReadAllText(Path.Combine(project, "MyNets.csproj")));
             Assert.StartsWith("# yaml-language-server: $schema=lgmsnet.schema.json", File.ReadAllText(Path.Combine(project, "lgmsnet.yaml")));

@@ -32,6 +32,7 @@
 // the following lines unless insertTextMode is asIs) and print the resulting document text.
 // "applyKind": with "apply", only an item of this CompletionItemKind (e.g. 10 property, 12 value).
 // "labels": only report items with these labels (the count of all items is still reported).
+// "applyAll": true: also apply every item, each to the unchanged document, and print each resulting text ("appliedAll").
 // "raw": true adds the server's raw response.
 'use strict';
 
@@ -431,6 +432,7 @@ async function main() {
         out.count = items.length;
         out.items = items.filter((it) => !r.labels || r.labels.includes(it.label)).map(summarizeItem);
         if (r.raw) out.raw = res;
+        if (r.applyAll) out.appliedAll = items.map((it) => ({ label: it.label, kind: it.kind, text: applyCompletion(doc, it, position) }));
         if (r.apply !== undefined) {
           const item = items.find((it) => it.label === r.apply && (r.applyKind === undefined || it.kind === r.applyKind));
           if (!item) out.applied = { label: r.apply, error: 'no item with this label' };

@@ -54,8 +54,17 @@ public sealed record OptionDeclaration(
     /// decides what that means (gms: no mlp → twice its width).</summary>
     public bool Optional { get; init; }
 
-    /// <summary>Integer values (of each list entry) must be odd (kernel sizes whose padding k/2 keeps the size).</summary>
+    /// <summary>Integer values (of each list entry) must be odd and positive.</summary>
     public bool Odd { get; init; }
+
+    /// <summary>Why the values must be odd, where the language knows it (the built-in blocks' kernels: "padding k/2 keeps the
+    /// size"); a user block's <c>Odd</c> option has none, since its padding is the block's own business.</summary>
+    public string? OddReason { get; init; }
+
+    /// <summary>The odd rule in words, for diagnostics and the schema: "kernels must be odd and positive (padding k/2 keeps
+    /// the size)"; <paramref name="range"/> (e.g. "1 to 31") is inserted before the reason.</summary>
+    public string OddRule(string? range = null) =>
+        $"{Key} must be odd and positive" + (range != null ? ", " + range : "") + (OddReason != null ? $" ({OddReason})" : "");
 
     /// <summary>Another option this one cannot be given together with (gms: split and ratio).</summary>
     public string? NotWith { get; init; }

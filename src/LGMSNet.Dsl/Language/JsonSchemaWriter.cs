@@ -156,7 +156,7 @@ public static class JsonSchemaWriter
 
     private static Obj Schema(KeyRule rule)
     {
-        var schema = new Obj { ["title"] = rule.Key, ["description"] = rule.Description };
+        var schema = new Obj { ["title"] = rule.Key, ["description"] = rule.Description + SkeletonNote(rule.DefaultJson, rule.SkeletonJson, rule.Required) };
         switch (rule.Kind)
         {
             case ValueKind.Identifier:
@@ -193,14 +193,19 @@ public static class JsonSchemaWriter
                 schema["$ref"] = "#/$defs/lgms-stages";
                 break;
         }
-        if (rule.DefaultJson != null) schema["default"] = new Raw(rule.DefaultJson);
+        // A required key's skeleton value as its default: what an editor inserts for it (KeyRule.SkeletonJson).
+        if ((rule.DefaultJson ?? rule.SkeletonJson) is { } defaultJson) schema["default"] = new Raw(defaultJson);
         return schema;
     }
 
     /// <summary>A block's option, from its declaration.</summary>
     private static Obj Schema(Blocks.OptionDeclaration option)
     {
-        var schema = new Obj { ["title"] = option.Key, ["description"] = option.Description.Length > 0 ? option.Description : option.Describe() };
+        var schema = new Obj
+        {
+            ["title"] = option.Key,
+            ["description"] = (option.Description.Length > 0 ? option.Description : option.Describe()) + SkeletonNote(option.DefaultJson, option.SkeletonJson, option.Required),
+        };
         Obj Range(Obj target)
         {
             target["type"] = "integer";
@@ -222,7 +227,7 @@ public static class JsonSchemaWriter
                 {
                     ["type"] = "integer",
                     ["enum"] = Enumerable.Range((int)option.Min, (int)(option.Max - option.Min) + 1).Where(k => k % 2 == 1).Select(k => (object)k).ToList(),
-                    ["errorMessage"] = $"{option.Key} must be odd and positive, {Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)} (padding k/2 keeps the size)",
+                    ["errorMessage"] = option.OddRule($"{Blocks.OptionDeclaration.Num(option.Min)} to {Blocks.OptionDeclaration.Num(option.Max)}"),
                 };
                 break;
             case Blocks.OptionKind.IntegerList:
@@ -254,6 +259,14 @@ public static class JsonSchemaWriter
         if ((option.DefaultJson ?? option.SkeletonJson) is { } defaultJson) schema["default"] = new Raw(defaultJson);
         return schema;
     }
+
+    /// <summary>For a required key whose schema <c>default</c> is only its skeleton value, the words that say so: an editor's
+    /// hover shows "Default: 2", which would otherwise read as "may be left out". (An optional key's skeleton value is the
+    /// default it stands for, e.g. gms's fraction 0.75, which its description already gives.)</summary>
+    private static string SkeletonNote(string? defaultJson, string? skeletonJson, bool required) =>
+        required && defaultJson == null && skeletonJson != null
+            ? $" Required: it has no default; {skeletonJson.Trim()} is only the value an editor inserts for it."
+            : "";
 
     private static Obj AddRange(Obj schema, KeyRule rule)
     {

@@ -62,8 +62,10 @@ public sealed class KeyRule
 
     public int DefaultInteger => DefaultIntegers.Single();
 
-    /// <summary>What an editor's skeleton inserts for a key that has no fixed default (a required key, or one whose default
-    /// depends on others): written as the schema's <c>default</c>, never read by the parser.</summary>
+    /// <summary>What an editor inserts for a required key (alone, or in the whole-file skeleton at the start of an empty
+    /// file): written as the schema's <c>default</c>, which yaml-language-server inserts as the key's value (without it, an
+    /// integer gets 0 and a list one 0, values the language rejects). Never read by the parser; the required keys'
+    /// skeletons together form a file that compiles (<c>LanguageServerTests</c> checks this with the real server).</summary>
     public string? SkeletonJson { get; }
 
     /// <summary>Why the range is what it is, appended to the out-of-range diagnostic.</summary>
@@ -86,7 +88,7 @@ public static class LanguageRules
     public static readonly KeyRule Name = new("name", ValueKind.Identifier,
         "C# class name of the generated module: letters, digits and '_', not starting with a digit, at most 100 characters; " +
         "not a C# keyword, not all lower-case (C# reserves those, CS8981), not a name the generator uses (CompiledArchitectures, Info, Stem, Head, Encoder1, ...).",
-        required: true);
+        required: true, skeletonJson: "\"MyNet\"");
 
     public static readonly KeyRule Dims = new("dims", ValueKind.Integer, "2 (images) or 3 (volumes).", required: true, min: 2, max: 3, skeletonJson: "2");
 
@@ -122,11 +124,11 @@ public static class LanguageRules
 
     public static readonly KeyRule Encoder = new("encoder", ValueKind.Stages,
         "One entry per level, full resolution first: a block, a block with options, or a list of blocks applied in order.",
-        required: true);
+        required: true, skeletonJson: "[\"lms\", \"lms\", \"lms\", \"gms\", \"gms\"]");
 
     public static readonly KeyRule Decoder = new("decoder", ValueKind.Stages,
         "One entry per level below the deepest, deepest first; each follows an up-convolution and the skip concatenation.",
-        required: true);
+        required: true, skeletonJson: "[\"gms\", \"fusion\", \"fusion\", \"fusion\"]");
 
     public static readonly IReadOnlyList<KeyRule> TopLevel = new[]
     {

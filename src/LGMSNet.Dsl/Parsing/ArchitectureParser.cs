@@ -292,11 +292,11 @@ public sealed class ArchitectureParser
     private bool IsOddIfNeeded(OptionDeclaration option, int value, YamlNode node)
     {
         if (!option.Odd || (value > 0 && value % 2 == 1)) return true;
-        Report(DiagnosticKinds.InvalidKernel, node.Span, $"{option.Key} {value} is invalid: {option.Key} must be odd and positive (padding k/2 keeps the size)");
+        Report(DiagnosticKinds.InvalidKernel, node.Span, $"{option.Key} {value} is invalid: {option.OddRule()}");
         return false;
     }
 
-    /// <summary>A list of odd sizes (kernels: padding k/2 keeps the size): each entry odd and positive, then in range.</summary>
+    /// <summary>A list of odd sizes (an <c>Odd</c> option, e.g. lms's kernels): each entry odd and positive, then in range.</summary>
     private OptionValue? OddList(OptionDeclaration option, YamlNode node, int min, int max)
     {
         if (node is not YamlSequence list)
@@ -317,7 +317,7 @@ public sealed class ArchitectureParser
             if (k.Value.Value <= 0 || k.Value.Value % 2 == 0)
             {
                 Report(DiagnosticKinds.InvalidKernel, item.Span,
-                    $"{option.Key} entry {k.Value.Value} is invalid: {option.Key} must be odd and positive (padding k/2 keeps the size)");
+                    $"{option.Key} entry {k.Value.Value} is invalid: {option.OddRule()}");
                 return null;
             }
             if (k.Value.Value < min || k.Value.Value > max)

@@ -22,7 +22,13 @@ public sealed class ConvHead : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => weight.dim() == 4
-        ? nn.functional.conv2d(x, weight, bias)
-        : nn.functional.conv3d(x, weight, bias);
+    public override Tensor forward(Tensor x)
+    {
+        x = ConvolutionLayout.Guard(weight, 1, x); // as every convolution: run in its layout whoever calls it
+        if (ConvolutionKernels.For(weight.shape, 1) == ConvolutionKernel.Float64) return ConvolutionKernels.Float64(x, weight, bias, 1);
+        return weight.dim() == 4 ? nn.functional.conv2d(x, weight, bias) : nn.functional.conv3d(x, weight, bias);
+    }
+
+    /// <summary>Puts the weight in its convolution layout now (<see cref="ConvolutionLayout.PrepareWeight(Tensor, long)"/>).</summary>
+    public void PrepareLayout() => ConvolutionLayout.PrepareWeight(weight, 1);
 }

@@ -28,7 +28,11 @@ internal sealed class ReducedPrecisionOptions
     private readonly Option<string?> _calibrateSplit = new("--calibrate-split") { Description = "int8: file listing the calibration cases (default: the run's training split, or every case)." };
     private readonly Option<int> _calibrateCount = new("--calibrate-count") { Description = $"int8: how many images calibrate (a seeded choice; default {DefaultCalibrationCount}).", DefaultValueFactory = _ => DefaultCalibrationCount };
     private readonly Option<string?> _validate = new("--validate") { Description = "int8: dataset folder whose cases measure the accuracy cost (default: the run's data)." };
-    private readonly Option<string?> _validateSplit = new("--validate-split") { Description = "int8: file listing the validation cases (default: the run's test split, else its validation split)." };
+    private readonly Option<string?> _validateSplit = new("--validate-split")
+    {
+        Description = "int8: file listing the validation cases (default, whenever the validated folder is the run's own data: the run's test split, " +
+                      "else its validation split; another folder: every case). A report that includes cases the run trained on is warned about.",
+    };
     private readonly Option<string> _method = new("--calibration") { Description = "int8: activation ranges from percentile (99.999th of each image; default) or minmax.", DefaultValueFactory = _ => "percentile" };
     private readonly Option<bool> _depthwise = new("--quantize-depthwise") { Description = "int8: quantise depthwise convolutions too (measured slower in ONNX Runtime: see docs/benchmarks.md)." };
     private readonly Option<int> _minimumReduction = new("--quantize-min-reduction")
@@ -68,29 +72,44 @@ internal sealed class ReducedPrecisionOptions
         var info = descriptor.Info;
         int[] size = Checkpoint.ReadProgress(file)?.InputSize ?? info.MultiplyAddsInputSize.ToArray();
         var convention = Checkpoint.ReadInputConvention(file) ?? InputConvention.Standard;
-        var run = RunOf(weights);
+        var run = RunOf(weights, out string? runFolder);
 
         string calibrationData = result.GetValue(_calibrate) ?? run?.Data
             ?? throw new UserErrorException($"--precision int8 calibrates on images: give --calibrate DATA ({weights} is not in a run folder whose run.json names its data)", 2);
         string? calibrationSplit = result.GetValue(_calibrateSplit) ?? (result.GetValue(_calibrate) == null ? run?.TrainSplit : null);
         // The report defaults only to cases the run held out by a split file (its test split, else its validation split):
         // a run split by --val-fraction or --folds names no such file, and its data folder holds its training cases.
+        // So does --validate naming the run's own data folder: its other cases are the ones the run trained on.
         string? heldOut = run?.TestSplit ?? run?.ValSplit;
-        string validationData = result.GetValue(_validate) ?? (heldOut != null ? run?.Data : null)
+        string? givenValidation = result.GetValue(_validate);
+        string validationData = givenValidation ?? (heldOut != null ? run?.Data : null)
             ?? throw new UserErrorException("--precision int8 measures its accuracy cost on held-out cases: give --validate DATA [--validate-split FILE] (" +
                                             (run == null ? $"{weights} is not in a run folder with a run.json" : "the run's run.json names no test or validation split file") + ")", 2);
-        string? validationSplit = result.GetValue(_validateSplit) ?? (result.GetValue(_validate) == null ? heldOut : null);
+        bool runData = run != null && RealPath.SameFolder(validationData, run.Data);
+        string? validationSplit = result.GetValue(_validateSplit) ?? (runData ? heldOut : null);
 
         string calibrationOption = result.GetValue(_calibrate) == null ? "--calibrate (default: the run's training data, from run.json)" : "--calibrate";
         string validationOption = result.GetValue(_validate) == null ? "--validate (default: the run's held-out split, from run.json)" : "--validate";
         var plan = Checkpoint.ReadPlan(file);
         var calibration = Read(calibrationOption, calibrationData, calibrationSplit, descriptor, size, convention, out string calibrationDescription, count, plan);
         var validation = Read(validationOption, validationData, validationSplit, descriptor, size, convention, out string validationDescription, null, plan);
+        var warnings = new List<string>();
         var overlap = calibration.Select(c => c.Id).Intersect(validation.Select(c => c.Id)).Count();
-        string? warning = overlap > 0 && string.Equals(Path.GetFullPath(calibrationData), Path.GetFullPath(validationData), StringComparison.Ordinal)
-            ? $"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
-              "(give --calibrate-split and --validate-split files that do not overlap)"
-            : null;
+        if (overlap > 0 && RealPath.SameFolder(calibrationData, validationData))
+            warnings.Add($"{overlap} of the {calibration.Count} calibration image(s) are also validation cases, so the report is not wholly on held-out cases " +
+                         "(give --calibrate-split and --validate-split files that do not overlap)");
+        if (runData)
+        {
+            var trained = TrainingCases(runFolder!, run!);
+            string how = validationSplit == null ? "every case of the run's data" : $"split {validationSplit}";
+            string fix = heldOut != null && result.GetValue(_validateSplit) != null ? $"leave out --validate-split to use the run's held-out split {heldOut}" : "give --validate-split FILE listing cases the run held out";
+            if (trained == null && validationSplit == null)
+                warnings.Add($"the report measures {how} ({validationData}), and the run folder records no training split: the cases the run trained on " +
+                             $"are among them, so the report is not on held-out cases ({fix})");
+            else if (trained != null && validation.Count(c => trained.Contains(c.Id)) is > 0 and var trainedOn)
+                warnings.Add($"{trainedOn} of the {validation.Count} validation case(s) ({how}) are cases the run trained on, so the report is not wholly " +
+                             $"on held-out cases ({fix})");
+        }
         if (validation.Any(c => c.Label == null))
             throw new UserErrorException($"{validationOption}: {validationData}: the cases need masks to measure IoU and Dice", 2);
         var options = new QuantizationOptions
@@ -99,7 +118,7 @@ internal sealed class ReducedPrecisionOptions
             QuantizeDepthwise = result.GetValue(_depthwise),
             MinimumReduction = minimumReduction,
         };
-        return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options, warning);
+        return new ReducedPrecisionPlan(calibration, calibrationDescription, validation, validationDescription, options, warnings);
     }
 
     /// <summary>Why bf16 is refused (docs/benchmarks.md, "Reduced precision"): no engine here runs LGMSNet faster in bf16.</summary>
@@ -109,10 +128,26 @@ internal sealed class ReducedPrecisionOptions
         "of ONNX Runtime on the float32 export (the default engine) at batch 1 and 0.35x at batch 8, and slower still than int8 " +
         "(LGMSNet.Benchmarks onnx; docs/benchmarks.md, \"Reduced precision\"). Use --precision int8, whose accuracy cost is measured.";
 
-    private static TrainOptions? RunOf(string weights)
+    private static TrainOptions? RunOf(string weights, out string? folder)
     {
-        string? folder = File.Exists(weights) ? Path.GetDirectoryName(Path.GetFullPath(weights)) : null;
-        return folder != null && File.Exists(RunFile.PathOf(folder)) ? RunFile.ReadOptions(folder) : null;
+        folder = File.Exists(weights) ? Path.GetDirectoryName(Path.GetFullPath(weights)) : null;
+        if (folder == null || !File.Exists(RunFile.PathOf(folder))) return null;
+        return RunFile.ReadOptions(folder);
+    }
+
+    /// <summary>The cases the run trained on: its split.json's training list, else its --train-split file; null when the folder records neither.</summary>
+    private static HashSet<string>? TrainingCases(string runFolder, TrainOptions run)
+    {
+        if (SplitPolicy.Read(runFolder)?.GetValueOrDefault(SplitPolicy.Train) is { } recorded) return recorded.ToHashSet(StringComparer.Ordinal);
+        if (run.TrainSplit == null || !File.Exists(run.TrainSplit)) return null;
+        try
+        {
+            return ImageFolderDataset.ReadSplit(run.TrainSplit).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (DataException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Reads the cases (all of them, or a seeded choice of <paramref name="count"/>) now, naming the option in every error.</summary>
@@ -164,7 +199,7 @@ internal sealed class ReducedPrecisionOptions
 
 /// <summary>An int8 export's inputs, read and checked before anything is exported.</summary>
 internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration, string CalibrationData, IReadOnlyList<CaseData> Validation,
-    string ValidationData, QuantizationOptions Options, string? Warning)
+    string ValidationData, QuantizationOptions Options, IReadOnlyList<string> Warnings)
 {
     /// <summary>The accuracy report beside a model: model.onnx → model.accuracy.json.</summary>
     public static string ReportPath(string model) => Path.ChangeExtension(model, ".accuracy.json");
@@ -174,7 +209,7 @@ internal sealed record ReducedPrecisionPlan(IReadOnlyList<CaseData> Calibration,
         if (OnnxQuantizer.QuantisedConvolutions(float32, Options).Count == 0)
             throw new UserErrorException($"--precision int8: no convolution of {info.Name} qualifies (every one is the head, depthwise, or sums fewer than " +
                                          $"{Options.MinimumReduction} products per output); lower --quantize-min-reduction (0 quantises all)", 2);
-        if (Warning != null) context.Error.WriteLine("warning: " + Warning);
+        foreach (var warning in Warnings) context.Error.WriteLine("warning: " + warning);
         var (model, report) = QuantizedExport.Int8(float32, info, Calibration, CalibrationData, Validation, ValidationData, size, convention, Options,
             progress: message => context.Error.WriteLine(message));
         context.Out.WriteLine($"int8: {report.QuantisedConvolutions} convolutions quantised, {report.FloatConvolutions} kept float (the head" +

@@ -17,7 +17,12 @@ internal static class ScoreCommand
     {
         var predictions = new Option<string>("--predictions", "-p") { Description = "Folder of predicted masks (NIfTI volumes, or PNG/JPEG/BMP masks).", Required = true };
         var truth = new Option<string>("--truth", "-t") { Description = "Folder of true masks; each needs a prediction of the same name (the extension may differ for 2D masks).", Required = true };
-        var classes = new Option<int?>("--classes") { Description = "1: binary (non-zero, or >= 128 for 0/255 masks, is foreground); K: class indices 0..K-1. Default: binary when every mask holds only 0/1 (or 0/255 images), else the largest label + 1." };
+        var classes = new Option<int?>("--classes")
+        {
+            Description = "1: binary (volumes: non-zero is foreground; 2D masks as eval reads them: 0/1 masks 1, others >= 128, so 0/255 and JPEG masks " +
+                          "with compression grey levels are binary); K: class indices 0..K-1. Default: binary when every volume holds only 0/1, or when no 2D " +
+                          "mask's highest value is 2..127; else the largest label + 1.",
+        };
         var tolerance = new Option<double>("--tolerance") { Description = "NSD tolerance in physical units (mm for NIfTI; pixels for 2D).", DefaultValueFactory = _ => SurfaceMetrics.DefaultTolerance };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
         var output = new OutputOption("Folder for scores.json and scores.csv (default: the --predictions folder).", required: false);
@@ -49,7 +54,7 @@ internal static class ScoreCommand
                 context.Error.WriteLine($"note: prediction '{extra}' has no truth in {truths}; not scored");
 
             // Read and check every pair before scoring anything.
-            var pairs = new List<(string Id, byte[] Predicted, byte[] Truth, int[] Size, double[] Spacing, bool Binary255)>();
+            var pairs = new List<(string Id, byte[] Predicted, byte[] Truth, int[] Size, double[] Spacing, bool BinaryImage)>();
             foreach (var (id, file) in truthFiles.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 var other = predictionFiles[id];
@@ -58,8 +63,8 @@ internal static class ScoreCommand
                 pairs.Add(volumes ? ReadVolumes(id, other.Path, file.Path) : ReadImages(id, other.Path, file.Path));
             }
             int maximum = pairs.Max(p => Math.Max(p.Predicted.Max(), p.Truth.Max()));
-            bool zeroOne = maximum <= 1, zero255 = !volumes && pairs.All(p => p.Binary255);
-            int classCount = result.GetValue(classes) ?? (zeroOne || zero255 ? 1 : maximum + 1);
+            bool binary = volumes ? maximum <= 1 : pairs.All(p => p.BinaryImage);
+            int classCount = result.GetValue(classes) ?? (binary ? 1 : maximum + 1);
             var scored = new List<ScoredCase>();
             foreach (var (id, p, t, size, spacing, _) in pairs)
             {
@@ -169,8 +174,8 @@ internal static class ScoreCommand
                                          $"{truth.Width}x{truth.Height}; resize the prediction to the truth's size first", 2);
         var t = ImageCodec.Gray(truth);
         var p = ImageCodec.Gray(prediction);
-        bool binary255 = t.All(v => v is 0 or 255 or 1) && p.All(v => v is 0 or 255 or 1);
-        return (id, p, t, new[] { truth.Height, truth.Width }, new[] { 1.0, 1.0 }, binary255);
+        // eval's rule for 2D masks (MaskRule): 0/1, 0/255 and JPEG-noisy masks are binary.
+        return (id, p, t, new[] { truth.Height, truth.Width }, new[] { 1.0, 1.0 }, MaskRule.ReadsAsBinary(t) && MaskRule.ReadsAsBinary(p));
     }
 
     /// <summary>Binary masks: volumes non-zero; 2D masks by <see cref="MaskRule"/> (0/1, or at least 128 of 0/255).</summary>

@@ -104,7 +104,7 @@ internal static class SweepCommand
             int failures = LocalExecutor.Run(folder, manifest, result.GetValue(parallel), context.Out);
             var states = folder.States(manifest);
             context.Out.WriteLine($"{states.Count(s => s.State == SweepFolder.Done)} of {states.Count} run(s) done; {failures} failed in this session" +
-                                  $"; 'sweep report {folder.Path}' makes the table");
+                                  $"; 'sweep report {folder.Path}' makes the table; compare the runs in TensorBoard with: tensorboard --logdir {folder.RunsFolder}");
             return failures == 0 ? 0 : 1;
         });
         return command;
@@ -126,7 +126,8 @@ internal static class SweepCommand
         }
         var extra = (slurmArgs ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         string job = SlurmExecutor.Submit(script, extra);
-        context.Out.WriteLine($"submitted array job {job}: {todo.Count} task(s); follow it with 'sweep status {folder.Path}'");
+        context.Out.WriteLine($"submitted array job {job}: {todo.Count} task(s); follow it with 'sweep status {folder.Path}' " +
+                              $"or in TensorBoard: tensorboard --logdir {folder.RunsFolder}");
         if (!wait) return 0;
         SlurmExecutor.Wait(job, context.Out, TimeSpan.FromSeconds(2));
         var after = folder.States(manifest, LiveSlurm(folder));

@@ -61,15 +61,32 @@ internal static class TrainCommand
         var intensity = new Option<string>("--intensity") { Description = "3D: zscore (per case; MRI), ct (clip to the training foreground's 0.5-99.5 percentiles, then its mean/std, as nnU-Net) or window:LOW,HIGH (e.g. window:-175,250, scaled to 0-1).", DefaultValueFactory = _ => defaults.Intensity };
         var cache = new Option<string?>("--cache") { Description = "3D: folder of the preprocessed cache (default: .lgmsnet-cache in the dataset folder); reused by runs with an equal plan." };
         var mirrorAxes = new Option<string>("--mirror-axes") { Description = "3D: axes training patches (and --tta flip) may mirror: auto (y,z: never left-right, which would swap left and right organs, and no in-plane quarter turns; all axes for data without a plan), none, or a list of x,y,z.", DefaultValueFactory = _ => defaults.MirrorAxes };
+        var tensorboard = new Option<string?>("--tensorboard") { Description = "Folder for the TensorBoard event files (default: the run folder's tensorboard/; view with: tensorboard --logdir runs/)." };
+        var noTensorboard = new Option<bool>("--no-tensorboard") { Description = "Write no TensorBoard event files." };
         var stopAfter = new Option<int?>("--stop-after") { Description = "End this session after epoch N (the schedule still spans --epochs); continue later with --resume." };
         var command = new Command("train", "Train an architecture; writes metrics.json, curves.png, overlays.png and checkpoints into the run folder.")
         {
             arch, data, trainSplit, valSplit, testSplit, epochs, batch, size, lr, optimizer, weightDecay, seed, device, threads, resume,
             skipBad, allowOverlap, valEvery, convention, syntheticTrain, syntheticVal, json, stopAfter, valFraction, schedule, warmup, folds, fold,
-            spacing, intensity, cache, mirrorAxes,
+            spacing, intensity, cache, mirrorAxes, tensorboard, noTensorboard,
         };
         output.AddTo(command);
         command.SetAction(result =>
+        {
+            // The run folder's claim, held until this session ends (a k-fold run claims each fold's folder in turn).
+            FolderLock? claim = null;
+            try
+            {
+                return Run(result, ref claim);
+            }
+            finally
+            {
+                claim?.Dispose();
+            }
+        });
+        return command;
+
+        int Run(ParseResult result, ref FolderLock? claim)
         {
             TrainOptions options;
             ArchitectureDescriptor descriptor;
@@ -81,9 +98,7 @@ internal static class TrainCommand
                 descriptor = context.Resolve(options.Architecture);
                 if (result.GetValue(arch) is { } given && !descriptor.Info.Matches(given))
                     throw new UserErrorException($"--resume {resumeDir} is a run of {options.Architecture}, not {given}", 2);
-                var condition = RunFile.Inspect(resumeDir);
-                if (condition.IsRunning)
-                    throw new UserErrorException($"--resume {resumeDir}: the run is {condition.Description}; stop it first (kill -TERM {condition.Status?.Pid} stops it at a safe point)", 2);
+                claim = ClaimRunFolder("--resume", resumeDir, "", out var condition);
                 if (!File.Exists(Path.Combine(resumeDir, Trainer.LastCheckpoint)))
                     throw new UserErrorException($"--resume {resumeDir}: no {Trainer.LastCheckpoint} yet (the run did not finish an epoch); start it again", 2);
                 if (condition.State is RunCondition.Died or RunStatus.Stopped or RunStatus.Failed)
@@ -92,7 +107,7 @@ internal static class TrainCommand
                 var fixedOptions = new Option[]
                 {
                     data, trainSplit, valSplit, testSplit, batch, size, lr, optimizer, weightDecay, seed, skipBad, allowOverlap, valEvery, convention,
-                    schedule, warmup, syntheticTrain, syntheticVal, valFraction, spacing, intensity, mirrorAxes,
+                    schedule, warmup, syntheticTrain, syntheticVal, valFraction, spacing, intensity, mirrorAxes, tensorboard, noTensorboard,
                 };
                 var refused = fixedOptions.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (output.IsGiven(result)) refused.Add("--output");
@@ -144,7 +159,13 @@ internal static class TrainCommand
                     Intensity = result.GetValue(intensity)!,
                     Cache = result.GetValue(cache),
                     MirrorAxes = result.GetValue(mirrorAxes)!,
+                    TensorBoard = !result.GetValue(noTensorboard),
+                    TensorBoardDir = result.GetValue(tensorboard) is { } board ? Path.GetFullPath(board) : null,
                 };
+                if (!options.TensorBoard && options.TensorBoardDir != null) throw new UserErrorException("--tensorboard and --no-tensorboard exclude each other", 2);
+                // A resumed run trims its event folder to its checkpoint, so a new run must not share one with another run.
+                if (options.TensorBoardDir is { } shared && Directory.Exists(shared) && Directory.EnumerateFiles(shared, "events.out.tfevents.*", SearchOption.AllDirectories).Any())
+                    throw new UserErrorException($"--tensorboard {shared} already holds TensorBoard event files (of another run?); give each run a folder of its own", 2);
                 var volumeOptions = new Option[] { spacing, intensity, cache, mirrorAxes }.Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (descriptor.Info.Dims != 3 && volumeOptions.Count > 0)
                     throw new UserErrorException($"{string.Join(", ", volumeOptions)}: only for 3D architectures ({descriptor.Info.Name} is 2D)", 2);
@@ -175,8 +196,12 @@ internal static class TrainCommand
                     var reports = new List<RunReport>();
                     for (int f = 0; f < k; f++)
                     {
-                        var foldOptions = options with { Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter) };
-                        WriteRunFiles(foldOptions, descriptor);
+                        var foldOptions = options with
+                        {
+                            Folds = k, Fold = f, OutputDir = Path.Combine(options.OutputDir, $"fold-{f}"), StopAfter = result.GetValue(stopAfter),
+                            TensorBoardDir = options.TensorBoardDir is { } foldBoard ? Path.Combine(foldBoard, $"fold-{f}") : null,
+                        };
+                        using var foldClaim = WriteRunFiles(foldOptions, descriptor);
                         string rest = f + 1 < k
                             ? $"; fold{(f + 2 < k ? "s" : "")} {f + 1}{(f + 2 < k ? $" to {k - 1}" : "")} of this --folds {k} run did not start (each: train ... --folds {k} --fold N)"
                             : "";
@@ -188,14 +213,13 @@ internal static class TrainCommand
                     return 0;
                 }
                 options = options with { Folds = k, Fold = only ?? 0 };
-                WriteRunFiles(options, descriptor);
+                claim = WriteRunFiles(options, descriptor);
             }
             options = options with { StopAfter = result.GetValue(stopAfter) };
             int exit = Train(context, descriptor, options, resumeDir, result.GetValue(json), "", out var report);
             if (exit == 0 && result.GetValue(json)) context.WriteJson(report!);
             return exit;
-        });
-        return command;
+        }
     }
 
     /// <summary>One training session, supervised by <see cref="TrainingSession"/>: returns its exit code and, when it
@@ -209,6 +233,9 @@ internal static class TrainCommand
                       $"{options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, " +
                       $"{options.Device}{(options.Folds > 0 ? $", fold {options.Fold} of {options.Folds}" : "")}; run folder {Path.GetFullPath(options.OutputDir)}");
         var reporter = new RunFolderReporter(descriptor, options);
+        IRunReporter reporters = options.TensorBoard
+            ? new RunReporters(reporter, new TensorBoardReporter(descriptor, options, log.WriteLine))
+            : reporter;
         RunReport? report = null;
         int code = TrainingSession.Run(context, options, after, (track, stop) =>
         {
@@ -216,14 +243,14 @@ internal static class TrainCommand
             {
                 AnsiConsole.Progress()
                     .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new ElapsedTimeColumn())
-                    .Start(progress => track(new Trainer(descriptor, options, new ProgressObserver(progress), reporter)).Run(resumeDir, stop));
+                    .Start(progress => track(new Trainer(descriptor, options, new ProgressObserver(progress), reporters)).Run(resumeDir, stop));
             }
             else
             {
-                track(new Trainer(descriptor, options, new LineObserver(log), reporter)).Run(resumeDir, stop);
+                track(new Trainer(descriptor, options, new LineObserver(log), reporters)).Run(resumeDir, stop);
             }
             report = reporter.Report ?? throw new InvalidOperationException("the trainer finished without a report");
-            if (!json) PrintSummary(log, report, options.OutputDir);
+            if (!json) PrintSummary(log, report, options);
             return report;
         }, r => FinishedLine(r, options), log);
         finished = code == 0 ? report : null;
@@ -245,8 +272,9 @@ internal static class TrainCommand
                $"results in {Path.GetFullPath(options.OutputDir)}";
     }
 
-    private static void PrintSummary(TextWriter log, RunReport report, string outDir)
+    private static void PrintSummary(TextWriter log, RunReport report, TrainOptions options)
     {
+        string outDir = options.OutputDir;
         string F(double? value) => value is { } v && double.IsFinite(v) ? v.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var table = new TextTable("", "epoch", "IoU", "F1", "Dice", "SE", "PC", "ACC").AlignRight(1, 2, 3, 4, 5, 6, 7);
         foreach (var (label, row) in new[] { ("best (validation)", report.Best), ("final: best checkpoint on validation", report.Final) })
@@ -267,23 +295,89 @@ internal static class TrainCommand
                 .ToString("0.0", CultureInfo.InvariantCulture) + $" s per epoch (median of {seconds.Count})";
         log.WriteLine($"{perEpoch}; peak memory {ByteSize.Format(report.PeakMemoryBytes)}");
         log.WriteLine($"written to {Path.GetFullPath(outDir)}: metrics.json, curves.png, overlays.png, {Trainer.BestCheckpoint}, {Trainer.LastCheckpoint}, run.json, command.txt");
+        if (options.TensorBoard) log.WriteLine($"TensorBoard event files in {TensorBoardReporter.FolderOf(options)}; view them with: tensorboard --logdir {TensorBoardReporter.FolderOf(options)}");
     }
 
-    private static void WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
+    /// <summary>The one liveness check of a run folder (for <c>--resume</c> and for a new run's <c>--output</c>): refuses a folder
+    /// whose run.json names a process that is (or, on another host, may be) still training it, naming that run: its process,
+    /// when its session started, its progress and its command. Otherwise returns what the folder holds.</summary>
+    private static RunCondition RefuseLiveRun(string option, string folder, string alternative)
+    {
+        var condition = RunFile.Inspect(folder);
+        if (!condition.IsRunning) return condition;
+        var status = condition.Status!;
+        string? command = null;
+        try
+        {
+            command = RunFile.ReadOptions(folder).CommandLine;
+        }
+        catch (UserErrorException)
+        {
+            // A damaged options part: the process and its progress still name the run.
+        }
+        string started = status.Started.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
+        throw new UserErrorException($"{option} {folder}: the run is {condition.Description}, session started {started}" +
+                                     (string.IsNullOrWhiteSpace(command) ? "" : $", command: {command}") +
+                                     $"; stop it first (kill -TERM {status.Pid} stops it at a safe point){alternative}", 2);
+    }
+
+    /// <summary>Claims a run folder for this session before anything is written to it (<see cref="FolderLock"/>: the operating
+    /// system frees the claim when the process ends, however it ends), then refuses a run that another process trains
+    /// without a claim (another host, an older version). A claimed folder is refused naming its live run when run.json
+    /// does, else saying that a run is starting there: between claiming the folder and recording itself in run.json, a
+    /// run is in no other record.</summary>
+    private static FolderLock ClaimRunFolder(string option, string folder, string alternative, out RunCondition condition)
+    {
+        FolderLock? claim;
+        try
+        {
+            claim = FolderLock.TryAcquire(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserErrorException($"cannot write to the run folder {Path.GetFullPath(folder)}: {e.Message}");
+        }
+        if (claim == null)
+        {
+            RefuseLiveRun(option, folder, alternative);
+            throw new UserErrorException($"{option} {folder}: a run is starting there (another process holds {FolderLock.PathOf(folder)} " +
+                                         $"and has not recorded itself in {RunFile.FileName} yet); look again in a few seconds{alternative}", 2);
+        }
+        try
+        {
+            condition = RefuseLiveRun(option, folder, alternative);
+            return claim;
+        }
+        catch
+        {
+            claim.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates and claims a new run's folder, then writes its options, command and architecture; the claim is the session's.</summary>
+    private static FolderLock WriteRunFiles(TrainOptions options, ArchitectureDescriptor descriptor)
     {
         string outDir = options.OutputDir;
+        FolderLock? claim = null;
         try
         {
             Directory.CreateDirectory(outDir);
+            // A live run that has not finished an epoch has no checkpoint yet: its claim, then its process, say it is there.
+            claim = ClaimRunFolder("--output", outDir, " or choose another --output", out _);
             if (File.Exists(Path.Combine(outDir, Trainer.LastCheckpoint)))
                 throw new UserErrorException($"{outDir} already holds a run; continue it with --resume {outDir} or choose another --output", 2);
             RunFile.WriteOptions(outDir, options);
             AtomicFile.WriteAllText(Path.Combine(outDir, "command.txt"), options.CommandLine + "\n");
             AtomicFile.WriteAllText(Path.Combine(outDir, descriptor.Info.FileStem + ".yaml"), descriptor.Info.Yaml);
+            return claim;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
-            throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            claim?.Dispose();
+            if (e is IOException or UnauthorizedAccessException)
+                throw new UserErrorException($"cannot write to the output folder {Path.GetFullPath(outDir)}: {e.Message}");
+            throw;
         }
     }
 

@@ -94,7 +94,10 @@ internal static class TrainingSupervisor
     private static void Report(int pid, string fault, int code, string sessionFile, TextWriter error, bool stopped)
     {
         string? folder = File.Exists(sessionFile) ? File.ReadAllText(sessionFile).Trim() : null;
-        var status = folder != null ? RunFile.ReadStatus(folder) : null;
+        // The child's claim on the folder died with it: claim it while recording the end, so that a run started in the
+        // meantime (which holds the claim then) is never overwritten with this one's end.
+        using var claim = folder != null && Directory.Exists(folder) ? TryClaim(folder) : null;
+        var status = claim != null ? RunFile.ReadStatus(folder!) : null;
         if (status != null && status.Pid == pid && status.State != RunStatus.Running) return; // the child said how it ended
         string how = stopped ? $"ended by {fault} while it was starting, before it could stop at a safe point" : $"died of {fault}";
         if (folder == null || status == null || status.State != RunStatus.Running || status.Pid != pid)
@@ -136,6 +139,18 @@ internal static class TrainingSupervisor
             error.WriteLine($"warning: could not record the run's end in {RunFile.PathOf(folder)}: {e.Message}");
         }
         error.WriteLine(line);
+    }
+
+    private static FolderLock? TryClaim(string folder)
+    {
+        try
+        {
+            return FolderLock.TryAcquire(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private sealed class NativeFault(string message) : Exception(message);

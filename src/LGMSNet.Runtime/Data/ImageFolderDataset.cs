@@ -41,6 +41,15 @@ public static class MaskRule
     /// <summary>Binarises <paramref name="gray"/> in place and says which encoding it had.</summary>
     public static MaskEncoding Binarise(byte[] gray)
     {
+        var encoding = Encoding(gray);
+        byte threshold = encoding == MaskEncoding.ZeroOne ? (byte)1 : (byte)128;
+        for (int i = 0; i < gray.Length; i++) gray[i] = gray[i] >= threshold ? (byte)1 : (byte)0;
+        return encoding;
+    }
+
+    /// <summary>The encoding a binary reading finds in <paramref name="gray"/> (which is not changed).</summary>
+    public static MaskEncoding Encoding(ReadOnlySpan<byte> gray)
+    {
         byte max = 0;
         bool onlyExtremes = true;
         foreach (byte v in gray)
@@ -48,17 +57,20 @@ public static class MaskRule
             if (v > max) max = v;
             if (v != 0 && v != 255) onlyExtremes = false;
         }
-        var encoding = max switch
+        return max switch
         {
             0 => MaskEncoding.Empty,
             1 => MaskEncoding.ZeroOne,
             < 128 => MaskEncoding.Faint,
             _ => onlyExtremes ? MaskEncoding.ZeroAnd255 : MaskEncoding.Graded,
         };
-        byte threshold = max == 1 ? (byte)1 : (byte)128;
-        for (int i = 0; i < gray.Length; i++) gray[i] = gray[i] >= threshold ? (byte)1 : (byte)0;
-        return encoding;
     }
+
+    /// <summary>Whether a 2D mask file reads as binary when nothing says how many classes it has (<c>score</c> without
+    /// <c>--classes</c>): every encoding but <see cref="MaskEncoding.Faint"/>, whose values 2..127 are taken as the class
+    /// indices of a multi-class map. So 0/1, 0/255 and JPEG-noisy masks (<see cref="MaskEncoding.Graded"/>) are binary,
+    /// as eval reads them for a binary architecture.</summary>
+    public static bool ReadsAsBinary(ReadOnlySpan<byte> gray) => Encoding(gray) != MaskEncoding.Faint;
 
     /// <summary>The encoding's name in reports and metrics.json.</summary>
     public static string Name(MaskEncoding encoding) => encoding switch

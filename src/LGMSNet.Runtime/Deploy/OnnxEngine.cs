@@ -67,7 +67,7 @@ public static class OnnxEngine
         new(network.Architecture, Open(OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset }), threads));
 
     /// <summary>What <c>--engine auto</c> runs on the CPU: ONNX Runtime on the network's in-memory export (measured faster than
-    /// the TorchSharp engine: docs/benchmarks.md), once it gives TorchSharp's output on a seeded input at the input multiple
+    /// the TorchSharp engine: docs/benchmarks.md), once it gives TorchSharp's output on a seeded input of <see cref="OnnxVerifier.DefaultSize"/>
     /// within the export tolerance. Null, with the reason, when the network cannot be exported or the check fails.</summary>
     public static OnnxNetwork? FromNetworkVerified(SegmentationNetwork network, int threads, out string? reason)
     {
@@ -77,7 +77,7 @@ public static class OnnxEngine
         {
             // One session: the one that is checked is the one that runs.
             session = Open(OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = OnnxExportOptions.MaxOpset }), threads);
-            check = OnnxVerifier.Verify(network, session, network.Architecture.InputMultiple.ToArray());
+            check = OnnxVerifier.Verify(network, session, OnnxVerifier.DefaultSize(network.Architecture));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

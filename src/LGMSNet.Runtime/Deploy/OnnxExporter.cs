@@ -318,16 +318,26 @@ public static class OnnxExporter
             return Graph.Node("Add", name, new[] { y, Floats(name + ".bias", Weight(name + ".bias"), outFeatures) });
         }
 
+        /// <summary>A built-in's convolution at <paramref name="name"/> with <paramref name="weight"/> (folded or merged, so
+        /// passed in): the geometry of the module at that key where it is a convolution, else (a head's own weights, the
+        /// LMS block's merged kernels) the built-ins' centred form of <paramref name="kernel"/> and <paramref name="groups"/>.</summary>
         internal string Conv(string x, string name, Tensor weight, Tensor? bias, int kernel, long groups)
+        {
+            if (Module(name) is not TorchSharp.Modules.Convolution module)
+                return Conv(x, name, weight, bias, ConvolutionGeometry.Centered(_dims, kernel, groups));
+            var geometry = ConvolutionGeometry.Of(module, name, _plan.Name);
+            if (geometry.Kernel.Any(k => k != kernel) || geometry.Groups != groups)
+                throw new InvalidOperationException($"ONNX export of {_plan.Name}: the writer of '{name}' gives kernel {kernel} and {groups} group(s), " +
+                    $"its module has kernel {string.Join('x', geometry.Kernel)} and {geometry.Groups} group(s)");
+            return Conv(x, name, weight, bias, geometry);
+        }
+
+        /// <summary>Every ONNX <c>Conv</c> node, built in or a block's own (<see cref="OnnxBlockContext.Conv"/>).</summary>
+        internal string Conv(string x, string name, Tensor weight, Tensor? bias, ConvolutionGeometry geometry)
         {
             var inputs = new List<string> { x, Floats(name + ".weight", weight, weight.shape) };
             if (bias is not null) inputs.Add(Floats(name + ".bias", bias, bias.shape));
-            long pad = kernel / 2;
-            return Graph.Node("Conv", name, inputs,
-                OnnxGraph.Ints("kernel_shape", Enumerable.Repeat((long)kernel, _dims).ToArray()),
-                OnnxGraph.Ints("pads", Enumerable.Repeat(pad, 2 * _dims).ToArray()),
-                OnnxGraph.Ints("strides", Enumerable.Repeat(1L, _dims).ToArray()),
-                OnnxGraph.Int("group", groups));
+            return Graph.Node("Conv", name, inputs, geometry.Attributes());
         }
 
         internal string MaxPool(string x, string name) =>
@@ -381,6 +391,9 @@ public static class OnnxExporter
         // ---- weights ------------------------------------------------------------------------------------
 
         internal bool HasWeight(string key) => _weights.ContainsKey(key);
+
+        /// <summary>The network's submodule at <paramref name="path"/> (a state_dict prefix), or null.</summary>
+        internal nn.Module? Module(string path) => _modules.TryGetValue(path, out var module) ? module : null;
 
         internal Tensor Weight(string key)
         {

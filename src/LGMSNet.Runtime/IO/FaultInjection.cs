@@ -1,3 +1,5 @@
+using static TorchSharp.torch;
+
 namespace LGMSNet.Runtime.IO;
 
 /// <summary>Test hooks that make faults reproducible (documented in docs/robustness.md). Each is
@@ -38,6 +40,29 @@ public static class FaultInjection
     /// <summary>LGMSNET_FAULT_ONNX_MISMATCH=1 makes the check behind <c>--engine auto</c> find the in-memory ONNX export different
     /// from TorchSharp, so a test can see the fallback to TorchSharp.</summary>
     public static bool OnnxCheckMismatch { get; set; } = Environment.GetEnvironmentVariable("LGMSNET_FAULT_ONNX_MISMATCH") == "1";
+
+    /// <summary>LGMSNET_FAULT_CONV_LAYOUT=layout[:k] (layout <c>contiguous</c>, <c>channels-last</c> or <c>any</c>, k a kernel size) makes
+    /// every convolution built by the runtime that runs in that layout (with that kernel size) return wrong numbers, as
+    /// oneDNN 3.7.1 does on some AVX-512 CPUs, so tests can see that every forward pass runs the layout chosen for it
+    /// on any machine. Read when a convolution is built.</summary>
+    public static (string Layout, long? Kernel)? ConvolutionLayoutFault { get; set; } =
+        ParseLayoutFault(Environment.GetEnvironmentVariable("LGMSNET_FAULT_CONV_LAYOUT"));
+
+    private static (string, long?)? ParseLayoutFault(string? value) => value?.Split(':') switch
+    {
+        [var layout] when layout is "contiguous" or "channels-last" or "any" => (layout, null),
+        [var layout, var k] when layout is "contiguous" or "channels-last" or "any" && long.TryParse(k, out long kernel) => (layout, kernel),
+        _ => null,
+    };
+
+    /// <summary>The output of a convolution with kernel size <paramref name="kernel"/> that libtorch ran channels-last or
+    /// not (<paramref name="ranChannelsLast"/>), made wrong when <see cref="ConvolutionLayoutFault"/> names that layout
+    /// (and kernel); otherwise null (unchanged).</summary>
+    public static Tensor? CorruptConvolution(long kernel, bool ranChannelsLast, Tensor output)
+    {
+        if (ConvolutionLayoutFault is not { } fault || fault.Kernel is { } k && kernel != k) return null;
+        return fault.Layout == "any" || (fault.Layout == "channels-last") == ranChannelsLast ? output.add(1.0) : null;
+    }
 
     /// <summary>Ends the process as a fault in native code does (libc abort: SIGABRT).</summary>
     public static void NativeAbort() => Abort();

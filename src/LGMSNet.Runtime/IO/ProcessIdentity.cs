@@ -25,8 +25,6 @@ public sealed record ProcessIdentity(string Host, int Pid, DateTime? ProcessStar
         return IsAlive(Pid, ProcessStarted);
     }
 
-    /// <summary>Whether process <paramref name="pid"/> of this host lives and, when <paramref name="started"/> is known,
-    /// is the one started then.</summary>
     /// <summary>A process that has ended but not been reaped yet (Linux state Z or X) is dead, though its id still exists.</summary>
     private static bool IsZombie(int pid)
     {
@@ -42,6 +40,8 @@ public sealed record ProcessIdentity(string Host, int Pid, DateTime? ProcessStar
         }
     }
 
+    /// <summary>Whether process <paramref name="pid"/> of this host lives and, when <paramref name="started"/> is known,
+    /// is the one started then.</summary>
     public static bool IsAlive(int pid, DateTime? started)
     {
         try

@@ -71,7 +71,6 @@ public sealed class Segmenter : IDisposable
         network.to(torchDevice);
         network.eval();
         if (fuse) network.FuseForInference();
-        else network.PrepareConvolutionLayouts();
         // Read (and so validate) the training progress even when the size is given: corrupt metadata is an error.
         var trainedSize = Checkpoint.ReadProgress(loaded.File)?.InputSize;
         var size = inputSize ?? trainedSize ?? network.Architecture.MultiplyAddsInputSize.ToArray();
@@ -141,21 +140,49 @@ public sealed class Segmenter : IDisposable
     {
         if (Architecture.Dims != 3) throw new IO.UserErrorException($"{Architecture.Name} is a 2D architecture: give it an image, not a volume ({file})", 2);
         var (header, volume) = Nifti.Read(file);
-        if (Plan is not { } plan) return (SegmentInPlace(volume, file), header);
-        if (volume.Channels != Architecture.InChannels)
-            throw new DataException($"{file} has {volume.Channels} channel(s); {Architecture.Name} wants {Architecture.InChannels}");
+        if (Plan == null) return (SegmentInPlace(volume, file), header);
         string id = Path.GetFileName(file);
-        var grid = Data.Preprocessing.CasePreprocessor.Grid(header, id, file, note => Notes.Add(note));
-        var prepared = Data.Preprocessing.CasePreprocessor.Prepare(plan, grid, volume, null, id);
-        using var logits = Predictor.SlidingWindow(prepared.Image);
-        return (new LabelMap(prepared.Mapping.Labels(logits), volume.Size), header);
+        return (SegmentPlanned(volume, Data.Preprocessing.CasePreprocessor.Grid(header, id, file, note => Notes.Add(note)), id), header);
     }
 
     /// <summary>What inputs left to an assumption (a volume without orientation codes), for the caller to show.</summary>
     public List<string> Notes { get; } = new();
 
-    /// <summary>Segments a volume already in memory (channels first); intensities are standardised per channel here.</summary>
-    public LabelMap Segment(Volume volume, string name = "volume") => SegmentInPlace(volume with { Data = (float[])volume.Data.Clone() }, name);
+    /// <summary>Segments a volume already in memory (channels first, our array order [k, j, i]) that lies on
+    /// <paramref name="grid"/> (e.g. <see cref="Data.Geometry.VoxelGrid.Of"/> of its NIfTI header): as
+    /// <see cref="SegmentVolume"/> does, the <see cref="Plan"/> is applied (reorientation, resampling, the plan's
+    /// intensity scheme) and the labels come back on <paramref name="grid"/>; weights without a plan see the volume as
+    /// stored, standardised per channel. <paramref name="volume"/> is not changed.</summary>
+    public LabelMap Segment(Volume volume, Data.Geometry.VoxelGrid grid, string name = "volume")
+    {
+        if (Architecture.Dims != 3) throw new IO.UserErrorException($"{Architecture.Name} is a 2D architecture: give it an image, not a volume ({name})", 2);
+        if (!grid.Size.SequenceEqual(volume.Size))
+            throw new ArgumentException($"{name}: the volume is {Data.Geometry.VoxelGrid.Shape(volume.Size)} voxels but its grid {Data.Geometry.VoxelGrid.Shape(grid.Size)}", nameof(grid));
+        return Plan == null ? Segment(volume, name) : SegmentPlanned(volume, grid, name);
+    }
+
+    /// <summary>Segments a volume already in memory (channels first) as stored, standardised per channel: for weights
+    /// without a <see cref="Plan"/>. Weights trained with a plan refuse it, since a volume without its grid cannot be
+    /// reoriented or resampled to the plan's spacing: give the grid (<see cref="Segment(Volume, Data.Geometry.VoxelGrid, string)"/>).</summary>
+    public LabelMap Segment(Volume volume, string name = "volume")
+    {
+        if (Plan is { } plan)
+            throw new IO.UserErrorException($"{name}: {Architecture.Name}'s weights were trained with a preprocessing plan ({plan.Describe()}), which needs " +
+                                            "the volume's grid to reorient and resample it: call Segment(volume, grid) with its VoxelGrid " +
+                                            "(VoxelGrid.Of(header, file)) or SegmentVolume(file)", 2);
+        return SegmentInPlace(volume with { Data = (float[])volume.Data.Clone() }, name);
+    }
+
+    /// <summary>The plan's path, shared by files and volumes in memory: prepare (reorient, normalise, resample), slide the
+    /// windows, take the probabilities back to the stored grid.</summary>
+    private LabelMap SegmentPlanned(Volume volume, Data.Geometry.VoxelGrid grid, string id)
+    {
+        if (volume.Channels != Architecture.InChannels)
+            throw new DataException($"{id} has {volume.Channels} channel(s); {Architecture.Name} wants {Architecture.InChannels}");
+        var prepared = Data.Preprocessing.CasePreprocessor.Prepare(Plan!, grid, volume, null, id);
+        using var logits = Predictor.SlidingWindow(prepared.Image);
+        return new LabelMap(prepared.Mapping.Labels(logits), volume.Size);
+    }
 
     private LabelMap SegmentInPlace(Volume volume, string name)
     {

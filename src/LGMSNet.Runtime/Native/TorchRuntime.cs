@@ -40,6 +40,8 @@ public static class TorchRuntime
                     "  - on Linux, rebuild so the GLIBCXX fix-up runs (see README, Troubleshooting);\n" +
                     $"  - with an existing PyTorch, set {LibTorchVariable} to its torch/lib folder and build with -p:TorchBackend=external.");
             }
+            // libtorch's NNPACK warning on CPUs NNPACK does not support is noise to a user (Nnpack's remarks).
+            Nnpack.TryDisable();
             _loaded = true;
         }
     }

@@ -35,12 +35,13 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The one forward path: input checks, a dispose scope (intermediates are freed), and for a
-    /// fused network inference mode. Each convolution puts its input in its own layout
-    /// (<see cref="ConvolutionLayout"/>); outputs are returned contiguous. Stage outputs named in
-    /// <paramref name="keep"/> survive the scope.</summary>
+    /// fused network inference mode. Each convolution puts its weight (and, for a contiguous one, its input) in its own
+    /// layout before it runs (<see cref="ConvolutionLayout"/>), so the result is right however the network was built,
+    /// loaded or fused; outputs are returned contiguous. Stage outputs named in <paramref name="keep"/> survive the scope.</summary>
     private Tensor Run(Tensor input, StageObserver? observe, Dictionary<string, Tensor>? keep)
     {
         CheckInput(input);
+        if (!_layoutsGuarded) GuardConvolutionLayouts();
         using var scope = NewDisposeScope();
         using var mode = IsFusedForInference ? inference_mode(true) : null;
         var observer = keep == null ? observe : (stage, output) =>
@@ -54,15 +55,28 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
         return scope.MoveToOuter(logits);
     }
 
-    /// <summary>Puts every convolution weight in its layout (<see cref="ConvolutionLayout"/>). The trainer calls it before
-    /// creating its optimizer, fusing calls it, and so do the unfused inference paths (Segmenter, the ONNX verifier); a
-    /// network used directly should call it before its first forward pass (weights left contiguous run the contiguous
-    /// kernels, wrong on some AVX-512 CPUs for input channels not a multiple of 16). Not done at construction or lazily:
-    /// either made the fused inference path about half as fast here (measured, cause not found).</summary>
+    private volatile bool _layoutsGuarded;
+
+    /// <summary>Before the first forward pass (and after fusing): every convolution gets the layout guard, also those of
+    /// user blocks built with <c>nn.Conv2d</c> directly, and every weight is put in its layout in one go.</summary>
+    private void GuardConvolutionLayouts()
+    {
+        foreach (var module in modules())
+            if (module is Convolution conv) ConvolutionLayout.Attach(conv);
+        PrepareConvolutionLayouts();
+        _layoutsGuarded = true;
+    }
+
+    /// <summary>Puts every convolution weight in its layout now (<see cref="ConvolutionLayout"/>). Never needed for
+    /// correctness — each convolution checks its layout before every call — but the trainer calls it before creating its
+    /// optimizer, so optimizer state is created in the final layout, and fusing calls it.</summary>
     public void PrepareConvolutionLayouts()
     {
         foreach (var module in modules())
+        {
             if (module is Convolution conv) ConvolutionLayout.PrepareWeight(conv);
+            else if (module is ConvHead head) head.PrepareLayout();
+        }
     }
 
     /// <summary>The generated forward pass; <paramref name="observe"/> sees each stage output.</summary>
@@ -88,7 +102,7 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
         eval();
         foreach (var module in modules())
             if (module is IFusable fusable) fusable.FuseForInference();
-        PrepareConvolutionLayouts();
+        GuardConvolutionLayouts();
         IsFusedForInference = true;
     }
 

@@ -54,9 +54,43 @@ public static class Charts
     /// foreground) with the ground-truth outline in green, the prediction's in red, shared boundary in yellow.</summary>
     public static void Overlays(string path, IReadOnlyList<(CaseData Case, byte[] Prediction)> cases)
     {
-        const int tile = 256, columns = 4;
+        using var surface = OverlaySurface(cases, 256);
+        Save(path, surface);
+    }
+
+    /// <summary>The overlays of <see cref="Overlays(string, IReadOnlyList{ValueTuple{CaseData, byte[]}})"/> with tiles of
+    /// <paramref name="tile"/> pixels, as RGB bytes (row-major, height × width × 3), for writers that encode images themselves.</summary>
+    public static (byte[] Rgb, int Height, int Width) OverlayPixels(IReadOnlyList<(CaseData Case, byte[] Prediction)> cases, int tile)
+    {
+        using var surface = OverlaySurface(cases, tile);
+        using var snapshot = surface.Snapshot();
+        var info = new SKImageInfo(snapshot.Width, snapshot.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var rgba = new byte[info.BytesSize];
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(rgba, System.Runtime.InteropServices.GCHandleType.Pinned);
+        try
+        {
+            if (!snapshot.ReadPixels(info, handle.AddrOfPinnedObject(), info.RowBytes, 0, 0))
+                throw new InvalidOperationException("could not read the overlay pixels back");
+        }
+        finally
+        {
+            handle.Free();
+        }
+        var rgb = new byte[info.Width * info.Height * 3];
+        for (int p = 0, q = 0; q < rgb.Length; p += 4, q += 3)
+        {
+            rgb[q] = rgba[p];
+            rgb[q + 1] = rgba[p + 1];
+            rgb[q + 2] = rgba[p + 2];
+        }
+        return (rgb, info.Height, info.Width);
+    }
+
+    private static SKSurface OverlaySurface(IReadOnlyList<(CaseData Case, byte[] Prediction)> cases, int tile)
+    {
+        const int columns = 4;
         int rows = Math.Max(1, (cases.Count + columns - 1) / columns);
-        using var surface = SKSurface.Create(new SKImageInfo(tile * columns, tile * rows + 24));
+        var surface = SKSurface.Create(new SKImageInfo(tile * columns, tile * rows + 24));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.Black);
         using var font = new SKFont(SKTypeface.Default, 14);
@@ -86,7 +120,7 @@ public static class Charts
             canvas.DrawImage(image, target, new SKSamplingOptions(SKFilterMode.Nearest));
             canvas.DrawText(data.Id.Length > 30 ? data.Id[..30] : data.Id, target.Left + 4, target.Top + 16, font, textPaint);
         }
-        Save(path, surface);
+        return surface;
     }
 
     private static (byte[] Gray, byte[] Truth, byte[] Predicted, int H, int W) Slice(CaseData data, byte[] prediction)

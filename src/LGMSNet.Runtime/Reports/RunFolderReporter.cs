@@ -16,13 +16,13 @@ public sealed class RunFolderReporter(ArchitectureDescriptor architecture, Train
 
     public RunReport? Report { get; private set; }
 
-    public void Started(RunData data, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed)
+    public void Started(RunData data, RunState state, EvaluationResult emptyBaseline, EvaluationResult allForegroundBaseline, bool resumed)
     {
         _baselines = new Baselines(emptyBaseline, allForegroundBaseline);
         if (!resumed) AtomicFile.WriteAllText(Path.Combine(_folder, BaselinesFile), RuntimeJson.Serialize(_baselines));
     }
 
-    public void EpochFinished(RunData data, RunState state) => Write(RunReport.Create(architecture, options, data, state, _baselines, final: null, test: null));
+    public void EpochFinished(RunData data, RunState state, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays) => Write(RunReport.Create(architecture, options, data, state, _baselines, final: null, test: null));
 
     public void Finished(RunData data, RunState state, EvaluationResult final, EvaluationResult? test, IReadOnlyList<(CaseData Case, byte[] Prediction)> overlays)
     {

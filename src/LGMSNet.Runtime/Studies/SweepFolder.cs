@@ -41,7 +41,10 @@ public sealed class SweepFolder(string path)
 
     public string Path { get; } = System.IO.Path.GetFullPath(path);
 
-    public string RunFolder(string id) => System.IO.Path.Combine(Path, "runs", id);
+    public string RunFolder(string id) => System.IO.Path.Combine(RunsFolder, id);
+
+    /// <summary>The folder of every run's folder (what <c>tensorboard --logdir</c> is given to compare the runs).</summary>
+    public string RunsFolder => System.IO.Path.Combine(Path, "runs");
 
     public string LogFile(string id) => System.IO.Path.Combine(Path, "logs", id + ".log");
 
@@ -163,8 +166,19 @@ public sealed class SweepFolder(string path)
         }
         else
         {
-            // An attempt that did not finish an epoch left nothing worth keeping.
-            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+            // An attempt that did not finish an epoch left nothing worth keeping, unless it is still starting (it holds the
+            // folder's lock, which must survive: a new lock file would not be the one that process holds).
+            if (Directory.Exists(folder))
+            {
+                using var claim = FolderLock.TryAcquire(folder);
+                if (claim == null)
+                {
+                    string refusal = $"another process is training the run folder {folder} (it holds {FolderLock.PathOf(folder)}); stop it first, or let it finish";
+                    WriteStatus(run.Id, new SweepTaskStatus(Failed, 2, self.Host, self.Pid, started, DateTime.UtcNow, slurmJob, refusal, self.ProcessStarted));
+                    throw new UserErrorException($"{run.Id}: {refusal}", 2);
+                }
+                claim.ClearFolder(folder);
+            }
             log.WriteLine($"{run.Id}: starting");
             arguments = run.TrainArguments.Concat(new[] { "--output", folder, "--device", manifest.Device }).Concat(extra).ToArray();
         }

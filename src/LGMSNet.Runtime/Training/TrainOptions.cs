@@ -83,6 +83,15 @@ public sealed record TrainOptions
     public string MirrorAxes { get; init; } = "auto";
     public string CommandLine { get; init; } = "";
 
+    /// <summary>Write TensorBoard event files (scalars per epoch, overlays at each validation, the architecture as HParams).
+    /// On unless --no-tensorboard; runs recorded before this option existed get them when resumed.</summary>
+    [JsonPropertyName("tensorboard")]
+    public bool TensorBoard { get; init; } = true;
+
+    /// <summary>Where the event files go (an absolute path); null: the run folder's tensorboard/ subfolder.</summary>
+    [JsonPropertyName("tensorboard_dir")]
+    public string? TensorBoardDir { get; init; }
+
     /// <summary>End this session after this epoch (the schedule still runs to <see cref="Epochs"/>); continue with --resume.</summary>
     [JsonIgnore]
     public int? StopAfter { get; init; }

@@ -18,6 +18,10 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
     public const string LastCheckpoint = "last.safetensors";
     public const string BestCheckpoint = "best.safetensors";
 
+    /// <summary>How many validation cases (the first ones) the reporters get with their predictions, for overlays: at the
+    /// end, and (fewer: they are held until the epoch is reported, whole volumes in 3D) at each validation.</summary>
+    public const int OverlayCases = 8, EpochOverlayCases = 4;
+
     private readonly int _classes = architecture.Info.Classes;
     private CancellationToken _stop;
 
@@ -94,7 +98,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             observer.Message($"resuming {outDir} after epoch {progress.EpochsDone} (step {progress.OptimizerSteps})");
         }
         var (empty, full) = Evaluation.Baselines(data.Validation, _classes);
-        reporter.Started(data, empty, full, resumed: resumeFrom != null);
+        reporter.Started(data, state, empty, full, resumed: resumeFrom != null);
 
         var predictor = new Predictor(network, device, options.Size);
         var clock = Stopwatch.StartNew();
@@ -111,10 +115,12 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             double epochRate = schedule.Rate(epoch, optimizer.Steps);
             double trainLoss = TrainEpoch(network, optimizer, schedule, data.Train, device, epoch, data.TrainPatches, data.MirrorAxes);
             EvaluationResult? validation = null;
+            var shown = new List<(CaseData Case, byte[] Prediction)>();
             if (epoch % options.ValEvery == 0 || epoch == options.Epochs || epoch == lastEpoch)
             {
                 network.eval();
-                validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize), cancel: _stop);
+                validation = Evaluation.Evaluate(predictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
+                    onPrediction: (c, p) => { if (shown.Count < EpochOverlayCases) shown.Add((c, p)); }, cancel: _stop);
             }
             bool isBest = state.IsBetter(validation);
             var record = new EpochRecord(epoch, trainLoss, epochRate, epochClock.Elapsed.TotalSeconds,
@@ -137,7 +143,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
             if (isBest) Checkpoint.Save(Path.Combine(outDir, BestCheckpoint), network, null, progressRecord);
             Checkpoint.Save(Path.Combine(outDir, LastCheckpoint), network, optimizer.State, progressRecord);
             EpochsDone = epoch;
-            reporter.EpochFinished(data, state);
+            reporter.EpochFinished(data, state, shown);
             RunFile.UpdateStatus(outDir, s => (s ?? RunStatus.Start(epoch, options.Epochs)) with { EpochsDone = epoch, Epochs = options.Epochs, Updated = DateTime.UtcNow });
             observer.EpochFinished(record, isBest);
         }
@@ -152,7 +158,7 @@ public sealed class Trainer(ArchitectureDescriptor architecture, TrainOptions op
         var bestPredictor = new Predictor(best, device, options.Size);
         var overlays = new List<(CaseData Case, byte[] Prediction)>();
         var final = Evaluation.Evaluate(bestPredictor, data.Validation, _classes, Math.Max(1, options.BatchSize),
-            onPrediction: (c, p) => { if (overlays.Count < 8) overlays.Add((c, p)); }, cancel: _stop);
+            onPrediction: (c, p) => { if (overlays.Count < OverlayCases) overlays.Add((c, p)); }, cancel: _stop);
         EvaluationResult? test = data.Test is { Count: > 0 } ? Evaluation.Evaluate(bestPredictor, data.Test, _classes, Math.Max(1, options.BatchSize), cancel: _stop) : null;
         reporter.Finished(data, state, final, test, overlays);
         Phase = "finished";

@@ -37,11 +37,12 @@ public sealed class ConvolutionLayoutTests
         manual_seed(3);
         using var scope = NewDisposeScope();
         using var conv = Primitives.Conv(2, inChannels, outChannels, kernel, groups, bias: true);
-        ConvolutionLayout.PrepareWeight(conv); // what a SegmentationNetwork does for its convolutions
         var input = randn(batch, inChannels, size, 2 * size);
         var output = conv.call(input);
-        bool channelsLast = !(kernel == 1 && outChannels > ConvolutionLayout.ContiguousPointwiseAbove);
-        Assert.Equal(channelsLast, ConvolutionLayout.IsChannelsLastConvolution(conv.weight!));
+        bool channelsLast = ConvolutionLayout.IsChannelsLastConvolution(conv.weight!, groups);
+        if (kernel == 1 && outChannels > ConvolutionLayout.ContiguousPointwiseAbove) Assert.False(channelsLast); // never tried: SIGFPE on Zen 5
+        // Nothing prepared it: the convolution's own guard laid the weight out before running.
+        Assert.True(channelsLast ? ConvolutionLayout.IsChannelsLast(conv.weight!) : conv.weight!.is_contiguous());
         var expected = nn.functional.conv2d(input.to_type(ScalarType.Float64), conv.weight!.to_type(ScalarType.Float64).contiguous(),
             conv.bias!.to_type(ScalarType.Float64), padding: new long[] { kernel / 2, kernel / 2 }, groups: groups);
         double relative = (output.to_type(ScalarType.Float64) - expected).abs().max().item<double>() / expected.abs().max().item<double>();

@@ -93,9 +93,11 @@ public sealed class UserBlockTests() : TempFolderTest("lgms-user-blocks-")
 
         string weights = Path.Combine(run, "last.safetensors");
         Assert.True(File.Exists(weights), string.Join(", ", Directory.GetFiles(run).Select(Path.GetFileName)));
-        // The checkpoint holds the SE tensors under the blocks' own state_dict keys and loads back into the same network.
+        // The checkpoint holds the SE tensors under the network's state_dict keys prefixed with "model." (README, "Write your
+        // own block") and loads back into the same network.
         var file = SafeTensorFile.Read(weights);
-        Assert.Contains(file.Names, n => n.EndsWith("encoder1.1.squeeze.weight", StringComparison.Ordinal));
+        Assert.Contains("model.encoder1.1.squeeze.weight", file.Names);
+        Assert.DoesNotContain("encoder1.1.squeeze.weight", file.Names);
 
         string model = Temp("se.onnx");
         (code, output, error) = CliRunner.Run("export", "lgmsnet-se", "--weights", weights, "--format", "onnx", "--out", model);

@@ -120,6 +120,7 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
             Assert.Equal(137, process.WaitForExit());
         }
         Assert.Equal("running", Status(run).GetProperty("state").GetString()); // what a SIGKILL leaves behind
+        Assert.True(File.Exists(FolderLock.PathOf(run))); // and its lock file, which the dead process no longer holds
         var condition = RunFile.Inspect(run);
         Assert.Equal(RunCondition.Died, condition.State);
         Assert.Contains("died without a word after 1 of 3 epochs", condition.Description);
@@ -157,6 +158,128 @@ public sealed class RunEndTests() : TempFolderTest("lgms-run-end-")
         Assert.Contains($"kill -TERM {trainer}", error);
         process.Signal(15);
         Assert.Equal(143, process.WaitForExit());
+    }
+
+    [Fact]
+    public void A_new_run_into_the_folder_of_a_live_run_before_its_first_epoch_is_refused_naming_that_run()
+    {
+        string run = Temp("shared");
+        using var process = new CliProcess(Pause(4000), Tiny(run)); // 8 s and more to its first epoch: no last.safetensors yet
+        process.WaitFor(() =>
+        {
+            try
+            {
+                return File.Exists(RunFile.PathOf(run)) && CliRunner.ReadJson(RunFile.PathOf(run)).TryGetProperty("status", out var s) &&
+                       s.GetProperty("state").GetString() == "running";
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                return false;
+            }
+        }, "run.json saying running");
+        Assert.False(File.Exists(Path.Combine(run, Trainer.LastCheckpoint)));
+        int trainer = Status(run).GetProperty("pid").GetInt32();
+        string started = Status(run).GetProperty("started").GetDateTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        // The live run's lock file is held (unreadable to .NET, which locks what it opens) and has no content.
+        var before = Directory.GetFiles(run).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal) && Path.GetFileName(f) != FolderLock.FileName)
+            .ToDictionary(f => f, File.ReadAllBytes);
+
+        var second = Tiny(run).Select(a => a == "5" ? "6" : a).ToArray(); // another seed into the same folder
+        var (code, output, error) = CliRunner.Run(second);
+        Assert.Equal(2, code);
+        Assert.Contains($"--output {run}: the run is running: 0 of 3 epochs done (process {trainer}", error);
+        Assert.Contains($"session started {started} UTC", error);
+        Assert.Contains("command: ", error);
+        Assert.Contains("--seed 5", error); // the live run's command, not this one's
+        Assert.Contains($"kill -TERM {trainer}", error);
+        Assert.Contains("or choose another --output", error);
+        Assert.DoesNotContain("training ", output);
+        foreach (var (file, bytes) in before)
+            Assert.True(File.Exists(file) && (file == RunFile.PathOf(run) || File.ReadAllBytes(file).AsSpan().SequenceEqual(bytes)), $"{file} changed");
+        Assert.Equal(5, CliRunner.ReadJson(RunFile.PathOf(run)).GetProperty("seed").GetInt64());
+        Assert.Equal(trainer, Status(run).GetProperty("pid").GetInt32());
+
+        process.Signal(15);
+        Assert.Equal(143, process.WaitForExit());
+        Assert.Equal(5, CliRunner.ReadJson(RunFile.PathOf(run)).GetProperty("seed").GetInt64());
+        Assert.Equal(trainer, Status(run).GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
+    public void Two_runs_started_at_the_same_instant_into_one_new_folder_one_trains_and_the_other_is_refused()
+    {
+        string run = Temp("raced");
+        // No pause between the starts: both reach the folder within the same second, before either records itself in run.json
+        // (the steps' pause only keeps the survivor training while a slow machine starts the other).
+        using var seed5 = new CliProcess(Pause(300), Tiny(run));
+        using var seed6 = new CliProcess(Pause(300), Tiny(run).Select(a => a == "5" ? "6" : a).ToArray());
+        var ends = new[] { (Seed: 5L, Process: seed5, Code: seed5.WaitForExit()), (Seed: 6L, Process: seed6, Code: seed6.WaitForExit()) };
+        var survivor = Assert.Single(ends, e => e.Code == 0);
+        var refused = Assert.Single(ends, e => e.Code != 0);
+        Assert.True(refused.Code == 2, refused.Process.Out + refused.Process.Error);
+        string error = refused.Process.Error;
+        Assert.StartsWith($"error: --output {run}: ", error);
+        // Depending on how far the survivor got: a run starting there, or the live run by process, progress and command.
+        Assert.True(error.Contains($"a run is starting there (another process holds {FolderLock.PathOf(run)}", StringComparison.Ordinal)
+                    || error.Contains($"the run is running: 0 of 3 epochs done (process ", StringComparison.Ordinal), error);
+        Assert.Contains("or choose another --output", error);
+        Assert.Single(error.Trim().Split('\n')); // one line, no stack trace
+        Assert.DoesNotContain("training ", refused.Process.Out);
+
+        // The survivor's folder is its own, whole: its options, its process's finish line, its three epochs.
+        Assert.Contains("run finished: 3 of 3 epochs", survivor.Process.Out);
+        var options = CliRunner.ReadJson(RunFile.PathOf(run));
+        Assert.Equal(survivor.Seed, options.GetProperty("seed").GetInt64());
+        Assert.Equal("finished", Status(run).GetProperty("state").GetString());
+        Assert.Contains($"--seed {survivor.Seed}", File.ReadAllText(Path.Combine(run, "command.txt")));
+        Assert.Equal(3, CliRunner.ReadJson(Path.Combine(run, "metrics.json")).GetProperty("epochs").GetArrayLength());
+        Assert.Equal(3, Checkpoint.ReadProgress(SafeTensorFile.Read(Path.Combine(run, Trainer.LastCheckpoint)))!.EpochsDone);
+    }
+
+    [Fact]
+    public void A_claimed_folder_is_refused_to_a_new_run_a_resume_and_a_fold_until_its_holder_lets_go()
+    {
+        // A starting run holds its folder's lock before run.json names it; this test plays that run (two claims conflict
+        // within one process too).
+        string run = Temp("claimed");
+        Directory.CreateDirectory(run);
+        string starting = $"a run is starting there (another process holds {FolderLock.PathOf(run)} and has not recorded itself in run.json yet)";
+        using (FolderLock.TryAcquire(run) ?? throw new InvalidOperationException("the new folder is claimed"))
+        {
+            Assert.Null(FolderLock.TryAcquire(run));
+            var (code, output, error) = CliRunner.Run(Tiny(run));
+            Assert.Equal(2, code);
+            Assert.Equal($"error: --output {run}: {starting}; look again in a few seconds or choose another --output", error.Trim());
+            Assert.DoesNotContain("training ", output);
+            Assert.Equal(new[] { FolderLock.FileName }, Directory.GetFileSystemEntries(run).Select(Path.GetFileName)); // nothing written
+        }
+
+        var (stopCode, stopOut, stopError) = CliRunner.Run(Tiny(run, "--stop-after", "1"));
+        Assert.True(stopCode == 0, stopOut + stopError);
+        string recorded = File.ReadAllText(RunFile.PathOf(run));
+        using (FolderLock.TryAcquire(run) ?? throw new InvalidOperationException("the ended session still claims its folder"))
+        {
+            var (code, _, error) = CliRunner.Run("train", "--resume", run);
+            Assert.Equal(2, code);
+            Assert.Equal($"error: --resume {run}: {starting}; look again in a few seconds", error.Trim());
+            Assert.Equal(recorded, File.ReadAllText(RunFile.PathOf(run)));
+        }
+
+        // Each fold of a k-fold run claims its own folder.
+        string folds = Temp("folds"), fold0 = Path.Combine(folds, "fold-0");
+        Directory.CreateDirectory(fold0);
+        using (FolderLock.TryAcquire(fold0)!)
+        {
+            var (code, _, error) = CliRunner.Run(Tiny(folds, "--folds", "2"));
+            Assert.Equal(2, code);
+            Assert.Contains($"--output {fold0}: a run is starting there (another process holds {FolderLock.PathOf(fold0)}", error);
+            Assert.False(File.Exists(RunFile.PathOf(fold0)));
+        }
+
+        var (resumeCode, resumeOut, resumeError) = CliRunner.Run("train", "--resume", run);
+        Assert.True(resumeCode == 0, resumeOut + resumeError);
+        Assert.Equal("finished", Status(run).GetProperty("state").GetString());
+        using (FolderLock.TryAcquire(run) ?? throw new InvalidOperationException("the finished session still claims its folder")) { }
     }
 
     [Fact]

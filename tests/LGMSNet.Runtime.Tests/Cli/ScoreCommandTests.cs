@@ -1,5 +1,6 @@
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Tests.Support;
+using LGMSNet.Runtime.Training;
 using Xunit;
 
 namespace LGMSNet.Runtime.Tests.Cli;
@@ -40,6 +41,56 @@ public sealed class ScoreCommandTests() : TempFolderTest("lgms-score-")
     }
 
     private static byte[] Gray(byte[] values) => values.SelectMany(v => new[] { v, v, v }).ToArray();
+
+    private static byte[] Disc(int width, int height, int cx, int cy, int r, byte value)
+    {
+        var mask = new byte[width * height];
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) mask[y * width + x] = value;
+        return mask;
+    }
+
+    [Fact]
+    public void Jpeg_truths_are_binary_masks_as_eval_reads_them()
+    {
+        // An image-folder dataset whose masks are JPEG (quality 100: compression still adds grey levels at the disc edges),
+        // and predictions saved as PNG 0/255 discs a little off the truth.
+        const int width = 48, height = 40;
+        string root = Temp("data"), predicted = Directory.CreateDirectory(Temp("pred")).FullName;
+        string truth = Directory.CreateDirectory(Path.Combine(root, "masks")).FullName;
+        Directory.CreateDirectory(Path.Combine(root, "images"));
+        var cases = new[] { ("a", 20, 18, 10, 22, 19, 10), ("b", 26, 20, 12, 25, 22, 11) };
+        var expected = new List<BinaryMetrics>();
+        foreach (var (id, tx, ty, tr, px, py, pr) in cases)
+        {
+            TestData.WriteRgb(Path.Combine(root, "images", id + ".png"), Gray(Disc(width, height, tx, ty, tr, 200)), width, height);
+            ImageCodec.WriteGray(Path.Combine(truth, id + ".jpg"), Disc(width, height, tx, ty, tr, 255), width, height);
+            var prediction = Disc(width, height, px, py, pr, 255);
+            ImageCodec.WriteGray(Path.Combine(predicted, id + ".png"), prediction, width, height);
+            Assert.Contains(ImageCodec.Gray(ImageCodec.Read(Path.Combine(truth, id + ".jpg"))), v => v is not (0 or 255)); // the JPEG is not clean 0/255
+            // eval's reading of the truth: the dataset's own label at the image's size.
+            var label = new ImageFolderDataset(root, new ImageFolderOptions(new[] { height, width }, 3, 1), new[] { id }).Load(0).Source!.OriginalLabel!;
+            expected.Add(BinaryMetrics.Of(prediction.Select(v => (byte)(v > 0 ? 1 : 0)).ToArray(), label.Data));
+        }
+        var (code, output, error) = CliRunner.Run("score", "--predictions", predicted, "--truth", truth, "--json");
+        Assert.True(code == 0, output + error);
+        var json = CliRunner.Json(output);
+        Assert.Equal(1, json.GetProperty("classes").GetInt32());
+        double dice = json.GetProperty("mean").GetProperty("dice").GetDouble();
+        Assert.Equal(BinaryMetrics.Mean(expected).Dice, dice, 9);
+        Assert.InRange(dice, 0.85, 0.99);
+
+        // A multi-class map (values 2..127 are class indices) still counts its classes.
+        foreach (var id in new[] { "a", "b" }) File.Delete(Path.Combine(truth, id + ".jpg"));
+        ImageCodec.WriteGray(Path.Combine(truth, "a.png"), Disc(width, height, 20, 18, 10, 1), width, height);
+        ImageCodec.WriteGray(Path.Combine(truth, "b.png"), Disc(width, height, 26, 20, 12, 2), width, height);
+        ImageCodec.WriteGray(Path.Combine(predicted, "a.png"), Disc(width, height, 20, 18, 10, 1), width, height);
+        ImageCodec.WriteGray(Path.Combine(predicted, "b.png"), Disc(width, height, 26, 20, 12, 2), width, height);
+        (code, output, error) = CliRunner.Run("score", "--predictions", predicted, "--truth", truth, "--json");
+        Assert.True(code == 0, output + error);
+        Assert.Equal(3, CliRunner.Json(output).GetProperty("classes").GetInt32());
+    }
 
     [Fact]
     public void Volumes_score_per_class_in_millimetres_and_pairs_on_different_grids_are_refused()

@@ -42,7 +42,8 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
         Assert.Contains("--opset 16", error);
         Assert.False(File.Exists(Temp("bad.onnx")));
 
-        // 3D: checked at the input multiple by default.
+        // 3D: checked by default at the smallest size where the deepest level sees 2 voxels per axis (lgmsnet3d-small: 32³,
+        // its input multiple).
         (code, output, error) = CliRunner.Run("export", "lgmsnet3d-small", "--weights", Weights("lgmsnet3d-small"), "--format", "onnx", "--out", Temp("small3d.onnx"));
         Assert.True(code == 0, output + error);
         Assert.Contains("verified: ONNX Runtime vs TorchSharp on a seeded input [1, 1, 32, 32, 32]", output);
@@ -51,6 +52,25 @@ public sealed class OnnxCliTests() : TempFolderTest("lgms-onnx-cli-")
         (code, output, error) = CliRunner.Run("export", "variety", "--weights", weights, "--out", Temp("plain.safetensors"));
         Assert.True(code == 0, error);
         Assert.Contains("reference layout", output);
+    }
+
+    [Fact]
+    public void A_small_3D_network_verifies_at_the_default_size_and_a_failed_check_never_reads_as_verified()
+    {
+        // tiny3d's input multiple is 4, where its deepest instance norm (two poolings down) sees one voxel: 8³ is the default.
+        string weights = Weights("tiny3d");
+        var (code, output, error) = CliRunner.Run("export", "tiny3d", "--weights", weights, "--format", "onnx", "--out", Temp("tiny.onnx"));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("verified: ONNX Runtime vs TorchSharp on a seeded input [1, 1, 8, 8, 8]", output);
+        Assert.True(File.Exists(Temp("tiny.onnx")));
+
+        // At the input multiple the check fails; nothing before the error says "verified".
+        (code, output, error) = CliRunner.Run("export", "tiny3d", "--weights", weights, "--format", "onnx", "--verify-size", "4", "--out", Temp("tiny4.onnx"));
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("verified", output);
+        Assert.Contains("error: verification failed: ONNX Runtime vs TorchSharp on a seeded input [1, 1, 4, 4, 4]", error);
+        Assert.Contains("was not written", error);
+        Assert.False(File.Exists(Temp("tiny4.onnx")));
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public sealed class OnnxExportTests
 
     private static int[] TestSize(ArchitectureInfo info) => info.Dims == 2
         ? new[] { info.InputMultiple[0], 2 * info.InputMultiple[1] } // not square: a swapped axis would show
-        : info.InputMultiple.ToArray();
+        : OnnxVerifier.DefaultSize(info); // at the input multiple, a small network's deepest instance norm sees one voxel
 
     [Theory]
     [MemberData(nameof(All))]
@@ -83,6 +83,42 @@ public sealed class OnnxExportTests
         var model = OnnxExporter.ExportBytes(network, new OnnxExportOptions { Opset = opset, MergeLmsKernels = merge });
         var check = OnnxVerifier.Verify(network, model, TestSize(descriptor.Info), batch: 1, seed: 5);
         Assert.True(check.Passed, $"{stem} opset {opset} merge {merge}: relative {check.Relative:E3}");
+    }
+
+    [Fact]
+    public void Built_in_convolutions_are_written_with_their_modules_geometry()
+    {
+        // The built-ins' writers pass folded weights, but each Conv node's attributes come from its module (one emitter,
+        // ConvolutionGeometry): unchanged, a 3x3 is written as before (pads 1, stride 1, no dilations attribute, group 1);
+        // given dilation 2 and padding 2, the written node follows and the export still computes what the network does.
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == "variety");
+        using var network = descriptor.Create();
+        Randomise(network, 13);
+        network.eval();
+        var (key, conv) = network.named_modules().Select(m => (m.name, m.module as TorchSharp.Modules.Convolution))
+            .First(m => m.Item2 is { } c && c.kernel_size.All(k => k == 3) && c.groups == 1 && m.name.EndsWith(".conv", StringComparison.Ordinal));
+        int dims = descriptor.Info.Dims;
+        long[] Each(long value) => Enumerable.Repeat(value, dims).ToArray();
+        NodeProto Node(ModelProto model) => model.Graph.Node.Single(n => n.OpType == "Conv" && n.Name.StartsWith(key + "/", StringComparison.Ordinal));
+        long[] Ints(NodeProto node, string name) => node.Attribute.Single(a => a.Name == name).Ints.ToArray();
+
+        var plain = Node(OnnxExporter.Export(network));
+        Assert.Equal(new[] { "kernel_shape", "pads", "strides", "group" }, plain.Attribute.Select(a => a.Name));
+        Assert.Equal(Each(3), Ints(plain, "kernel_shape"));
+        Assert.Equal(Each(1).Concat(Each(1)), Ints(plain, "pads"));
+        Assert.Equal(Each(1), Ints(plain, "strides"));
+        Assert.Equal(1, plain.Attribute.Single(a => a.Name == "group").I);
+
+        conv!.dilation = Each(2);
+        // TorchSharp's padding has no setter; its backing field is what forward reads.
+        typeof(TorchSharp.Modules.Convolution).GetField("<padding>k__BackingField", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+            .SetValue(conv, Each(2));
+        var model = OnnxExporter.Export(network);
+        var dilated = Node(model);
+        Assert.Equal(Each(2), Ints(dilated, "dilations"));
+        Assert.Equal(Each(2).Concat(Each(2)), Ints(dilated, "pads"));
+        var check = OnnxVerifier.Verify(network, Google.Protobuf.MessageExtensions.ToByteArray(model), TestSize(descriptor.Info), batch: 1, seed: 7);
+        Assert.True(check.Passed, $"{key} dilated: max |Δ| {check.MaxAbsDiff:E3}, relative {check.Relative:E3} > {check.Tolerance:E1}");
     }
 
     [Fact]

@@ -136,6 +136,80 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
     }
 
     [Fact]
+    public void The_report_is_on_the_runs_held_out_cases_whenever_it_validates_on_the_runs_data_and_warns_otherwise()
+    {
+        string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
+        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
+        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
+        string run = Temp("run");
+        string weights = Weights("lgmsnet", run);
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
+        string[] Export(params string[] extra) => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
+            .Concat(extra).ToArray();
+
+        // Calibrated elsewhere, validated on the run's own folder: still its test split, not all 12 cases (8 of them trained on).
+        var (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", data + Path.DirectorySeparatorChar));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("accuracy on 4 case(s)", output);
+        Assert.Contains("(split " + test + ")", output);
+        Assert.DoesNotContain("trained on", error);
+
+        // A split of training cases is measured as asked, with a warning.
+        (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", data, "--validate-split", train));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("accuracy on 8 case(s)", output);
+        Assert.Contains($"warning: 8 of the 8 validation case(s) (split {train}) are cases the run trained on", error);
+        Assert.Contains("leave out --validate-split to use the run's held-out split " + test, error);
+
+        // A run split by --val-fraction (split.json records its cases): --validate of its data measures every case and says
+        // which of them it trained on.
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, Size = new[] { 64, 64 } });
+        SplitPolicy.Write(run, new Dictionary<string, List<string>> { [SplitPolicy.Train] = ids.Take(10).ToList()!, [SplitPolicy.Validation] = ids.Skip(10).ToList()! });
+        (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", data));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("accuracy on 12 case(s)", output);
+        Assert.Contains("warning: 10 of the 12 validation case(s) (every case of the run's data) are cases the run trained on", error);
+
+        // Another folder is not the run's: every case, no warning.
+        (code, output, error) = CliRunner.Run(Export("--calibrate", data, "--validate", other));
+        Assert.True(code == 0, output + error);
+        Assert.Contains("accuracy on 4 case(s)", output);
+        Assert.DoesNotContain("trained on", error);
+        Assert.DoesNotContain("also validation cases", error);
+    }
+
+    [Fact]
+    public void A_symlink_to_the_runs_data_is_the_runs_data()
+    {
+        // --validate through a link to the data folder, or through a link to a folder above it, is the run's own data: its
+        // held-out split is measured, and a split of training cases is warned about, as for the real path.
+        string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
+        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
+        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
+        string run = Temp("run");
+        string weights = Weights("lgmsnet", run);
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
+        string dataLink = Directory.CreateSymbolicLink(Temp("data-link"), data).FullName;
+        string parentLink = Directory.CreateSymbolicLink(Temp("parent-link"), Path.GetDirectoryName(data)!).FullName;
+        string[] Export(params string[] extra) => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
+            .Concat(extra).ToArray();
+
+        foreach (var linked in new[] { dataLink, Path.Combine(parentLink, Path.GetFileName(data)), Path.Combine(dataLink, "images", "..") })
+        {
+            var (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", linked));
+            Assert.True(code == 0, output + error);
+            Assert.Contains("accuracy on 4 case(s)", output);
+            Assert.Contains("(split " + test + ")", output);
+
+            (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", linked, "--validate-split", train));
+            Assert.True(code == 0, output + error);
+            Assert.Contains($"warning: 8 of the 8 validation case(s) (split {train}) are cases the run trained on", error);
+        }
+    }
+
+    [Fact]
     public void Wrong_calibration_or_validation_input_is_an_error_before_anything_is_written()
     {
         string data = TestData.ImageFolder(Temp("data"), 5);

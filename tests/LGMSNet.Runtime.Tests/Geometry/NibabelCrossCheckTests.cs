@@ -51,7 +51,6 @@ public sealed class NibabelCrossCheckTests() : TempFolderTest("lgms-nibabel-")
         manual_seed(3);
         using var network = descriptor.Create();
         network.eval();
-        network.PrepareConvolutionLayouts();
         using var segmenter = Segmenter.ForNetwork(network, CPU, new[] { 32, 32, 32 }, InputConvention.Standard, plan: plan);
         var files = new List<(string Input, string Prediction, VoxelGrid Grid)>();
         foreach (var (name, code, spacing, oblique, sform, qform) in layouts)

@@ -3,6 +3,7 @@ using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Data.Geometry;
 using LGMSNet.Runtime.Data.Preprocessing;
 using LGMSNet.Runtime.Inference;
+using LGMSNet.Runtime.Interop;
 using LGMSNet.Runtime.Tests.Support;
 using Xunit;
 using static TorchSharp.torch;
@@ -113,7 +114,6 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
         manual_seed(7);
         using var network = descriptor.Create();
         network.eval();
-        network.PrepareConvolutionLayouts();
         using var segmenter = Segmenter.ForNetwork(network, CPU, new[] { 32, 32, 32 }, InputConvention.Standard, plan: plan);
         byte[]? reference = null;
         foreach (var name in new[] { "ras", "lps", "ail" })
@@ -128,6 +128,47 @@ public sealed class PlannedVolumeCliTests() : TempFolderTest("lgms-planned-")
             if (reference == null) reference = values;
             else Assert.Equal(reference, values);
         }
+    }
+
+    [Fact]
+    public void Segmenting_a_volume_in_memory_applies_the_checkpoints_plan_as_predict_does_or_refuses_without_its_grid()
+    {
+        // A ct plan in RAS at 2.5 mm; the volume is stored LPS at 2 x 2 x 3 mm, so the plan reorients, resamples and clips.
+        var plan = new PreprocessingPlan("RAS", new[] { 2.5, 2.5, 2.5 },
+            new IntensityScheme("ct", Low: new[] { 90.0 }, High: new[] { 200.0 }, Mean: new[] { 130.0 }, Std: new[] { 35.0 }), "test");
+        var size = new[] { 44, 34, 24 }; // i, j, k
+        string file = Temp("case.nii.gz");
+        Phantom.Write(file, null, size, Phantom.Affine("LPS", new[] { 2.0, 2.0, 3.0 }, size), noise: 4);
+        // Two checkpoints of one untrained network: one carries the plan, as a 3D run's checkpoints do.
+        var descriptor = CliRunner.Architectures.Single(a => a.Info.Matches("lgmsnet3d-small"));
+        string planned = Temp("planned.safetensors"), unplanned = Temp("unplanned.safetensors");
+        manual_seed(7);
+        using (var network = descriptor.Create())
+        {
+            Checkpoint.Save(planned, network, progress: new TrainingProgress(1, 1, 0.01, "adamw", "{}", new[] { 32, 32, 32 }, Plan: plan));
+            Checkpoint.Save(unplanned, network, progress: new TrainingProgress(1, 1, 0.01, "adamw", "{}", new[] { 32, 32, 32 }));
+        }
+        using var segmenter = Segmenter.Load(descriptor.Create(), planned);
+        Assert.Equal(plan.Key, segmenter.Plan!.Key);
+        var (expected, header) = segmenter.SegmentVolume(file); // predict's path
+        var (_, volume) = Nifti.Read(file);
+        var stored = (float[])volume.Data.Clone();
+
+        var labels = segmenter.Segment(volume, VoxelGrid.Of(header, file), "case");
+        Assert.Equal(volume.Size, labels.Size);
+        Assert.Equal(expected.Data, labels.Data);
+        Assert.Equal(stored, volume.Data); // the caller's volume is not changed
+        Assert.True(labels.Data.Distinct().Count() > 1, "the untrained network predicts one class everywhere");
+
+        // What Segment(volume) did before, whatever the plan: per-case z-score on the stored grid. Other labels.
+        using (var asStored = Segmenter.Load(descriptor.Create(), unplanned))
+            Assert.NotEqual(labels.Data, asStored.Segment(volume, "case").Data);
+
+        // Without its grid a volume cannot be put through the plan: refused, saying what to call instead.
+        var refusal = Assert.Throws<LGMSNet.Runtime.IO.UserErrorException>(() => segmenter.Segment(volume, "case"));
+        Assert.Contains("case: LgmsNet3DSmall's weights were trained with a preprocessing plan (orientation RAS; spacing 2.5 x 2.5 x 2.5 mm", refusal.Message);
+        Assert.Contains("intensity ct", refusal.Message);
+        Assert.Contains("call Segment(volume, grid)", refusal.Message);
     }
 
     [Fact]

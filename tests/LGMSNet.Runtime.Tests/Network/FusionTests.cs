@@ -30,7 +30,6 @@ public sealed class FusionTests
     private static void AssertFusedEqual(SegmentationNetwork reference, Func<SegmentationNetwork> fresh, Tensor input, string what)
     {
         reference.eval();
-        reference.PrepareConvolutionLayouts(); // as every inference path does (ConvolutionLayout: contiguous kernels are wrong on some CPUs)
         using var _ = no_grad();
         using var expected = reference.forward(input);
         using var fused = fresh();

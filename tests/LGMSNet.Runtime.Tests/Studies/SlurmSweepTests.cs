@@ -30,7 +30,7 @@ public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
         {
             string status = Path.Combine(folder, "status");
             var running = Directory.Exists(status)
-                ? Directory.GetFiles(status).Where(f => File.ReadAllText(f).Contains("\"running\"")).ToList() : new List<string>();
+                ? Directory.GetFiles(status, "*.json").Where(f => File.ReadAllText(f).Contains("\"running\"")).ToList() : new List<string>();
             if (running.Count == 0) return false;
             var job = CliRunner.ReadJson(running[0]).GetProperty("slurm_job").GetString()!;
             cancelled = Path.GetFileNameWithoutExtension(running[0]);
@@ -69,5 +69,12 @@ public sealed class SlurmSweepTests() : TempFolderTest("lgms-slurm-sweep-")
         Assert.Equal(2, rows.Count);
         Assert.All(rows, r => Assert.Equal(2, r.GetProperty("runs").GetInt32()));
         Assert.Equal(2, rows[1].GetProperty("pairs").GetInt32());
+
+        // Slurm tasks train through the same train command: one HParams entry per run, the cancelled and resumed one included
+        // (its earlier session's HParams give way to the resumed session's, never twice).
+        var entries = EventFileReader.HParamsEntries(Path.Combine(folder, "runs"));
+        Assert.Equal(4, entries.Count);
+        Assert.Equal(new[] { "LgmsNet", "LgmsNet", "Unet", "Unet" }, entries.Select(e => (string)e.Hparams["architecture"]).Order(StringComparer.Ordinal));
+        Assert.All(entries, e => Assert.True(e.Metrics.ContainsKey("final/iou") && e.Metrics.ContainsKey("test/iou"), e.Run));
     }
 }

@@ -1,3 +1,4 @@
+using LGMSNet.Runtime.IO;
 using LGMSNet.Runtime.Studies;
 using LGMSNet.Runtime.Tests.Support;
 using Xunit;
@@ -71,6 +72,45 @@ public sealed class SweepTests() : TempFolderTest("lgms-sweep-")
         (code, _, error) = CliRunner.Run("sweep", "plan", badValue);
         Assert.Equal(2, code);
         Assert.Contains($"{badValue}(6,18): error: train option 'epochs: many'", error);
+    }
+
+    [Fact]
+    public void A_task_clears_an_abandoned_run_folder_but_keeps_its_lock_and_refuses_one_a_process_still_holds()
+    {
+        var folder = new SweepFolder(Path.Combine(Dir, "study"));
+        var run = new SweepRun("synth.lgmsnet.split.s7", "synth", "lgmsnet", "split", 7, new[] { "train", "lgmsnet", "--data", "synthetic" });
+        var manifest = new SweepManifest("tiny", "tiny.sweep.yaml", new[] { "lgmsnet" }, "cpu", new[] { run });
+        folder.WriteManifest(manifest);
+        string runFolder = folder.RunFolder(run.Id);
+        Directory.CreateDirectory(Path.Combine(runFolder, "tensorboard"));
+        File.WriteAllText(Path.Combine(runFolder, "run.json"), "{}");
+        var trained = new List<string[]>();
+        int Train(string[] arguments)
+        {
+            trained.Add(arguments);
+            return 0;
+        }
+
+        // An attempt still starting (it holds the folder's lock, no checkpoint yet) is neither deleted nor joined.
+        using (FolderLock.TryAcquire(runFolder)!)
+        {
+            var refused = Assert.Throws<UserErrorException>(() => folder.RunTask(manifest, 0, 0, Train, TextWriter.Null));
+            Assert.Equal(2, refused.ExitCode);
+            Assert.Equal($"{run.Id}: another process is training the run folder {runFolder} (it holds {FolderLock.PathOf(runFolder)}); stop it first, or let it finish",
+                refused.Message);
+            Assert.Empty(trained);
+            Assert.True(File.Exists(Path.Combine(runFolder, "run.json")) && Directory.Exists(Path.Combine(runFolder, "tensorboard")));
+            Assert.Equal(SweepFolder.Failed, folder.ReadStatus(run.Id)!.State);
+        }
+
+        // Abandoned: cleared for a fresh start, the lock file kept (a new file would be a lock no earlier holder holds).
+        Assert.Equal(0, folder.RunTask(manifest, 0, 0, arguments =>
+        {
+            Assert.Equal(new[] { FolderLock.FileName }, Directory.GetFileSystemEntries(runFolder).Select(Path.GetFileName));
+            return Train(arguments);
+        }, TextWriter.Null));
+        Assert.Equal(new[] { "train", "lgmsnet", "--data", "synthetic", "--output", runFolder, "--device", "cpu" }, Assert.Single(trained));
+        Assert.Equal(SweepFolder.Done, folder.ReadStatus(run.Id)!.State);
     }
 
     [Fact]

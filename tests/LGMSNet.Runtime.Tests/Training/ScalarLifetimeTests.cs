@@ -73,7 +73,7 @@ public sealed class ScalarLifetimeTests
         manual_seed(3);
         using var network = descriptor.Create();
         network.train();
-        network.PrepareConvolutionLayouts(); // as the trainer does: contiguous 24-channel convolutions are wrong on this CPU (NaN losses)
+        network.PrepareConvolutionLayouts(); // as the trainer does, so the optimizer state starts in the final layout
         var parameters = network.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new Optimizer(OptimizerKind.AdamW, parameters, 1e-3, 0.9, 1e-4);
         var size = descriptor.Info.InputMultiple.Select(m => (long)Math.Max(m, 16)).ToArray();

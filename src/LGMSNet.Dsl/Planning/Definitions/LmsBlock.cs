@@ -17,7 +17,7 @@ public sealed class LmsBlock() : BlockDefinition(Declare())
     private static BlockDeclaration Declare() => BuiltInDeclaration.Of("lms", "LmsUnit",
         "Local multiscale (LMS) blocks at the input width - channel slices, one depthwise conv per kernel size, + input, GroupNorm, GELU, " +
         "1x1 to C/reduction, 3x3 back to C, + input - then a 1x1 conv-norm-SiLU to the level width.",
-        BuiltInDeclaration.List("kernels", "Odd depthwise kernel sizes, one per channel slice.", 1, 16, 1, 31, "[3, 5, 7, 9]") with { Odd = true },
+        BuiltInDeclaration.List("kernels", "Odd depthwise kernel sizes, one per channel slice.", 1, 16, 1, 31, "[3, 5, 7, 9]") with { Odd = true, OddReason = "padding k/2 keeps the size" },
         BuiltInDeclaration.Int("depth", "LMS blocks in a row.", 1, 32, "1"),
         BuiltInDeclaration.Int("groups", "GroupNorm groups inside the block.", 1, 4096, "4"),
         BuiltInDeclaration.Int("reduction", "Bottleneck factor of the 1x1 / 3x3 pair.", 1, 4096, "4"));

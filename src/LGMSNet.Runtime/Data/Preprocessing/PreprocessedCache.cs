@@ -40,7 +40,7 @@ public sealed class PreprocessedCache
     /// <summary>The default cache root of a dataset folder.</summary>
     public static string DefaultRoot(string data) => Path.Combine(Path.GetFullPath(data), ".lgmsnet-cache");
 
-    /// <summary>Preprocesses (or reuses) every case of <paramref name="dataset"/>, <paramref name="parallel"/> at a time;
+    /// <summary>Preprocesses (or reuses) every case of <paramref name="dataset"/>, several at a time;
     /// <paramref name="progress"/> hears (done, total) and each reuse is counted in <see cref="CachedCount"/>. Bad cases
     /// come back as (index, message) in <paramref name="failures"/>.</summary>
     public IReadOnlyList<CachedCase?> Prepare(DecathlonDataset dataset, Action<int, int> progress, List<(int Index, string Message)> failures,

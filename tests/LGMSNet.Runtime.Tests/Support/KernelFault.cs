@@ -1,0 +1,27 @@
+using LGMSNet.Runtime.Blocks;
+using LGMSNet.Runtime.IO;
+
+namespace LGMSNet.Runtime.Tests.Support;
+
+/// <summary>An injected convolution fault (<see cref="FaultInjection.ConvolutionLayoutFault"/>) with a kernel-check cache
+/// of its own (a temporary file, so the check runs under the fault and the user's cache is untouched); disposing
+/// restores both.</summary>
+public sealed class KernelFault : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("lgms-kernels-").FullName;
+
+    public KernelFault((string Layout, long? Kernel)? fault)
+    {
+        FaultInjection.ConvolutionLayoutFault = fault;
+        ConvolutionKernels.CachePath = CachePath;
+    }
+
+    public string CachePath => Path.Combine(_folder, "conv-kernels.json");
+
+    public void Dispose()
+    {
+        FaultInjection.ConvolutionLayoutFault = null;
+        ConvolutionKernels.CachePath = null;
+        Directory.Delete(_folder, true);
+    }
+}
