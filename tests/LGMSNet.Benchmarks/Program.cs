@@ -27,6 +27,9 @@ using static TorchSharp.torch;
 //     trains lgmsnet-3d through the CLI on N and 4N cached cases (interleaved, twice) and prints each trainer's peak RSS (VolumeBench.cs).
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-speed [--repeats 2] [--threads 2]
 //     seconds per volume of predict (brain-sized MRI, BTCV-sized CT; TorchSharp and ONNX Runtime) and preprocessing volumes/min.
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- lsp [--edits 1000] [--memory-edits 10000]
+//     the real `lgmsnet lsp` process (build src/LGMSNet.LanguageServer -c Release first): didChange → publishDiagnostics
+//     p50/p95 on lgmsnet.yaml and a 3D architecture with a user block, and its resident memory over many edits (LspBench.cs).
 string command = args.Length > 0 ? args[0] : "onnx";
 if (command == "volumes-memory") return VolumeBench.Memory(args.Skip(1).ToArray());
 if (command == "volumes-speed") return VolumeBench.Speed(args.Skip(1).ToArray());
@@ -37,7 +40,8 @@ if (command == "generator")
     return 0;
 }
 if (command == "onnx") return OnnxBench.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed");
+if (command == "lsp") return LspBench.Run(args.Skip(1).ToArray());
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>

@@ -75,6 +75,17 @@ public sealed class DiagnosticTests
         Assert.Equal("LGMS001", Assert.Single(Compile(Valid.Replace("widths: [8, 16, 32]", "widths: [8, 16, 32"))).Id);
 
     [Fact]
+    public void LGMS001_a_half_typed_file_that_breaks_the_reader_points_where_reading_stopped()
+    {
+        // Two unclosed lists: YamlDotNet 18 throws InvalidOperationException instead of a YamlException here.
+        const string yaml = "name: MidEdit\ndims: 2\nin_channels: 1\nclasses: 1\nwidths: [8, 16, 32\nencoder:\n  - lms: { kernels: [3,\n";
+        var diagnostic = Assert.Single(Compile(yaml));
+        Assert.Equal("LGMS001", diagnostic.Id);
+        Assert.StartsWith("the YAML cannot be read after this point", diagnostic.Message);
+        Assert.True(diagnostic.Span.Line > 1, $"points at the start of the file: {diagnostic}");
+    }
+
+    [Fact]
     public void LGMS002_unknown_top_level_key_suggests_the_closest() =>
         Expect(Valid.Replace("classes: 1", "classes: 1\nwidht: 3"), "LGMS002", "widht", 1, "unknown key 'widht'", "did you mean 'widths'?");
 
@@ -89,6 +100,15 @@ public sealed class DiagnosticTests
     [Fact]
     public void LGMS003_unknown_block_suggests_the_closest() =>
         Expect(Valid.Replace("  - lms\n  - lms", "  - lms\n  - lsm"), "LGMS003", "lsm", 1, "unknown block 'lsm'", "did you mean 'lms'?");
+
+    [Fact]
+    public void Did_you_mean_diagnostics_carry_the_suggested_word_for_quick_fixes()
+    {
+        var diagnostics = Compile(Valid.Replace("  - lms\n  - lms", "  - lsm\n  - lms: { kernal: [3] }").Replace("classes: 1", "classes: 1\nnorm: batchh\nwidht: 3"));
+        Assert.Equal(new[] { "widths", "batch", "lms", "kernels" }, diagnostics.Select(d => d.Replacement));
+        // Without a close word the message lists the choices and there is nothing to replace with.
+        Assert.Null(Assert.Single(Compile(Valid.Replace("  - lms\n  - lms", "  - lms\n  - zzzzzz"))).Replacement);
+    }
 
     [Fact]
     public void LGMS004_quoted_number_is_a_string_not_an_integer() =>

@@ -9,7 +9,8 @@ namespace LGMSNet.Compiler.Tests;
 /// <summary>The packages as a user consumes them (the README's "Use it in your own project" commands): pack the
 /// solution into a folder feed, install the template from it, create a project outside the repository, restore
 /// it against that feed plus the normal package source, build it, see a YAML mistake reported at its
-/// file(line,col), fix it, and run summary and a one-epoch training through the project's own command line.</summary>
+/// file(line,col), fix it, and run summary and a one-epoch training through the project's own command line; install the
+/// language server from the feed as a tool and see its check report what the build reports.</summary>
 public sealed class PackageTests
 {
     private const string Broken = """
@@ -87,7 +88,7 @@ public sealed class PackageTests
                 """);
 
             Expect(Repo.Root, $"pack LGMSNet.Dsl.sln -c Release -o \"{feed}\" -p:Version={version} --disable-build-servers -nodeReuse:false");
-            foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates" })
+            foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates", "LGMSNet.LanguageServer" })
                 Assert.True(File.Exists(Path.Combine(feed, $"{id}.{version}.nupkg")), $"{id}.{version}.nupkg was not packed");
             // Every assembly a package ships comes with its XML documentation, so an editor describes the API (the template
             // package ships no assembly).
@@ -159,7 +160,16 @@ public sealed class PackageTests
             File.WriteAllText(Path.Combine(project, "pointy.yaml"), WithBlock);
             (code, output) = Dotnet.Run(project, "build -nologo --disable-build-servers");
             Assert.True(code != 0, "the build must fail on pointy.yaml:\n" + output);
-            Assert.Contains($"{Path.Combine(project, "pointy.yaml")}(7,26): error LGMS002: unknown key 'group'; did you mean 'groups'?", output);
+            string buildLine = $"{Path.Combine(project, "pointy.yaml")}(7,26): error LGMS002: unknown key 'group'; did you mean 'groups'?";
+            Assert.Contains(buildLine, output);
+
+            // The language server as a project installs it (a dotnet tool from the same feed): 'lgmsnet check' prints the
+            // build's line for the same mistake, having read the project's own block from its C# without a build.
+            Expect(project, "new tool-manifest");
+            Expect(project, $"tool install LGMSNet.LanguageServer --version {version} --add-source \"{feed}\"");
+            (code, output) = Dotnet.Run(project, $"tool run lgmsnet check \"{Path.Combine(project, "pointy.yaml")}\" \"{Path.Combine(project, "lgmsnet-se.yaml")}\"");
+            Assert.True(code == 1, $"check must fail on pointy.yaml:\n{output}");
+            Assert.Equal(new[] { buildLine }, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1));
             File.WriteAllText(Path.Combine(project, "pointy.yaml"), WithBlock.Replace("group: 2", "groups: 2"));
             Expect(project, "build -nologo --disable-build-servers");
             var pointy = JsonDocument.Parse(Expect(project, "run --no-build -- summary pointy --json").Output).RootElement;

@@ -3,6 +3,7 @@
 // ONE JSON object with the results. Dependency-free: Node 20 built-ins only.
 //
 //   node drive.js <server-js-path> <requests.json>
+//   node drive.js src/LGMSNet.LanguageServer/bin/Debug/net10.0/LGMSNet.LanguageServer.dll <requests.json>   (lgmsnet lsp)
 //
 // requests.json:
 // {
@@ -73,7 +74,13 @@ for (const d of spec.documents ?? []) {
 }
 
 // ---------------------------------------------------------------- server process
-const child = spawn(process.execPath, [serverPath, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+// A .js server runs under this Node; a .dll (the repository's own server, LGMSNet.LanguageServer.dll) as `dotnet <dll> lsp`;
+// anything else is started as an executable (e.g. an installed `lgmsnet`, given with its `lsp` subcommand).
+const child = serverPath.endsWith('.dll')
+  ? spawn('dotnet', [serverPath, 'lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  : serverPath.endsWith('.js') || fs.readFileSync(serverPath).subarray(0, 2).toString() === '#!'
+    ? spawn(process.execPath, [serverPath, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(serverPath, ['lsp', '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
 const stderrChunks = [];
 const log = [];
 child.stderr.on('data', (b) => stderrChunks.push(b));

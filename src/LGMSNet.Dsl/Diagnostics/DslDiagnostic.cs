@@ -9,6 +9,10 @@ public enum DslSeverity { Info, Warning, Error }
 /// generator models and be printed by the runtime the same way the compiler prints it.</summary>
 public sealed record DslDiagnostic(string Id, DslSeverity Severity, string Message, string FilePath, SourceSpan Span)
 {
+    /// <summary>The word a "did you mean" suggests, as data: replacing the text at <see cref="Span"/> with it is the fix
+    /// (the language server offers it as a quick fix). Null when the diagnostic suggests nothing.</summary>
+    public string? Replacement { get; init; }
+
     /// <summary>MSBuild's canonical form: <c>file(line,col): error LGMS001: message</c>.</summary>
     public string ToMsBuildString()
     {

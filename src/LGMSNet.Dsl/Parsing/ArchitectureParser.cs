@@ -168,8 +168,8 @@ public sealed class ArchitectureParser
                 $"block '{nameNode.Value}' cannot be used: its C# declaration has errors (LGMS101-LGMS106, reported on the class)");
             return new UnresolvedBlockSpec(nameNode.Value, node.Span);
         }
-        Report(DiagnosticKinds.UnknownBlock, nameNode.Span,
-            $"unknown block '{nameNode.Value}'" + Suggestions.Hint(nameNode.Value, _blockNames, "blocks"));
+        string blockHint = Suggestions.Hint(nameNode.Value, _blockNames, "blocks", out string? block);
+        Report(DiagnosticKinds.UnknownBlock, nameNode.Span, $"unknown block '{nameNode.Value}'" + blockHint, block);
         return new UnresolvedBlockSpec(nameNode.Value, node.Span);
     }
 
@@ -382,11 +382,12 @@ public sealed class ArchitectureParser
                 result[key] = entry.Value;
                 continue;
             }
+            string? closest = null;
             string hint = allowed.Length == 0
                 ? $"; '{what.Split(' ')[0]}' takes no options"
-                : Suggestions.Hint(key, allowed, what);
+                : Suggestions.Hint(key, allowed, what, out closest);
             // A block name typed where a top-level key belongs is a common slip; say so.
-            Report(DiagnosticKinds.UnknownKey, entry.Key.Span, $"unknown key '{Truncate(key)}'{hint}");
+            Report(DiagnosticKinds.UnknownKey, entry.Key.Span, $"unknown key '{Truncate(key)}'{hint}", closest);
         }
         return result;
     }
@@ -478,8 +479,9 @@ public sealed class ArchitectureParser
         {
             int index = Array.IndexOf(options, s.Value);
             if (index >= 0) return new(index, node.Span);
+            var closest = Suggestions.Closest(s.Value, options);
             Report(DiagnosticKinds.OutOfRange, node.Span,
-                $"{what} '{Truncate(s.Value)}' is not one of {string.Join(", ", options)}" + DidYouMean(s.Value, options));
+                $"{what} '{Truncate(s.Value)}' is not one of {string.Join(", ", options)}" + Suggestions.DidYouMean(closest), closest);
             return null;
         }
         Report(DiagnosticKinds.WrongType, node.Span, $"{what} must be one of {string.Join(", ", options)}, found {node.Describe()}");
@@ -495,18 +497,15 @@ public sealed class ArchitectureParser
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private void Report(DiagnosticKind kind, SourceSpan span, string message) => _diagnostics.Add(kind.At(_file, span, message));
+    /// <summary>Reports a diagnostic; <paramref name="replacement"/> is what a "did you mean" suggests in place of the text at
+    /// <paramref name="span"/> (the editor's quick fix).</summary>
+    private void Report(DiagnosticKind kind, SourceSpan span, string message, string? replacement = null) =>
+        _diagnostics.Add(kind.At(_file, span, message) with { Replacement = replacement });
 
     private void Fatal(DiagnosticKind kind, SourceSpan span, string message)
     {
         Report(kind, span, message);
         _fatal = true;
-    }
-
-    private static string DidYouMean(string word, IEnumerable<string> options)
-    {
-        var closest = Suggestions.Closest(word, options);
-        return closest == null ? "" : $"; did you mean '{closest}'?";
     }
 
     private static EquatableArray<int> Repeat(int value, int count) => Enumerable.Repeat(value, Math.Max(count, 1)).ToEquatableArray();

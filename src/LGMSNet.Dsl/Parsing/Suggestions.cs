@@ -23,14 +23,21 @@ public static class Suggestions
         return best != null && bestDistance <= Math.Max(2, best.Length / 3) ? best : null;
     }
 
-    public static string Hint(string word, IEnumerable<string> candidates, string listName)
+    public static string Hint(string word, IEnumerable<string> candidates, string listName) =>
+        Hint(word, candidates, listName, out _);
+
+    /// <summary>The hint, and the suggested word (null when the hint lists the candidates instead).</summary>
+    public static string Hint(string word, IEnumerable<string> candidates, string listName, out string? closest)
     {
         var list = new List<string>(candidates);
-        string? closest = Closest(word, list);
+        closest = Closest(word, list);
         return closest != null
-            ? $"; did you mean '{closest}'?"
+            ? DidYouMean(closest)
             : $"; {listName} are: {string.Join(", ", list)}";
     }
+
+    /// <summary>"; did you mean 'x'?", or nothing without a suggestion.</summary>
+    public static string DidYouMean(string? closest) => closest == null ? "" : $"; did you mean '{closest}'?";
 
     /// <summary>Damerau–Levenshtein (optimal string alignment) distance; inputs are short.</summary>
     public static int Distance(string a, string b)

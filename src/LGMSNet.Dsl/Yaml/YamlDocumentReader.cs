@@ -115,12 +115,14 @@ public static class YamlDocumentReader
             return false;
         }
 
+        Mark? lastRead = null;
         try
         {
             var parser = new Parser(new StringReader(text));
             while (!failed && parser.MoveNext())
             {
                 var current = parser.Current;
+                if (current != null) lastRead = current.End;
                 switch (current)
                 {
                     case DocumentStart start when !start.IsImplicit || documents > 0:
@@ -172,8 +174,11 @@ public static class YamlDocumentReader
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // YamlDotNet should only throw YamlException; anything else is still the file's fault.
-            diagnostics.Add(DiagnosticKinds.YamlSyntax.At(filePath, Point(1, 1, 0), "the YAML reader failed: " + e.Message));
+            // YamlDotNet should only throw YamlException; anything else is still the file's fault (seen on a half-typed file
+            // with unclosed '[' lists): point where reading stopped, which is where an editor's user is typing.
+            diagnostics.Add(lastRead is { } at
+                ? DiagnosticKinds.YamlSyntax.At(filePath, Span(at, at), "the YAML cannot be read after this point (the reader failed: " + e.Message + ")")
+                : DiagnosticKinds.YamlSyntax.At(filePath, Point(1, 1, 0), "the YAML reader failed: " + e.Message));
             return null;
         }
 
