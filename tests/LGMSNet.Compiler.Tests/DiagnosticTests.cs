@@ -87,7 +87,23 @@ public sealed class DiagnosticTests
 
     [Fact]
     public void LGMS002_unknown_top_level_key_suggests_the_closest() =>
-        Expect(Valid.Replace("classes: 1", "classes: 1\nwidht: 3"), "LGMS002", "widht", 1, "unknown key 'widht'", "did you mean 'widths'?");
+        Expect(Valid.Replace("classes: 1", "classes: 1\nnrom: batch"), "LGMS002", "nrom", 1, "unknown key 'nrom'", "did you mean 'norm'?");
+
+    [Fact]
+    public void LGMS002_never_suggests_a_key_the_mapping_already_has()
+    {
+        // 'widths' is set: suggesting it would make the fix a duplicate key (LGMS016); nothing else is close, so the list.
+        var top = Expect(Valid.Replace("classes: 1", "classes: 1\nwidht: 3"), "LGMS002", "widht", 1, "unknown key 'widht'", "top-level keys are: name, ");
+        Assert.DoesNotContain("did you mean", top.Message);
+        Assert.Null(top.Replacement);
+        // The next closest key that is free is suggested instead ('name' is set, 'norm' is not).
+        Assert.Equal("norm", Expect(Valid.Replace("classes: 1", "classes: 1\nnam: batch"), "LGMS002", "nam:", 1, "did you mean 'norm'?").Replacement);
+        // Block options likewise.
+        var option = Expect(Valid.Replace("  - lms\n  - lms", "  - lms: { kernels: [3, 5, 7, 9], kernel: [3] }\n  - lms"), "LGMS002", "kernel:", 1,
+            "unknown key 'kernel'", "lms options are: kernels, ");
+        Assert.DoesNotContain("did you mean", option.Message);
+        Assert.Null(option.Replacement);
+    }
 
     [Fact]
     public void LGMS002_unknown_block_option_suggests_the_closest() =>
@@ -104,8 +120,8 @@ public sealed class DiagnosticTests
     [Fact]
     public void Did_you_mean_diagnostics_carry_the_suggested_word_for_quick_fixes()
     {
-        var diagnostics = Compile(Valid.Replace("  - lms\n  - lms", "  - lsm\n  - lms: { kernal: [3] }").Replace("classes: 1", "classes: 1\nnorm: batchh\nwidht: 3"));
-        Assert.Equal(new[] { "widths", "batch", "lms", "kernels" }, diagnostics.Select(d => d.Replacement));
+        var diagnostics = Compile(Valid.Replace("  - lms\n  - lms", "  - lsm\n  - lms: { kernal: [3] }").Replace("classes: 1", "classes: 1\nnorm: batchh\nupsampel: linear"));
+        Assert.Equal(new[] { "upsample", "batch", "lms", "kernels" }, diagnostics.Select(d => d.Replacement));
         // Without a close word the message lists the choices and there is nothing to replace with.
         Assert.Null(Assert.Single(Compile(Valid.Replace("  - lms\n  - lms", "  - lms\n  - zzzzzz"))).Replacement);
     }

@@ -122,6 +122,51 @@ public sealed class ServerTests(ServerFixture server) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public void A_quick_fix_never_names_a_key_the_mapping_already_has()
+    {
+        // 'nam' is nearest 'name', which is set: taking that would be a duplicate key (LGMS016). The fix offered is the
+        // nearest free key, 'norm'; applied, the file compiles.
+        string typo = Valid.Replace("\nnorm: batch\n", "\nnam: batch\n");
+        Assert.NotEqual(Valid, typo);
+        string uri = LspClient.Uri(server.Write("fix-free-key.yaml", typo));
+        Client.Open(uri, typo);
+        var diagnostic = Assert.Single(Client.WaitDiagnostics(uri, 1))!;
+        var edit = Assert.Single(Assert.Single(CodeActions(uri, diagnostic))!["edit"]!["changes"]![uri]!.AsArray())!;
+        Assert.Equal("norm", (string)edit["newText"]!);
+        var lines = typo.Split('\n');
+        var r = edit["range"]!;
+        int line = (int)r["start"]!["line"]!, start = (int)r["start"]!["character"]!, end = (int)r["end"]!["character"]!;
+        lines[line] = lines[line].Substring(0, start) + (string)edit["newText"]! + lines[line].Substring(end);
+        string fixedText = string.Join('\n', lines);
+        Assert.Empty(ArchitectureCompiler.Compile("fix-free-key.yaml", fixedText).Diagnostics);
+        Client.Change(uri, 2, fixedText);
+        Assert.Empty(Client.WaitDiagnostics(uri, 2));
+
+        // 'widht' beside 'widths', 'kernel' beside 'kernels': nothing sensible remains, so no "did you mean" and no fix.
+        const string stage = "lms: { kernels: [3, 5, 7, 9] }";
+        int first = Valid.IndexOf(stage, StringComparison.Ordinal);
+        Assert.True(first >= 0);
+        string noFix = (Valid.Substring(0, first) + "lms: { kernels: [3, 5, 7, 9], kernel: [3] }" + Valid.Substring(first + stage.Length))
+            .Replace("\nwidths: ", "\nwidht: 3\nwidths: ");
+        string noFixUri = LspClient.Uri(server.Write("no-fix.yaml", noFix));
+        Client.Open(noFixUri, noFix);
+        var diagnostics = Client.WaitDiagnostics(noFixUri, 1);
+        Assert.Equal(new[] { "LGMS002", "LGMS002" }, diagnostics.Select(d => (string)d!["code"]!));
+        foreach (var d in diagnostics)
+        {
+            Assert.DoesNotContain("did you mean", (string)d!["message"]!);
+            Assert.Empty(CodeActions(noFixUri, d));
+        }
+    }
+
+    private JsonArray CodeActions(string uri, JsonNode diagnostic) => Client.Result("textDocument/codeAction", new JsonObject
+    {
+        ["textDocument"] = new JsonObject { ["uri"] = uri },
+        ["range"] = diagnostic["range"]!.DeepClone(),
+        ["context"] = new JsonObject { ["diagnostics"] = new JsonArray(diagnostic.DeepClone()) },
+    })!.AsArray();
+
+    [Fact]
     public void Outline_lists_top_level_keys_and_stages_with_shapes()
     {
         string uri = LspClient.Uri(server.Write("outline.yaml", Valid));

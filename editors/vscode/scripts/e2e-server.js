@@ -12,7 +12,8 @@
 //      loaded with test/vscode-stub.js — a stand-in for the vscode module, NOT VS Code — beside a workflow YAML: the
 //      extension retypes only the architecture, starts the server and the LGMS003 error lands in its diagnostic collection.
 // Usage: node scripts/e2e-server.js [--server-path <LGMSNet.LanguageServer.dll | lgmsnet>]   (exit 0 when all hold)
-// Nothing is written to disk. Not part of `npm test`: the server is built from another part of the repository.
+// Nothing is written to disk. Not part of `npm test`: the server is built from another part of the repository
+// (tests/LGMSNet.Compiler.Tests/VsCodeExtensionTests runs it from `dotnet test` against the server the solution builds).
 const cp = require('child_process');
 const fs = require('fs');
 const path = require('path');

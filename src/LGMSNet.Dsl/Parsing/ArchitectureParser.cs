@@ -374,6 +374,8 @@ public sealed class ArchitectureParser
     {
         var result = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
         if (mapping == null) return result;
+        // A "did you mean" never names a key this mapping already has: taking it would give a duplicate key (LGMS016).
+        var present = new HashSet<string>(mapping.Entries.Select(e => e.Key.Value), StringComparer.Ordinal);
         foreach (var entry in mapping.Entries)
         {
             string key = entry.Key.Value;
@@ -385,7 +387,7 @@ public sealed class ArchitectureParser
             string? closest = null;
             string hint = allowed.Length == 0
                 ? $"; '{what.Split(' ')[0]}' takes no options"
-                : Suggestions.Hint(key, allowed, what, out closest);
+                : Suggestions.Hint(key, allowed, what, present, out closest);
             // A block name typed where a top-level key belongs is a common slip; say so.
             Report(DiagnosticKinds.UnknownKey, entry.Key.Span, $"unknown key '{Truncate(key)}'{hint}", closest);
         }

@@ -27,10 +27,15 @@ public static class Suggestions
         Hint(word, candidates, listName, out _);
 
     /// <summary>The hint, and the suggested word (null when the hint lists the candidates instead).</summary>
-    public static string Hint(string word, IEnumerable<string> candidates, string listName, out string? closest)
+    public static string Hint(string word, IEnumerable<string> candidates, string listName, out string? closest) =>
+        Hint(word, candidates, listName, null, out closest);
+
+    /// <summary>The hint, suggesting only a candidate not in <paramref name="taken"/> (e.g. a key already set in the same
+    /// mapping: replacing the typo with it would make a duplicate key); the list, when no suggestion, names all candidates.</summary>
+    public static string Hint(string word, IEnumerable<string> candidates, string listName, ICollection<string>? taken, out string? closest)
     {
         var list = new List<string>(candidates);
-        closest = Closest(word, list);
+        closest = Closest(word, taken == null ? list : list.FindAll(c => !taken.Contains(c)));
         return closest != null
             ? DidYouMean(closest)
             : $"; {listName} are: {string.Join(", ", list)}";
