@@ -164,8 +164,9 @@ namespace LGMSNet.Build
                 if (changed.Count == 0) continue;
                 string temporary = target + ".patching";
                 File.WriteAllBytes(temporary, elf);
-                File.Copy(temporary, target, true);
-                File.Delete(temporary);
+                // A rename, never a write into the target: the output copy may be a hard link into the NuGet cache
+                // (CreateHardLinksForCopyLocalIfPossible), and the cache's file must stay as shipped.
+                File.Replace(temporary, target, null);
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High,
                     "LGMSNet: {0} lacks {1}; marked that version need weak in {2} (see README, Troubleshooting).",
                     hostLibrary, string.Join(", ", changed), target);

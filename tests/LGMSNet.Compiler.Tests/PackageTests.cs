@@ -86,6 +86,19 @@ public sealed class PackageTests
                   <fallbackPackageFolders><add key="user-cache" value="{UserPackageCache()}" /></fallbackPackageFolders>
                 </configuration>
                 """);
+            // Disk only (not part of the README's commands; changes no build result): hard-link the packages' files into
+            // bin instead of copying them, and copy only this machine's platform's native files (as the repository's own
+            // builds do), so this project costs megabytes, not TorchSharp's 1.7 GB, on a small CI disk.
+            File.WriteAllText(Path.Combine(work, "Directory.Build.props"), """
+                <Project>
+                  <PropertyGroup><CreateHardLinksForCopyLocalIfPossible>true</CreateHardLinksForCopyLocalIfPossible></PropertyGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(work, "Directory.Build.targets"), $"""
+                <Project>
+                  <Import Project="{Path.Combine(Repo.Root, "build", "HostNativeAssets.targets")}" />
+                </Project>
+                """);
 
             Expect(Repo.Root, $"pack LGMSNet.Dsl.sln -c Release -o \"{feed}\" -p:Version={version} --disable-build-servers -nodeReuse:false");
             foreach (string id in new[] { "LGMSNet.Dsl", "LGMSNet.Runtime", "LGMSNet.Templates", "LGMSNet.LanguageServer" })
