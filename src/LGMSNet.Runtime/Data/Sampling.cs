@@ -247,7 +247,9 @@ public sealed class BatchLoader : IDisposable
         // The last batch is kept even when smaller (as the reference's DataLoader, drop_last=False).
         BatchCount = batches.Count;
         SampleCount = batches.Sum(b => b.Length);
-        _producer = Task.Run(() =>
+        // A dedicated thread, not a thread-pool one: the producer blocks on the bounded queue for the whole epoch, and .NET
+        // runs SIGHUP handlers on the thread pool, so pool threads held here delayed a hang-up past the end of the run.
+        _producer = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -282,7 +284,7 @@ public sealed class BatchLoader : IDisposable
             {
                 _queue.CompleteAdding();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public int BatchCount { get; }
