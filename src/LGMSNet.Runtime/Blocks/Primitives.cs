@@ -25,7 +25,7 @@ public static class Primitives
     public static nn.Module<Tensor, Tensor> Norm(int dims, NormSpec norm, long channels) => norm.Kind switch
     {
         Normalization.Batch => BatchNorm(dims, channels),
-        Normalization.Instance => dims == 2 ? nn.InstanceNorm2d(channels) : nn.InstanceNorm3d(channels),
+        Normalization.Instance => dims is 2 or 3 ? new InstanceNormLayer(channels) : throw new ArgumentOutOfRangeException(nameof(dims), dims, "dims must be 2 or 3"),
         Normalization.Group => GroupNorm(norm.Groups, channels),
         _ => throw new ArgumentOutOfRangeException(nameof(norm)),
     };
