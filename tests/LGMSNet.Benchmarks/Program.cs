@@ -30,6 +30,13 @@ using static TorchSharp.torch;
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- lsp [--edits 1000] [--memory-edits 10000]
 //     the real `lgmsnet lsp` process (build src/LGMSNet.LanguageServer -c Release first): didChange → publishDiagnostics
 //     p50/p95 on lgmsnet.yaml and a 3D architecture with a user block, and its resident memory over many edits (LspBench.cs).
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- pytorch-compare [--what 3d-infer,3d-train,2d-infer,2d-train]
+//       [--rounds 2] [--iterations 3] [--warmup 1] [--threads 2] [--peak-gflops G] [--infer-3d 96] [--train-3d 64]
+//       [--infer-2d 256] [--train-2d 128] [--train-batch 8] [--python /usr/bin/python3]
+//     the authors' networks under PyTorch 1.13 (Debian python3-torch; pytorch/bench.py, a subprocess) and ours in-process,
+//     interleaved round by round: a 96³ window of lgmsnet-3d (fused, unfused; share of the fp32 peak), a 64³ 3D training
+//     step, 2D inference 256² and a 2D training step 128² batch 8 (PytorchCompare.cs). Exits 2 when PyTorch is missing.
+//     The PyTorch port itself: /usr/bin/python3 tests/LGMSNet.Benchmarks/pytorch/lgmsnet_torch.py verify
 string command = args.Length > 0 ? args[0] : "onnx";
 if (command == "volumes-memory") return VolumeBench.Memory(args.Skip(1).ToArray());
 if (command == "volumes-speed") return VolumeBench.Speed(args.Skip(1).ToArray());
@@ -41,7 +48,8 @@ if (command == "generator")
 }
 if (command == "onnx") return OnnxBench.Run(args.Skip(1).ToArray());
 if (command == "lsp") return LspBench.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp");
+if (command == "pytorch-compare") return PytorchCompare.Run(args.Skip(1).ToArray());
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>

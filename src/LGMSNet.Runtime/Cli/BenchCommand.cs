@@ -14,16 +14,6 @@ namespace LGMSNet.Runtime.Cli;
 /// <summary><c>bench</c>: the measuring instrument for speed and memory (never a unit test).</summary>
 internal static class BenchCommand
 {
-    public sealed record Timing(double Median, double Min, double Max, double P10, double P90, int Samples)
-    {
-        public static Timing Of(IReadOnlyList<double> seconds)
-        {
-            var sorted = seconds.OrderBy(s => s).ToArray();
-            double At(double q) => sorted[(int)Math.Round(q * (sorted.Length - 1))];
-            return new Timing(At(0.5), sorted[0], sorted[^1], At(0.1), At(0.9), sorted.Length);
-        }
-    }
-
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture to measure." };
@@ -89,13 +79,13 @@ internal static class BenchCommand
             var unfusedTimes = new List<double>();
             for (int i = 0; i < w + n; i++)
             {
-                double f = TimeInference(fused, input, dev), u = TimeInference(unfused, input, dev);
+                double f = SpeedProbe.Inference(fused, input, dev), u = SpeedProbe.Inference(unfused, input, dev);
                 if (i < w) continue;
                 fusedTimes.Add(f);
                 unfusedTimes.Add(u);
             }
-            var fusedTiming = Timing.Of(fusedTimes);
-            var unfusedTiming = Timing.Of(unfusedTimes);
+            var fusedTiming = SpeedProbe.Timing.Of(fusedTimes);
+            var unfusedTiming = SpeedProbe.Timing.Of(unfusedTimes);
             log.WriteLine($"{info.Name} on {Describe(dev)}, {torch.get_num_threads()} threads");
             log.WriteLine($"inference {Formatting.Size(inferSize.Select(v => (long)v))} batch {b}: {fusedName} {Ips(b, fusedTiming)} images/s " +
                           $"(median {Ms(fusedTiming.Median)}, p10–p90 {Ms(fusedTiming.P10)}–{Ms(fusedTiming.P90)}); " +
@@ -104,10 +94,10 @@ internal static class BenchCommand
             List<(string Stage, double Seconds)>? stages = null;
             if (result.GetValue(perStage)) stages = StageTimes(fused, input, dev, n, w);
 
-            Timing? trainTiming = null;
+            SpeedProbe.Timing? trainTiming = null;
             if (!result.GetValue(skipTrain))
             {
-                trainTiming = TrainSteps(descriptor, dev, tb, stepSize, w, n, out _);
+                trainTiming = SpeedProbe.TrainingSteps(descriptor, dev, tb, stepSize, w, n, out _);
                 log.WriteLine($"training step {Formatting.Size(stepSize.Select(v => (long)v))} batch {tb} (forward, {(info.Classes == 1 ? "BCE+Dice" : "CE+Dice")}, backward, SGD): " +
                               $"{Ips(tb, trainTiming)} images/s (median {Ms(trainTiming.Median)}, p10–p90 {Ms(trainTiming.P10)}–{Ms(trainTiming.P90)})");
             }
@@ -115,7 +105,7 @@ internal static class BenchCommand
             (long Early, long Late, double Growth, long[] Trajectory)? memory = null;
             if (result.GetValue(memorySteps) is int steps and > 0)
             {
-                TrainSteps(descriptor, dev, tb, stepSize, 0, steps, out var workingSets);
+                SpeedProbe.TrainingSteps(descriptor, dev, tb, stepSize, 0, steps, out var workingSets);
                 long early = workingSets[Math.Max(0, steps / 10 - 1)], late = workingSets[^1];
                 var trajectory = Enumerable.Range(1, 10).Select(k => workingSets[Math.Max(0, k * steps / 10 - 1)]).ToArray();
                 memory = (early, late, (double)late / early - 1, trajectory);
@@ -170,23 +160,9 @@ internal static class BenchCommand
 
     private static string Describe(Device device) => device.type == DeviceType.CUDA ? "cuda" : "cpu";
 
-    private static string Ips(int batch, Timing timing) => (batch / timing.Median).ToString("0.00", CultureInfo.InvariantCulture);
+    private static string Ips(int batch, SpeedProbe.Timing timing) => (batch / timing.Median).ToString("0.00", CultureInfo.InvariantCulture);
 
     private static string Ms(double seconds) => (seconds * 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
-
-    private static void Synchronize(Device device)
-    {
-        if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-    }
-
-    private static double TimeInference(SegmentationNetwork network, Tensor input, Device device)
-    {
-        using var _ = no_grad();
-        Synchronize(device);
-        var clock = Stopwatch.StartNew();
-        using (var output = network.forward(input)) Synchronize(device);
-        return clock.Elapsed.TotalSeconds;
-    }
 
     /// <summary>Median time of each stage (stages run one after another, so the observer's timestamps separate them).</summary>
     private static List<(string, double)> StageTimes(SegmentationNetwork network, Tensor input, Device device, int iterations, int warmup)
@@ -196,12 +172,12 @@ internal static class BenchCommand
         for (int i = 0; i < warmup + iterations; i++)
         {
             using var _ = no_grad();
-            Synchronize(device);
+            SpeedProbe.Synchronize(device);
             var clock = Stopwatch.StartNew();
             double previous = 0;
             using var output = network.ForwardObserved(input, (stage, _) =>
             {
-                Synchronize(device);
+                SpeedProbe.Synchronize(device);
                 double now = clock.Elapsed.TotalSeconds;
                 if (i >= warmup)
                 {
@@ -211,37 +187,6 @@ internal static class BenchCommand
                 previous = now;
             });
         }
-        return order.Select(stage => (stage, Timing.Of(samples[stage]).Median)).ToList();
-    }
-
-    /// <summary>Full training steps: forward, loss, backward, optimizer step (all tensors disposed each step).</summary>
-    private static Timing TrainSteps(ArchitectureDescriptor descriptor, Device device, int batch, int[] size, int warmup, int iterations,
-        out List<long> workingSets)
-    {
-        var info = descriptor.Info;
-        torch.manual_seed(0);
-        using var network = descriptor.Create();
-        network.to(device);
-        network.PrepareConvolutionLayouts(); // as the trainer does
-        network.train();
-        using var optimizer = new Optimizer(OptimizerKind.Sgd, network.named_parameters().Select(p => (p.name, p.parameter)), 0.01);
-        using var input = randn(Shape(batch, info.InChannels, size), device: device);
-        using var target = info.Classes == 1
-            ? rand(Shape(batch, 1, size), device: device).Greater(0.7).to_type(ScalarType.Float32)
-            : randint(0, info.Classes, Shape(batch, 1, size), device: device);
-        var times = new List<double>();
-        workingSets = new List<long>();
-        using var process = Process.GetCurrentProcess();
-        for (int i = 0; i < warmup + iterations; i++)
-        {
-            Synchronize(device);
-            var clock = Stopwatch.StartNew();
-            TrainingStep.Run(network, optimizer, input, target, info.Classes);
-            Synchronize(device);
-            if (i >= warmup) times.Add(clock.Elapsed.TotalSeconds);
-            process.Refresh();
-            workingSets.Add(process.WorkingSet64);
-        }
-        return Timing.Of(times);
+        return order.Select(stage => (stage, SpeedProbe.Timing.Of(samples[stage]).Median)).ToList();
     }
 }
