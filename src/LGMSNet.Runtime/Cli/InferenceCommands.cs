@@ -281,7 +281,8 @@ internal static class InferenceCommands
                     else if (onnx) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromNetwork(member.Network, threads));
                     else if (measure)
                     {
-                        members[^1] = Deploy.AutoEngine.Choose(member, descriptor.Info.Dims == 3 ? Predictor.DefaultWindowBatch : imagesPerBatch, threads,
+                        // 3D: one sliding window per timed call (a 96³ window takes seconds; predict runs them two at a time).
+                        members[^1] = Deploy.AutoEngine.Choose(member, descriptor.Info.Dims == 3 ? 1 : imagesPerBatch, threads,
                             line => context.Error.WriteLine("note: " + line), out var decision);
                         // An ensemble's members share one decision (one architecture and size): said once.
                         if (decision != null && !decided)

@@ -14,10 +14,10 @@ namespace LGMSNet.Runtime.Deploy;
 /// network and input, among the engines that passed their check. First ONNX Runtime's in-memory export is checked
 /// against TorchSharp on a seeded input (<see cref="OnnxEngine.FromNetworkVerified"/>); an export that fails the check,
 /// or cannot be made, is never run. Then one forward pass of each engine (the fused TorchSharp network, the checked
-/// ONNX Runtime session) is timed on the same random input of the shape that will run (a batch of images, or of sliding
-/// windows): a warm-up call each, then calls interleaved, at most <see cref="MaxCalls"/> each, and no further call once
-/// an engine's timed calls would pass <see cref="BudgetSeconds"/> (so an engine whose call is slow is called twice:
-/// warm-up and one timed call); the medians decide. The decision is cached (<see cref="CachePath"/>) per CPU,
+/// ONNX Runtime session) is timed on the same random input of the shape that will run (a batch of images as eval or
+/// predict pass them; in 3D one sliding window): a warm-up call each, then calls interleaved, at most
+/// <see cref="MaxCalls"/> each, and no further call once an engine's timed calls would pass <see cref="BudgetSeconds"/>
+/// (so an engine whose call is slow, a 96³ window, is called twice: warm-up and one timed call); the medians decide. The decision is cached (<see cref="CachePath"/>) per CPU,
 /// libtorch and ONNX Runtime version (the file's keys: a file recorded under others is ignored and rewritten) and
 /// per architecture, input shape, threads and precision (an entry each), so a machine measures each case once. A
 /// cached TorchSharp decision skips the export; a cached ONNX Runtime decision still checks the export (the check is
@@ -34,6 +34,9 @@ public static class AutoEngine
     /// <see cref="Size"/>, each engine's median; <see cref="Cached"/> when read from the cache file.</summary>
     public sealed record Decision(string Engine, double TorchSeconds, double OnnxSeconds, int Batch, int[] Size, bool Cached)
     {
+        /// <summary>Wall time the measurement took (warm-up and timed calls of both engines); 0 for a cached decision.</summary>
+        public double MeasuringSeconds { get; init; }
+
         /// <summary>One line: the engine, both times per image or window, and where the decision is kept.</summary>
         public string Describe(string cachePath)
         {
@@ -42,7 +45,8 @@ public static class AutoEngine
             double chosen = (onnx ? OnnxSeconds : TorchSeconds) / Batch, other = (onnx ? TorchSeconds : OnnxSeconds) / Batch;
             string hook = FaultInjection.FasterEngine is { } forced ? $" [test hook: {forced} made faster]" : "";
             return $"--engine auto runs {Engine}: {Seconds(chosen)} vs {Seconds(other)} ({(onnx ? "torch" : "onnx")}) per {LGMSNet.Dsl.Formatting.Size(Size)} {unit}, " +
-                   (Cached ? $"measured on this machine earlier (cached in {cachePath})" : $"measured on this machine (cached in {cachePath})") + hook;
+                   (Cached ? $"measured on this machine earlier (cached in {cachePath})"
+                       : $"measured on this machine in {Seconds(MeasuringSeconds)} (cached in {cachePath})") + hook;
         }
 
         private static string Seconds(double seconds) => seconds >= 1
@@ -76,8 +80,7 @@ public static class AutoEngine
     /// <summary>The engine <c>--engine auto</c> runs for <paramref name="segmenter"/> on the CPU, which must hold the unfused
     /// network (<see cref="Segmenter.Load"/> with <c>fuse: false</c>; the export reads it): a segmenter with the checked
     /// ONNX Runtime session, or with its own network fused. It is timed on batches of <paramref name="batch"/> inputs of
-    /// the segmenter's input size (2D: images as eval or predict batch them; 3D: <see cref="Predictor.DefaultWindowBatch"/>
-    /// windows). <paramref name="decision"/> says what was chosen and why (<see cref="Decision.Describe"/>: the line to show);
+    /// the segmenter's input size (2D: images as eval or predict batch them; 3D: the CLI times one window). <paramref name="decision"/> says what was chosen and why (<see cref="Decision.Describe"/>: the line to show);
     /// it is null when the export failed its check, and then <paramref name="note"/> hears why. <paramref name="segmenter"/>
     /// is consumed when another is returned.</summary>
     public static Segmenter Choose(Segmenter segmenter, int batch, int threads, Action<string> note, out Decision? decision)
@@ -112,8 +115,10 @@ public static class AutoEngine
         if (decision == null)
         {
             network.FuseForInference(); // the form TorchSharp would run
+            var clock = Stopwatch.StartNew();
             var (torchSeconds, onnxSeconds) = Measure(network, onnx, shape);
-            decision = new Decision(onnxSeconds < torchSeconds ? "onnx" : "torch", torchSeconds, onnxSeconds, batch, size, Cached: false);
+            decision = new Decision(onnxSeconds < torchSeconds ? "onnx" : "torch", torchSeconds, onnxSeconds, batch, size, Cached: false)
+                { MeasuringSeconds = clock.Elapsed.TotalSeconds };
             Record(key, decision);
         }
         if (decision.Engine == "onnx") return onnx;

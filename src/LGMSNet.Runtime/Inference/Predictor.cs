@@ -14,12 +14,9 @@ namespace LGMSNet.Runtime.Inference;
 /// so thresholding, argmax and the loss read them as before. Volumes are combined window by window,
 /// so an ensemble needs one volume of accumulated logits however many members it has.</summary>
 public sealed class Predictor(IReadOnlyList<SegmentationNetwork> networks, Device device, int[] windowSize, bool flip = false,
-    double overlap = 0.5, int windowBatch = Predictor.DefaultWindowBatch, bool[]? mirrorAxes = null)
+    double overlap = 0.5, int windowBatch = 2, bool[]? mirrorAxes = null)
 {
-    /// <summary>Windows per forward pass of <see cref="SlidingWindow"/> unless the caller says otherwise.</summary>
-    public const int DefaultWindowBatch = 2;
-
-    public Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = DefaultWindowBatch)
+    public Predictor(SegmentationNetwork network, Device device, int[] windowSize, double overlap = 0.5, int windowBatch = 2)
         : this(new[] { network }, device, windowSize, false, overlap, windowBatch)
     {
     }
