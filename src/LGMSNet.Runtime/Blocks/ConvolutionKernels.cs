@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using LGMSNet.Runtime.IO;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,17 +47,16 @@ public static class ConvolutionKernels
     private static readonly object Lock = new();
     private static Dictionary<Shape, ConvolutionKernel>? _known;
     private static Dictionary<string, string> _recorded = new();
-    private static string? _cachePath = Environment.GetEnvironmentVariable("LGMSNET_KERNEL_CACHE");
+    private static string? _cachePath;
     private static int _checks;
     private static double _checkMilliseconds;
 
-    /// <summary>The cache file: <c>LGMSNET_KERNEL_CACHE</c>, else <c>$XDG_CACHE_HOME/lgmsnet/conv-kernels.json</c>, else
-    /// <c>~/.cache/lgmsnet/conv-kernels.json</c>. Setting it (tests; null: the default) forgets what this process knows.</summary>
+    /// <summary>The cache file: <c>LGMSNET_KERNEL_CACHE</c>, else <c>conv-kernels.json</c> in the per-machine cache folder
+    /// (<see cref="MachineCache.PathOf"/>). Setting it (tests; null: the default) forgets what this process knows.</summary>
     [System.Diagnostics.CodeAnalysis.AllowNull]
     public static string CachePath
     {
-        get => _cachePath ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "lgmsnet", "conv-kernels.json");
+        get => _cachePath ?? MachineCache.PathOf("conv-kernels.json", "LGMSNET_KERNEL_CACHE");
         set
         {
             lock (Lock)
@@ -76,9 +72,6 @@ public static class ConvolutionKernels
 
     /// <summary>Wall time those checks took, in milliseconds.</summary>
     public static double CheckMilliseconds => _checkMilliseconds;
-
-    /// <summary>This machine's key: the CPU model and a hash of its feature flags (/proc/cpuinfo on Linux).</summary>
-    public static string CpuKey { get; } = ReadCpuKey();
 
     /// <summary>The libtorch (and TorchSharp) the kernels were checked with.</summary>
     public static string LibtorchKey { get; } = $"libtorch {torch.__version__}, TorchSharp {typeof(torch).Assembly.GetName().Version}";
@@ -170,43 +163,24 @@ public static class ConvolutionKernels
     {
         _recorded = new Dictionary<string, string>();
         var known = new Dictionary<Shape, ConvolutionKernel>();
-        try
-        {
-            if (!File.Exists(CachePath)) return known;
-            var file = JsonSerializer.Deserialize<CacheFile>(File.ReadAllText(CachePath), RuntimeJson.Options);
-            if (file == null || file.Cpu != CpuKey || file.Libtorch != LibtorchKey || file.Fault != FaultKey) return known;
-            foreach (var (key, value) in file.Kernels)
-                if (ParseShape(key) is { } shape && value switch
-                    {
-                        "channels-last" => ConvolutionKernel.ChannelsLast,
-                        "contiguous" => ConvolutionKernel.Contiguous,
-                        "float64" => ConvolutionKernel.Float64,
-                        _ => (ConvolutionKernel?)null,
-                    } is { } kernel)
+        var file = MachineCache.Read<CacheFile>(CachePath);
+        if (file?.Kernels == null || file.Cpu != MachineCache.CpuKey || file.Libtorch != LibtorchKey || file.Fault != FaultKey) return known;
+        foreach (var (key, value) in file.Kernels)
+            if (ParseShape(key) is { } shape && value switch
                 {
-                    known[shape] = kernel;
-                    _recorded[key] = value;
-                }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-        {
-            // An unreadable or corrupt cache is rebuilt: it only spares work.
-        }
+                    "channels-last" => ConvolutionKernel.ChannelsLast,
+                    "contiguous" => ConvolutionKernel.Contiguous,
+                    "float64" => ConvolutionKernel.Float64,
+                    _ => (ConvolutionKernel?)null,
+                } is { } kernel)
+            {
+                known[shape] = kernel;
+                _recorded[key] = value;
+            }
         return known;
     }
 
-    private static void Save()
-    {
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(CachePath)!);
-            AtomicFile.WriteAllText(CachePath, RuntimeJson.Serialize(new CacheFile(CpuKey, LibtorchKey, FaultKey, _recorded)));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A read-only cache folder: this process still remembers; the next one checks again.
-        }
-    }
+    private static void Save() => MachineCache.Write(CachePath, new CacheFile(MachineCache.CpuKey, LibtorchKey, FaultKey, _recorded));
 
     /// <summary>Reads back <see cref="Shape.ToString"/>: "2d 24>24 k3x3 g1".</summary>
     private static Shape? ParseShape(string key)
@@ -218,27 +192,5 @@ public static class ConvolutionKernels
         var kernel = parts[2][1..].Split('x').Select(k => long.TryParse(k, out long v) ? v : -1).ToArray();
         if (kernel.Length != dims || kernel.Any(k => k <= 0) || dims is not (2 or 3)) return null;
         return new Shape(dims, outChannels, inChannels / groups, groups, kernel[0], kernel[1], dims == 3 ? kernel[2] : 0);
-    }
-
-    private static string ReadCpuKey()
-    {
-        string? model = null, flags = null;
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/cpuinfo"))
-            {
-                if (line.Split(':', 2) is not [var key, var value]) continue;
-                key = key.Trim();
-                if (key == "model name") model ??= value.Trim();
-                else if (key is "flags" or "Features") flags ??= value.Trim();
-                if (model != null && flags != null) break;
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Not Linux: the architecture alone.
-        }
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(flags ?? "")))[..12].ToLowerInvariant();
-        return $"{model ?? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString()} (flags {hash})";
     }
 }

@@ -14,6 +14,17 @@ namespace LGMSNet.Runtime.Cli;
 /// <summary><c>bench</c>: the measuring instrument for speed and memory (never a unit test).</summary>
 internal static class BenchCommand
 {
+    /// <summary>The network <c>--engine auto</c> runs for <paramref name="network"/> (random weights, unfused) on batches of
+    /// <paramref name="batch"/> at <paramref name="size"/>, with the line that says why; a network not chosen is disposed.</summary>
+    private static SegmentationNetwork Auto(SegmentationNetwork network, int batch, int[] size, int threads, CliContext context)
+    {
+        network.eval();
+        var chosen = Deploy.AutoEngine.Choose(network, batch, size, threads, line => context.Error.WriteLine("note: " + line), out var decision);
+        if (!ReferenceEquals(chosen, network)) network.Dispose();
+        if (decision != null) context.Error.WriteLine("note: " + decision.Describe(Deploy.AutoEngine.CachePath));
+        return chosen;
+    }
+
     public static Command Create(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture to measure." };
@@ -32,7 +43,8 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var engine = new Option<string>("--engine")
         {
-            Description = "Inference engine measured against unfused TorchSharp: auto (what eval and predict run by default: onnx on the CPU unless --per-stage, torch on CUDA), " +
+            Description = "Inference engine measured against unfused TorchSharp: auto (what eval and predict run by default: on the CPU the checked engine " +
+                          "measured faster on this machine for this batch and size, cached; torch with --per-stage and on CUDA), " +
                           "torch (fused TorchSharp) or onnx (ONNX Runtime, CPU).",
             DefaultValueFactory = _ => "auto",
         };
@@ -64,11 +76,15 @@ internal static class BenchCommand
             if (chosen == "onnx" && result.GetValue(perStage)) throw new UserErrorException("--per-stage times TorchSharp stages; it does not apply to --engine onnx", 2);
             if (result.GetValue(model) != null && chosen == "torch") throw new UserErrorException("--model runs an exported model in ONNX Runtime; it does not go with --engine torch", 2);
             if (result.GetValue(model) != null && dev.type != DeviceType.CPU) throw new UserErrorException("--model runs in ONNX Runtime on the CPU (--device cpu)", 2);
-            bool onnx = chosen == "onnx" || (chosen == "auto" && (result.GetValue(model) != null || (dev.type == DeviceType.CPU && info.Dims == 2 && !result.GetValue(perStage))));
+            // auto: what eval and predict run by default, decided for this batch and size (Deploy.AutoEngine); with --model that model.
+            bool measure = chosen == "auto" && result.GetValue(model) == null && dev.type == DeviceType.CPU && !result.GetValue(perStage);
+            bool onnx = chosen == "onnx" || (chosen == "auto" && result.GetValue(model) != null);
             torch.manual_seed(0);
-            using SegmentationNetwork fused = !onnx ? descriptor.Create()
+            using SegmentationNetwork fused = measure ? Auto(descriptor.Create(), b, inferSize, result.GetValue(threads), context)
+                : !onnx ? descriptor.Create()
                 : result.GetValue(model) is { } path ? Deploy.OnnxEngine.FromFile(path, info, result.GetValue(threads))
                 : Deploy.OnnxEngine.FromNetwork(unfused, result.GetValue(threads));
+            onnx = fused is Deploy.OnnxNetwork;
             fused.to(dev);
             if (!onnx) fused.FuseForInference();
             string fusedName = onnx ? "onnx" : "fused";

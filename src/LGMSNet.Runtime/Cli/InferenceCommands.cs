@@ -15,6 +15,9 @@ namespace LGMSNet.Runtime.Cli;
 /// <summary><c>eval</c> and <c>predict</c>: trained weights on data, through the fused inference path.</summary>
 internal static class InferenceCommands
 {
+    /// <summary>2D images eval passes the network at once (predict: one).</summary>
+    private const int EvalBatch = 4;
+
     public static Command Eval(CliContext context)
     {
         var arch = new Argument<string>("arch") { Description = "Architecture of the weights." };
@@ -32,7 +35,7 @@ internal static class InferenceCommands
         command.SetAction(result =>
         {
             var descriptor = context.Resolve(result.GetValue(arch)!);
-            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result);
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result, EvalBatch);
             {
                 int[] inputSize = segmenter.InputSize;
                 var inputs = segmenter.Convention;
@@ -55,7 +58,7 @@ internal static class InferenceCommands
                 if (cases.Count == 0) throw new DataException("no cases to evaluate");
                 var labels = LabelSummary.Of("evaluation set", cases);
                 foreach (var warning in labels.Warnings) context.Error.WriteLine("warning: " + warning.Message);
-                var metrics = Evaluation.Evaluate(segmenter.Predictor, cases, descriptor.Info.Classes, 4);
+                var metrics = Evaluation.Evaluate(segmenter.Predictor, cases, descriptor.Info.Classes, EvalBatch);
                 var (empty, full) = Evaluation.Baselines(cases, descriptor.Info.Classes);
                 if (result.GetValue(perCase) is { } table2)
                 {
@@ -131,7 +134,7 @@ internal static class InferenceCommands
             {
                 throw new UserErrorException(e.Message, 2);
             }
-            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result);
+            using var segmenter = common.Load(context, descriptor, result.GetValue(weights), result.GetValue(size), result, imagesPerBatch: 1);
             {
                 Directory.CreateDirectory(target);
                 foreach (var (file, destination) in plan)
@@ -194,7 +197,9 @@ internal static class InferenceCommands
         private readonly Option<bool> _unfused = new("--no-fuse") { Description = "Run the training-form network instead of the fused inference form." };
         private readonly Option<string> _engine = new("--engine")
         {
-            Description = "auto (the default: onnx on the CPU once its in-memory export matches TorchSharp on a seeded input, the faster engine there; torch on CUDA), " +
+            Description = "auto (the default: on the CPU the engine measured faster on this machine for this network and input size, " +
+                          "among those that pass their check - onnx only once its in-memory export matches TorchSharp on a seeded input; the decision " +
+                          "is cached in $XDG_CACHE_HOME/lgmsnet/engine-choice.json; torch on CUDA and with --no-fuse), " +
                           "torch (TorchSharp), or onnx (ONNX Runtime on the CPU: the weights exported in memory, or --model).",
             DefaultValueFactory = _ => "auto",
         };
@@ -218,7 +223,9 @@ internal static class InferenceCommands
             command.Add(_unfinished);
         }
 
-        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string[]? weights, string? size, ParseResult result)
+        /// <summary>The segmenter eval or predict runs; <paramref name="imagesPerBatch"/> is how many 2D images it passes the
+        /// network at once (what <c>--engine auto</c> times; 3D runs sliding windows).</summary>
+        public Segmenter Load(CliContext context, ArchitectureDescriptor descriptor, string[]? weights, string? size, ParseResult result, int imagesPerBatch)
         {
             string engine = result.GetValue(_engine)!;
             string? model = result.GetValue(_model);
@@ -227,9 +234,10 @@ internal static class InferenceCommands
             if (engine == "onnx" && !cpu) throw new UserErrorException("--engine onnx runs on the CPU (--device cpu)", 2);
             if (model != null && !cpu) throw new UserErrorException("--model runs in ONNX Runtime on the CPU (--device cpu)", 2);
             if (model != null && result.GetValue(_unfused)) throw new UserErrorException("--no-fuse runs the TorchSharp training form; it does not go with --model", 2);
-            // auto: ONNX Runtime where it was measured faster (2D on the CPU: docs/benchmarks.md); 3D ran slower there (0.87–0.93x at 96³).
-            bool onnx = engine == "onnx" || (engine == "auto" && (model != null || (cpu && descriptor.Info.Dims == 2 && !result.GetValue(_unfused))));
-            bool auto = engine == "auto" && model == null;
+            // auto on the CPU: the engine measured faster here for this network and input, among those that pass their check
+            // (Deploy.AutoEngine); with --model, that model; on CUDA, or with --no-fuse (the TorchSharp training form), TorchSharp.
+            bool measure = engine == "auto" && model == null && cpu && !result.GetValue(_unfused);
+            bool onnx = engine == "onnx" || (engine == "auto" && model != null);
             int threads = result.GetValue(_threads);
             if (threads > 0) torch.set_num_threads(threads);
             int[]? inputSize = size is null ? null : Format.ParseSize(size, descriptor.Info.Dims);
@@ -256,27 +264,31 @@ internal static class InferenceCommands
             var files = Members(weights, context, result.GetValue(_unfinished));
             if (model != null && files.Count > 1) throw new UserErrorException("--model runs one exported network; give one --weights with it", 2);
             var members = new List<Segmenter>();
+            bool decided = false;
             try
             {
                 foreach (var file in files)
                 {
                     if (files.Count > 1) context.Error.WriteLine($"ensemble member {members.Count + 1}/{files.Count}: {file}");
                     // ONNX export reads the unfused network (it folds and merges itself).
-                    var member = Segmenter.Load(descriptor.Create(), file, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !result.GetValue(_unfused));
+                    var member = Segmenter.Load(descriptor.Create(), file, result.GetValue(_device)!, inputSize, chosen, fuse: !onnx && !measure && !result.GetValue(_unfused));
                     members.Add(member);
                     if (member.Weights?.Note is { } note) context.Error.WriteLine("note: " + note);
                     if (descriptor.Info.Dims == 3 && members.Count == 1) NotePlan(context, file, member.Plan);
                     if (given == null && member.Weights?.Layout == KeyLayout.Reference && member.Convention == InputConvention.Authors)
                         context.Error.WriteLine($"note: {file} is in the authors' key layout; using the authors' input convention (BGR, normalised then /255 again; --input-convention overrides)");
                     if (onnx && model != null) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromFile(model, descriptor.Info, threads));
-                    else if (onnx && !auto) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromNetwork(member.Network, threads));
-                    else if (onnx)
+                    else if (onnx) members[^1] = member.WithNetwork(Deploy.OnnxEngine.FromNetwork(member.Network, threads));
+                    else if (measure)
                     {
-                        if (Deploy.OnnxEngine.FromNetworkVerified(member.Network, threads, out var reason) is { } verified) members[^1] = member.WithNetwork(verified);
-                        else
+                        // 3D: one sliding window per timed call (a 96³ window takes seconds; predict runs them two at a time).
+                        members[^1] = Deploy.AutoEngine.Choose(member, descriptor.Info.Dims == 3 ? 1 : imagesPerBatch, threads,
+                            line => context.Error.WriteLine("note: " + line), out var decision);
+                        // An ensemble's members share one decision (one architecture and size): said once.
+                        if (decision != null && !decided)
                         {
-                            context.Error.WriteLine($"note: running TorchSharp (--engine auto): {reason}");
-                            if (!result.GetValue(_unfused)) member.Network.FuseForInference();
+                            context.Error.WriteLine("note: " + decision.Describe(Deploy.AutoEngine.CachePath));
+                            decided = true;
                         }
                     }
                 }

@@ -41,6 +41,12 @@ public static class FaultInjection
     /// from TorchSharp, so a test can see the fallback to TorchSharp.</summary>
     public static bool OnnxCheckMismatch { get; set; } = Environment.GetEnvironmentVariable("LGMSNET_FAULT_ONNX_MISMATCH") == "1";
 
+    /// <summary>LGMSNET_FAULT_FASTER_ENGINE=onnx|torch makes <c>--engine auto</c>'s measurement find that engine faster: after
+    /// both are timed, the other one's time becomes at least twice its time. The decision is cached apart from real ones
+    /// (the cache file records the hook), so tests see both branches on any machine.</summary>
+    public static string? FasterEngine { get; set; } =
+        Environment.GetEnvironmentVariable("LGMSNET_FAULT_FASTER_ENGINE") is var engine && engine is "onnx" or "torch" ? engine : null;
+
     /// <summary>LGMSNET_FAULT_CONV_LAYOUT=layout[:k] (layout <c>contiguous</c>, <c>channels-last</c> or <c>any</c>, k a kernel size) makes
     /// every convolution built by the runtime that runs in that layout (with that kernel size) return wrong numbers, as
     /// oneDNN 3.7.1 does on some AVX-512 CPUs, so tests can see that every forward pass runs the layout chosen for it

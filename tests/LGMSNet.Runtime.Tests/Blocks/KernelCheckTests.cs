@@ -48,7 +48,7 @@ public sealed class KernelCheckTests
         Assert.Equal(NarrowShapes, ConvolutionKernels.ChecksRun - before);
         Console.WriteLine($"kernel check: {NarrowShapes} shapes in {ConvolutionKernels.CheckMilliseconds - ms:F0} ms");
         var file = JsonNode.Parse(File.ReadAllText(cache.CachePath))!;
-        Assert.Equal(ConvolutionKernels.CpuKey, (string?)file["cpu"]);
+        Assert.Equal(LGMSNet.Runtime.IO.MachineCache.CpuKey, (string?)file["cpu"]);
         Assert.Equal(ConvolutionKernels.LibtorchKey, (string?)file["libtorch"]);
         Assert.Equal(NarrowShapes, file["kernels"]!.AsObject().Count);
 
@@ -73,7 +73,7 @@ public sealed class KernelCheckTests
         int before = ConvolutionKernels.ChecksRun;
         ForwardIsExact($"build after the cache's {key} changed").Dispose();
         Assert.Equal(NarrowShapes, ConvolutionKernels.ChecksRun - before);
-        Assert.Equal(key == "cpu" ? ConvolutionKernels.CpuKey : ConvolutionKernels.LibtorchKey,
+        Assert.Equal(key == "cpu" ? LGMSNet.Runtime.IO.MachineCache.CpuKey : ConvolutionKernels.LibtorchKey,
             (string?)JsonNode.Parse(File.ReadAllText(cache.CachePath))![key]);
     }
 
