@@ -37,8 +37,8 @@ public static class FaultInjection
     /// (SIGABRT, as libtorch's std::terminate), which no handler of the process can report.</summary>
     public static (string Place, int Epoch)? ThrowAt { get; set; } = ParseNameCount(Environment.GetEnvironmentVariable("LGMSNET_FAULT_THROW"));
 
-    /// <summary>LGMSNET_FAULT_ONNX_MISMATCH=1 makes the check behind <c>--engine auto</c> find the in-memory ONNX export different
-    /// from TorchSharp, so a test can see the fallback to TorchSharp.</summary>
+    /// <summary>LGMSNET_FAULT_ONNX_MISMATCH=1 makes the ONNX check (<c>OnnxVerifier.Verify</c>: export's verification and the
+    /// check behind <c>--engine auto</c>) find the export 100 % off TorchSharp, so a test can see a failed check's handling.</summary>
     public static bool OnnxCheckMismatch { get; set; } = Environment.GetEnvironmentVariable("LGMSNET_FAULT_ONNX_MISMATCH") == "1";
 
     /// <summary>LGMSNET_FAULT_FASTER_ENGINE=onnx|torch makes <c>--engine auto</c>'s measurement find that engine faster: after
