@@ -245,11 +245,11 @@ internal static class PytorchCompare
     private static double Training(Measurement m, int iterations, int warmup) =>
         SpeedProbe.TrainingSteps(m.Descriptor, torch.CPU, m.Batch, m.Size, warmup, iterations, out _).Median;
 
-    /// <summary>The CPU's fp32 peak: physical cores × the highest "cpu MHz" in /proc/cpuinfo × 32 FLOP per cycle (AVX-512:
-    /// 16 fp32 lanes, two FMA units, 2 FLOP per FMA). An assumption, printed as such; --peak-gflops overrides it.</summary>
+    /// <summary>The CPU's fp32 peak: physical cores × the highest "cpu MHz" in /proc/cpuinfo × 64 FLOP per cycle (AVX-512:
+    /// 16 fp32 lanes × 2 FLOP per FMA × two FMA units). An assumption, printed as such; --peak-gflops overrides it.</summary>
     private static (double Gflops, string How) CpuPeak()
     {
-        const int flopPerCycle = 32;
+        const int flopPerCycle = 64;
         var cores = new HashSet<string>();
         int processors = 0;
         double mhz = 0;
