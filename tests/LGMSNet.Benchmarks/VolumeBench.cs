@@ -141,6 +141,9 @@ internal static class VolumeBench
                     new PreprocessingPlan("RAS", new[] { 1.5, 1.5, 2.0 }, IntensityScheme.Parse("window:-175,250"), "bench")),
             };
             Console.WriteLine($"volumes-speed: lgmsnet-3d (random weights), 96^3 windows, 50 % overlap, {threads} thread(s), {repeats} repeat(s) interleaved");
+            string only = Option(args, "--only", "");
+            if (only.Length > 0) volumes = volumes.Where(v => v.Item1.StartsWith(only, StringComparison.OrdinalIgnoreCase)).ToArray();
+            var engines = Option(args, "--engines", "torch,onnx").Split(',');
             foreach (var (name, data, plan) in volumes)
             {
                 // Preprocessing throughput: the whole cache fill (read, reorient, normalise, resample, write) of 3 volumes.
@@ -154,12 +157,12 @@ internal static class VolumeBench
             manual_seed(1);
             using var network = descriptor.Create();
             network.eval();
-            var onnx = OnnxEngine.FromNetwork(network, threads);
+            var onnx = engines.Contains("onnx") ? OnnxEngine.FromNetwork(network, threads) : null;
             network.FuseForInference();
             var times = new Dictionary<string, List<double>>();
             for (int r = 0; r < repeats; r++)
                 foreach (var (name, data, plan) in volumes)
-                    foreach (var (engine, net) in new (string, LGMSNet.Runtime.Network.SegmentationNetwork)[] { ("torch", network), ("onnx", onnx) })
+                    foreach (var (engine, net) in new (string, LGMSNet.Runtime.Network.SegmentationNetwork?)[] { ("torch", network), ("onnx", onnx) }.Where(e => e.Item2 != null).Select(e => (e.Item1, e.Item2!)))
                     {
                         var segmenter = Segmenter.ForNetwork(net, CPU, new[] { 96, 96, 96 }, InputConvention.Standard, plan: plan);
                         string input = Path.Combine(data, "imagesTr", "case_000.nii"), output = Path.Combine(root, $"prediction-{engine}.nii");
