@@ -25,7 +25,7 @@ using static TorchSharp.torch;
 //     trains through the real CLI while CPU burners load every core, SIGTERMs it once and resumes (Soak.cs).
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-memory [--cases 6] [--edge 160] [--keep]
 //     trains lgmsnet-3d through the CLI on N and 4N cached cases (interleaved, twice) and prints each trainer's peak RSS (VolumeBench.cs).
-//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-speed [--repeats 2] [--threads 2] [--only brain|ct] [--engines torch,onnx]
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- volumes-speed [--repeats 2] [--threads 2] [--only brain|btcv] [--engines torch,onnx]
 //     seconds per volume of predict (brain-sized MRI, BTCV-sized CT; TorchSharp and ONNX Runtime) and preprocessing volumes/min.
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- lsp [--edits 1000] [--memory-edits 10000]
 //     the real `lgmsnet lsp` process (build src/LGMSNet.LanguageServer -c Release first): didChange → publishDiagnostics
