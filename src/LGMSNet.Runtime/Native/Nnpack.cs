@@ -15,16 +15,12 @@ namespace LGMSNet.Runtime;
 /// warning may then appear and is harmless (README, Troubleshooting).</remarks>
 internal static class Nnpack
 {
-    // Itanium C++ ABI (Linux, macOS) and MSVC names of at::globalContext(), Context::setUserEnabledNNPACK(bool) and
-    // Context::userEnabledNNPACK() const.
-    private static readonly (string Context, string Set, string Get)[] Symbols =
+    // Itanium C++ ABI (Linux, macOS) and MSVC names of Context::setUserEnabledNNPACK(bool) and Context::userEnabledNNPACK() const.
+    private static readonly string[][] Symbols =
     {
-        ("_ZN2at13globalContextEv", "_ZN2at7Context20setUserEnabledNNPACKEb", "_ZNK2at7Context17userEnabledNNPACKEv"),
-        ("?globalContext@at@@YAAEAVContext@1@XZ", "?setUserEnabledNNPACK@Context@at@@QEAAX_N@Z", "?userEnabledNNPACK@Context@at@@QEBA_NXZ"),
+        new[] { "_ZN2at7Context20setUserEnabledNNPACKEb", "_ZNK2at7Context17userEnabledNNPACKEv" },
+        new[] { "?setUserEnabledNNPACK@Context@at@@QEAAX_N@Z", "?userEnabledNNPACK@Context@at@@QEBA_NXZ" },
     };
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate IntPtr GlobalContext();
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate void SetFlag(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool value);
@@ -45,15 +41,6 @@ internal static class Nnpack
     public static bool? Enabled() =>
         Find() is { } found ? Marshal.GetDelegateForFunctionPointer<GetFlag>(found.Get)(found.Context) : null;
 
-    private static (IntPtr Context, IntPtr Set, IntPtr Get)? Find()
-    {
-        string library = OperatingSystem.IsWindows() ? "torch_cpu.dll" : OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
-        // TorchSharp has loaded it already: this finds that copy (packaged, or LGMSNET_LIBTORCH's, by its soname).
-        if (!NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var handle) && !NativeLibrary.TryLoad(library, out handle)) return null;
-        foreach (var (context, set, get) in Symbols)
-            if (NativeLibrary.TryGetExport(handle, context, out var contextFunction) && NativeLibrary.TryGetExport(handle, set, out var setFunction)
-                && NativeLibrary.TryGetExport(handle, get, out var getFunction))
-                return (Marshal.GetDelegateForFunctionPointer<GlobalContext>(contextFunction)(), setFunction, getFunction);
-        return null;
-    }
+    private static (IntPtr Context, IntPtr Set, IntPtr Get)? Find() =>
+        LibTorchExports.ContextMembers(Symbols) is { } found ? (found.Context, found.Members[0], found.Members[1]) : null;
 }

@@ -41,6 +41,7 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     private Tensor Run(Tensor input, StageObserver? observe, Dictionary<string, Tensor>? keep)
     {
         CheckInput(input);
+        Denormals.FlushOnThisThread();
         if (!_layoutsGuarded) GuardConvolutionLayouts();
         using var scope = NewDisposeScope();
         using var mode = IsFusedForInference ? inference_mode(true) : null;
