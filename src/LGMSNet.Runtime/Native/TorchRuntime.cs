@@ -43,6 +43,7 @@ public static class TorchRuntime
             // libtorch's NNPACK warning on CPUs NNPACK does not support is noise to a user (Nnpack's remarks).
             Nnpack.TryDisable();
             Denormals.FlushOnThisThread();
+            Allocator.KeepFreedMemory();
             _loaded = true;
         }
     }

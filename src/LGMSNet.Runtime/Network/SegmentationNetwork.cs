@@ -42,6 +42,7 @@ public abstract class SegmentationNetwork : nn.Module<Tensor, Tensor>
     {
         CheckInput(input);
         Denormals.FlushOnThisThread();
+        Allocator.KeepFreedMemory();
         if (!_layoutsGuarded) GuardConvolutionLayouts();
         using var scope = NewDisposeScope();
         using var mode = IsFusedForInference ? inference_mode(true) : null;
