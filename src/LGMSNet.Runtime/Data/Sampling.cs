@@ -247,8 +247,8 @@ public sealed class BatchLoader : IDisposable
         // The last batch is kept even when smaller (as the reference's DataLoader, drop_last=False).
         BatchCount = batches.Count;
         SampleCount = batches.Sum(b => b.Length);
-        // A dedicated thread, not a thread-pool one: the producer blocks on the bounded queue for the whole epoch, and .NET
-        // runs SIGHUP handlers on the thread pool, so pool threads held here delayed a hang-up past the end of the run.
+        // A dedicated thread, not a thread-pool one: the producer blocks on the bounded queue for the whole epoch, which would
+        // hold one of the pool's few threads (two on a 2-core machine) from other pool work, SIGHUP handlers included.
         _producer = Task.Factory.StartNew(() =>
         {
             try

@@ -5,8 +5,9 @@ using System.Text;
 namespace LGMSNet.Runtime.Tests.Support;
 
 /// <summary>The real CLI (architectures/bin/.../lgmsnet.dll) as its own process, for what only a process shows:
-/// signals, the last-resort handler of other threads' exceptions, a SIGKILL. SIGINT's disposition is reset to the
-/// default (env --default-signal), since a process started in the background by a shell inherits it ignored.</summary>
+/// signals, the last-resort handler of other threads' exceptions, a SIGKILL. The stop signals' dispositions are reset to
+/// the default (env --default-signal): a process started in the background by a shell inherits SIGINT ignored, and one
+/// under nohup inherits SIGHUP ignored — which the CLI rightly keeps ignoring, so a SIGHUP test run from nohup failed.</summary>
 public sealed class CliProcess : IDisposable
 {
     private readonly Process _process;
@@ -19,7 +20,7 @@ public sealed class CliProcess : IDisposable
         string cli = Path.Combine(Fixtures.RepoRoot, "architectures", "bin", configuration, "net10.0", "lgmsnet.dll");
         if (!File.Exists(cli)) throw new InvalidOperationException(cli + " not built");
         var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "--default-signal=INT", "dotnet", cli }.Concat(arguments)) start.ArgumentList.Add(argument);
+        foreach (var argument in new[] { "--default-signal=HUP,INT,TERM", "dotnet", cli }.Concat(arguments)) start.ArgumentList.Add(argument);
         foreach (var (key, value) in environment) start.Environment[key] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => { lock (_out) if (e.Data != null) _out.AppendLine(e.Data); };
