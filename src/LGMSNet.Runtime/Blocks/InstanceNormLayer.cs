@@ -29,11 +29,11 @@ public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
     {
         // Per sample, libtorch's batch norm with batch statistics is this sample's instance norm, and it runs in the
         // input's layout (channels-last too), with two-pass statistics.
-        long n = x.shape[0];
-        if (n == 1) return nn.functional.batch_norm(x, null, null, training: true, eps: Eps);
+        if (x.shape[0] <= 1) return nn.functional.batch_norm(x, null, null, training: true, eps: Eps);
         using var scope = NewDisposeScope();
-        var parts = new Tensor[n];
-        for (long i = 0; i < n; i++) parts[i] = nn.functional.batch_norm(x.narrow(0, i, 1), null, null, training: true, eps: Eps);
+        // split, not narrow per sample: its backward concatenates the gradients once (narrow's would zero-fill and add a
+        // full-size tensor per sample).
+        var parts = x.split(1, 0).Select(sample => nn.functional.batch_norm(sample, null, null, training: true, eps: Eps)).ToArray();
         return scope.MoveToOuter(torch.cat(parts, 0));
     }
 }

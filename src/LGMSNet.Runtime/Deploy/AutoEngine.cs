@@ -128,10 +128,12 @@ public static class AutoEngine
     }
 
     /// <summary>The cache entry's key: the architecture (name, YAML hash, dimensionality, widths), the input shape, the
-    /// threads and the precision both engines run in.</summary>
+    /// threads and the precision both engines run in; and the process settings that change TorchSharp's speed when opted
+    /// out of (<c>LGMSNET_MALLOC</c>, <c>LGMSNET_DENORMALS</c>).</summary>
     private static string Key(ArchitectureInfo info, long[] shape, int threads) =>
         $"{info.Name} yaml {info.YamlSha256[..Math.Min(12, info.YamlSha256.Length)]} {info.Dims}d widths {string.Join(",", info.Plan.Widths)} | " +
-        $"input [{string.Join(", ", shape)}] | threads {(threads > 0 ? threads : get_num_threads())} | float32";
+        $"input [{string.Join(", ", shape)}] | threads {(threads > 0 ? threads : get_num_threads())} | float32" +
+        (Allocator.Reusing && Denormals.Flushing ? "" : $" | malloc {(Allocator.Reusing ? "reuse" : "default")} denormals {(Denormals.Flushing ? "flush" : "keep")}");
 
     /// <summary>Medians of each engine's timed calls, after a warm-up call each (see the class comment).</summary>
     private static (double Torch, double Onnx) Measure(SegmentationNetwork torchNetwork, SegmentationNetwork onnxNetwork, long[] shape)

@@ -30,6 +30,9 @@ public sealed class DenormalTests
         long before = -1, after = -1, threads = 0;
         var thread = new Thread(() =>
         {
+            // Two threads at least, so the team half is exercised (libtorch's default follows physical cores).
+            int previous = get_num_threads();
+            set_num_threads(Math.Max(2, previous));
             threads = get_num_threads();
             Assert.True(Denormals.Set(false), "this libtorch exports no setFlushDenormal");
             Denormals.ResetThisThread();
@@ -41,6 +44,7 @@ public sealed class DenormalTests
             using (var input = randn(1, descriptor.Info.InChannels, 32, 32))
             using (network.forward(input)) { }
             after = SurvivingDenormals();
+            set_num_threads(previous);
         });
         thread.Start();
         thread.Join();
