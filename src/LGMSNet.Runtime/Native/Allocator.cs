@@ -33,7 +33,8 @@ public static class Allocator
     /// <summary>Sets glibc's allocation policy as described above (once; later calls do nothing).</summary>
     public static void KeepFreedMemory()
     {
-        if (Interlocked.Exchange(ref _done, 1) == 1 || !Reusing || !OperatingSystem.IsLinux()) return;
+        // A plain read first: this runs on every forward pass, and only the first needs the interlocked write.
+        if (Volatile.Read(ref _done) == 1 || Interlocked.Exchange(ref _done, 1) == 1 || !Reusing || !OperatingSystem.IsLinux()) return;
         try
         {
             Applied = Mallopt(MmapMax, 0) == 1 && Mallopt(TrimThreshold, int.MaxValue) == 1;

@@ -138,15 +138,7 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
     [Fact]
     public void The_report_is_on_the_runs_held_out_cases_whenever_it_validates_on_the_runs_data_and_warns_otherwise()
     {
-        string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
-        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
-        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
-        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
-        string run = Temp("run");
-        string weights = Weights("lgmsnet", run);
-        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
-        string[] Export(params string[] extra) => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
-            .Concat(extra).ToArray();
+        var (data, other, ids, train, test, run, Export) = RunWithHeldOutSplit();
 
         // Calibrated elsewhere, validated on the run's own folder: still its test split, not all 12 cases (8 of them trained on).
         var (code, output, error) = CliRunner.Run(Export("--calibrate", other, "--validate", data + Path.DirectorySeparatorChar));
@@ -184,17 +176,9 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
     {
         // --validate through a link to the data folder, or through a link to a folder above it, is the run's own data: its
         // held-out split is measured, and a split of training cases is warned about, as for the real path.
-        string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
-        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
-        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
-        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
-        string run = Temp("run");
-        string weights = Weights("lgmsnet", run);
-        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
+        var (data, other, ids, train, test, run, Export) = RunWithHeldOutSplit();
         string dataLink = Directory.CreateSymbolicLink(Temp("data-link"), data).FullName;
         string parentLink = Directory.CreateSymbolicLink(Temp("parent-link"), Path.GetDirectoryName(data)!).FullName;
-        string[] Export(params string[] extra) => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
-            .Concat(extra).ToArray();
 
         foreach (var linked in new[] { dataLink, Path.Combine(parentLink, Path.GetFileName(data)), Path.Combine(dataLink, "images", "..") })
         {
@@ -253,5 +237,22 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         Assert.Contains("--calibrate: " + volumes, error);
         Assert.True(error.Contains("2 channel(s)"), error);
         Assert.False(File.Exists(model));
+    }
+
+    private delegate string[] ExportLine(params string[] extra);
+
+    /// <summary>12 image cases and 4 others; a run of lgmsnet whose options name the first 8 as its training split and the
+    /// last 4 as its test split; and the int8 export command line of its weights, to which a test adds options.</summary>
+    private (string Data, string Other, List<string?> Ids, string Train, string Test, string Run, ExportLine Export) RunWithHeldOutSplit()
+    {
+        string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
+        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
+        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
+        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
+        string run = Temp("run");
+        string weights = Weights("lgmsnet", run);
+        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
+        return (data, other, ids, train, test, run, extra => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
+            .Concat(extra).ToArray());
     }
 }

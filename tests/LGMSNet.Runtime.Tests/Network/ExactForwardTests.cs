@@ -84,17 +84,7 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
     public void Forward_without_preparation_equals_float64(string how)
     {
         using var scope = NewDisposeScope();
-        manual_seed(5);
-        using var source = Narrow.Create();
-        Randomise(source);
-        var values = source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-        using var reference = Narrow.Create();
-        reference.load_state_dict(values);
-        reference.eval();
-        reference.to(ScalarType.Float64);
-        var input = randn(4, 3, 32, 64);
-        Tensor expected;
-        using (no_grad()) expected = reference.forward(input.to_type(ScalarType.Float64));
+        var (values, input, expected) = Float64Reference(4, 3, 32, 64);
 
         using var fault = new KernelFault(("contiguous", null));
         manual_seed(5);
@@ -134,17 +124,7 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
     public void Segmenter_for_network_is_exact()
     {
         using var scope = NewDisposeScope();
-        manual_seed(5);
-        using var source = Narrow.Create();
-        Randomise(source);
-        var values = source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-        using var reference = Narrow.Create();
-        reference.load_state_dict(values);
-        reference.eval();
-        reference.to(ScalarType.Float64);
-        var input = randn(2, 3, 32, 32);
-        Tensor expected;
-        using (no_grad()) expected = reference.forward(input.to_type(ScalarType.Float64));
+        var (values, input, expected) = Float64Reference(2, 3, 32, 32);
 
         using var fault = new KernelFault(("contiguous", null));
         var network = Narrow.Create();
@@ -179,5 +159,21 @@ public sealed class ExactForwardTests() : TempFolderTest("lgms-exact-")
         foreach (var field in new[] { "iou", "f1", "acc", "se", "pc", "val_loss" })
             Assert.True(Math.Abs(best.GetProperty(field).GetDouble() - final.GetProperty(field).GetDouble()) <= 1e-5,
                 $"{field}: best epoch {best.GetProperty(field).GetDouble()}, final evaluation {final.GetProperty(field).GetDouble()}");
+    }
+
+    /// <summary>Seeded random weights of unet-narrow, a random input of <paramref name="shape"/>, and the output of a float64
+    /// copy of the network on it: the reference every exactness test compares with (tensors live in the caller's scope).</summary>
+    private static (Dictionary<string, Tensor> Values, Tensor Input, Tensor Expected) Float64Reference(params long[] shape)
+    {
+        manual_seed(5);
+        using var source = Narrow.Create();
+        Randomise(source);
+        var values = source.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+        using var reference = Narrow.Create();
+        reference.load_state_dict(values);
+        reference.eval();
+        reference.to(ScalarType.Float64);
+        var input = randn(shape);
+        using (no_grad()) return (values, input, reference.forward(input.to_type(ScalarType.Float64)));
     }
 }
