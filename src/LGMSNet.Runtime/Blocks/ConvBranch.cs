@@ -31,7 +31,7 @@ public sealed class ConvBranch : nn.Module<Tensor, Tensor>, IFusable
         using var scope = NewDisposeScope();
         var y = depthwise.call(x);
         if (!_fused) y = norm1.call(y);
-        y = pointwise.call(nn.functional.relu(y));
+        y = pointwise.call(Primitives.ActivateOwned(y, Activation.ReLU));
         if (!_fused) y = norm2.call(y);
         return scope.MoveToOuter(y);
     }

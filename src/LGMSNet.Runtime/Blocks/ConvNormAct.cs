@@ -43,7 +43,7 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
         using var scope = NewDisposeScope();
         var y = conv.call(x);
         if (!_normFolded) y = norm.call(y);
-        return scope.MoveToOuter(Primitives.Activate(y, _activation));
+        return scope.MoveToOuter(Primitives.ActivateOwned(y, _activation));
     }
 
     /// <summary>Folds an eval-mode BatchNorm into the convolution (<see cref="BatchNormFolding.IntoPreceding"/>).</summary>

@@ -33,11 +33,11 @@ public sealed class FusionBlock : nn.Module<Tensor, Tensor>, IFusable
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = nn.functional.gelu(conv1.call(x));
+        var y = Primitives.ActivateOwned(conv1.call(x), Activation.GELU);
         if (!_fused) y = norm1.call(y);
-        y = nn.functional.gelu(conv2.call(y));
+        y = Primitives.ActivateOwned(conv2.call(y), Activation.GELU);
         if (!_fused) y = norm2.call(y);
-        y = norm3.call(nn.functional.gelu(conv3.call(y)));
+        y = norm3.call(Primitives.ActivateOwned(conv3.call(y), Activation.GELU));
         return scope.MoveToOuter(y);
     }
 

@@ -44,11 +44,11 @@ public sealed class LmsBlock : nn.Module<Tensor, Tensor>, IFusable
         {
             var slices = x.chunk(_kernels.Length, 1);
             var mixed = torch.cat(slices.Select((s, i) => dwconv[i].call(s)).ToArray(), 1);
-            y = mixed.Plus(x);
+            y = Primitives.AddOwned(mixed, x);
         }
-        y = nn.functional.gelu(norm.call(y));
+        y = Primitives.ActivateOwned(norm.call(y), Activation.GELU);
         y = expand.call(reduce.call(y));
-        return scope.MoveToOuter(y.Plus(x));
+        return scope.MoveToOuter(Primitives.AddOwned(y, x));
     }
 
     /// <summary>Merges the per-slice depthwise convolutions into one depthwise convolution whose

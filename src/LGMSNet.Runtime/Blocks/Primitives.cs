@@ -50,6 +50,27 @@ public static class Primitives
         _ => throw new ArgumentOutOfRangeException(nameof(activation)),
     };
 
+    /// <summary>Whether <see cref="ActivateOwned"/> and <see cref="AddOwned"/> may write into their first argument (tests turn it
+    /// off to compute the out-of-place reference).</summary>
+    internal static bool InPlace { get; set; } = true;
+
+    /// <summary><see cref="Activate"/> for a tensor that the caller alone holds (a fresh output of the layer before): in
+    /// place when no gradient flows through it (inference: no full-size allocation, and no write-allocate traffic for
+    /// a new tensor; the same kernel, so the same values), out of place when one does (autograd keeps the input).</summary>
+    internal static Tensor ActivateOwned(Tensor owned, Activation activation) => owned.requires_grad || !InPlace ? Activate(owned, activation) : activation switch
+    {
+        Activation.None => owned,
+        Activation.ReLU => owned.relu_(),
+        Activation.SiLU => owned.silu_(),
+        Activation.GELU => owned.gelu_(),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation)),
+    };
+
+    /// <summary><paramref name="owned"/> + <paramref name="other"/>, into <paramref name="owned"/> when no gradient
+    /// flows through it (see <see cref="ActivateOwned"/>).</summary>
+    internal static Tensor AddOwned(Tensor owned, Tensor other) =>
+        owned.requires_grad || !InPlace || owned.dtype != other.dtype || !owned.shape.SequenceEqual(other.shape) ? owned.Plus(other) : owned.add_(other);
+
     public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2
         ? nn.functional.max_pool2d(x, new long[] { 2, 2 }, new long[] { 2, 2 })
         : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });
