@@ -49,7 +49,8 @@ if (command == "generator")
 if (command == "onnx") return OnnxBench.Run(args.Skip(1).ToArray());
 if (command == "lsp") return LspBench.Run(args.Skip(1).ToArray());
 if (command == "pytorch-compare") return PytorchCompare.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare");
+if (command == "stability") return Stability.Run(args.Skip(1).ToArray());
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare, stability");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>
