@@ -37,6 +37,9 @@ using static TorchSharp.torch;
 //     interleaved round by round: a 96³ window of lgmsnet-3d (fused, unfused; share of the fp32 peak), a 64³ 3D training
 //     step, 2D inference 256² and a 2D training step 128² batch 8 (PytorchCompare.cs). Exits 2 when PyTorch is missing.
 //     The PyTorch port itself: /usr/bin/python3 tests/LGMSNet.Benchmarks/pytorch/lgmsnet_torch.py verify
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- kernel-check [--arch lgmsnet,lgmsnet-3d] [--threads N]
+//     the convolution kernel check on a fresh cache, per architecture (unfused and fused shapes): shapes checked, its
+//     cost, and per shape the exact layouts, the one chosen and both timings (KernelCheckBench.cs).
 string command = args.Length > 0 ? args[0] : "onnx";
 if (command == "volumes-memory") return VolumeBench.Memory(args.Skip(1).ToArray());
 if (command == "volumes-speed") return VolumeBench.Speed(args.Skip(1).ToArray());
@@ -50,7 +53,8 @@ if (command == "onnx") return OnnxBench.Run(args.Skip(1).ToArray());
 if (command == "lsp") return LspBench.Run(args.Skip(1).ToArray());
 if (command == "pytorch-compare") return PytorchCompare.Run(args.Skip(1).ToArray());
 if (command == "stability") return Stability.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare, stability");
+if (command == "kernel-check") return KernelCheckBench.Run(args.Skip(1).ToArray());
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare, stability, kernel-check");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>

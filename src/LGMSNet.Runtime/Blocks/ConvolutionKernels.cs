@@ -15,17 +15,19 @@ public enum ConvolutionKernel
 }
 
 /// <summary>Kernels checked on the machine that runs them (issue 33). The first time a convolution shape (dimensionality,
-/// channels, kernel, groups) is used, its float32 result in each layout is compared with a float64 convolution on a
-/// small random input; the first exact layout in the order channels-last (oneDNN's fastest here, and the layout the
-/// tensors between convolutions are already in), contiguous is used, and a shape no layout computes exactly runs in
-/// float64 (one line on stderr says so). Layouts are preferred in that order rather than timed: on a shared 2-core
-/// machine timings of one small convolution are noise. Channels-last is not tried for 1×1 convolutions to more than
-/// 256 channels, whose channels-last kernel ends the process with SIGFPE on AMD Zen 5 (oneDNN 3.7.1, two or more
-/// threads): a probe cannot survive that. The results are kept in a JSON file per CPU (model and flags) and libtorch
-/// version (<see cref="CachePath"/>); a file recorded for another CPU or libtorch is ignored and rewritten, so the
-/// check never runs twice for one machine, libtorch and shape. The check runs on the CPU at one small input size
-/// (batch 4, 12×16 or 6×8×8) with the process's thread count; a network on a GPU follows the CPU's choice (both layouts
-/// are correct there, and the float64 fallback is too).</summary>
+/// channels, kernel, groups) is used, its float32 result in each layout (channels-last, contiguous) is compared with a
+/// float64 convolution on a small random input (batch 4, 12×16 or 6×8×8). A shape no layout computes exactly runs in
+/// float64 (one line on stderr says so); a shape with one exact layout runs in it; where both are exact, both are timed
+/// as a network runs them, and the faster is used (<see cref="Time"/>): the tensors between convolutions are
+/// channels-last, so a contiguous convolution's time includes making its input contiguous and its output channels-last
+/// again. Contiguous must be at least <see cref="Margin"/> faster to be chosen, so that noise does not move a shape away
+/// from the layout its neighbours use. Layouts that are not exact are never timed. Channels-last is not tried for 1×1
+/// convolutions to more than 256 channels, whose channels-last kernel ends the process with SIGFPE on AMD Zen 5 (oneDNN
+/// 3.7.1, two or more threads): a probe cannot survive that. What was found (the layout, the exact layouts, the medians)
+/// is kept in a JSON file per CPU (model and flags), libtorch version and version of this check (<see cref="CachePath"/>);
+/// a file recorded under other keys is ignored and rewritten, so the check never runs twice for one machine, libtorch and
+/// shape. The check runs on the CPU with the process's thread count; a network on a GPU follows the CPU's choice (both
+/// layouts are correct there, and the float64 fallback is too).</summary>
 public static class ConvolutionKernels
 {
     /// <summary>A convolution shape: rank 2 or 3, output channels, input channels per group, groups, kernel sizes.</summary>
@@ -42,11 +44,34 @@ public static class ConvolutionKernels
             $"{Dims}d {InPerGroup * Groups}>{Out} k{string.Join("x", Kernel)} g{Groups}";
     }
 
-    private sealed record CacheFile(string Cpu, string Libtorch, string? Fault, Dictionary<string, string> Kernels);
+    /// <summary>One layout's timed calls (<see cref="Time"/>): the fastest and the median, in milliseconds.</summary>
+    public sealed record Timing(double FastestMs, double MedianMs);
+
+    /// <summary>What the check found for one shape: the layout used (<c>channels-last</c>, <c>contiguous</c> or
+    /// <c>float64</c>), the float32 layouts that were exact, and each layout's timing at <see cref="TimingSize"/> (null
+    /// for a layout not timed: layouts are timed only when both are exact). The timings are the measured ones, before any
+    /// test hook's penalty (<see cref="FaultInjection.SlowLayout"/>, which the file records).</summary>
+    public sealed record Finding(string Layout, string[] Exact, Timing? ChannelsLast, Timing? Contiguous)
+    {
+        /// <summary>The kernel <see cref="Layout"/> names, or null for a name this version does not know.</summary>
+        public ConvolutionKernel? Kernel => Layout switch
+        {
+            "channels-last" => ConvolutionKernel.ChannelsLast,
+            "contiguous" => ConvolutionKernel.Contiguous,
+            "float64" => ConvolutionKernel.Float64,
+            _ => null,
+        };
+    }
+
+    /// <summary>The version of the check: a cache file written by another version (1: the first exact layout, untimed) is
+    /// ignored and rewritten.</summary>
+    public const int CheckVersion = 2;
+
+    private sealed record CacheFile(int Check, string Cpu, string Libtorch, string? Fault, Dictionary<string, Finding> Kernels);
 
     private static readonly object Lock = new();
     private static Dictionary<Shape, ConvolutionKernel>? _known;
-    private static Dictionary<string, string> _recorded = new();
+    private static Dictionary<string, Finding> _recorded = new();
     private static string? _cachePath;
     private static int _checks;
     private static double _checkMilliseconds;
@@ -63,6 +88,7 @@ public static class ConvolutionKernels
             {
                 _cachePath = value;
                 _known = null;
+                _recorded = new Dictionary<string, Finding>();
             }
         }
     }
@@ -72,6 +98,15 @@ public static class ConvolutionKernels
 
     /// <summary>Wall time those checks took, in milliseconds.</summary>
     public static double CheckMilliseconds => _checkMilliseconds;
+
+    /// <summary>What this process knows, per shape (<see cref="Shape.ToString"/>): checked now or read from the cache file.</summary>
+    public static IReadOnlyDictionary<string, Finding> Findings
+    {
+        get
+        {
+            lock (Lock) return new Dictionary<string, Finding>(_recorded);
+        }
+    }
 
     /// <summary>The libtorch (and TorchSharp) the kernels were checked with.</summary>
     public static string LibtorchKey { get; } = $"libtorch {torch.__version__}, TorchSharp {typeof(torch).Assembly.GetName().Version}";
@@ -87,7 +122,8 @@ public static class ConvolutionKernels
             known = _known ??= Load();
             if (known.TryGetValue(shape, out kernel)) return kernel;
             var clock = Stopwatch.StartNew();
-            kernel = Check(shape);
+            var finding = Check(shape);
+            kernel = finding.Kernel!.Value;
             _checkMilliseconds += clock.Elapsed.TotalMilliseconds;
             _checks++;
             if (kernel == ConvolutionKernel.Float64)
@@ -95,27 +131,41 @@ public static class ConvolutionKernels
                                         "it runs in float64 (correct, slower)");
             // Copy on write: readers outside the lock see a complete dictionary.
             _known = new Dictionary<Shape, ConvolutionKernel>(known) { [shape] = kernel };
-            _recorded[shape.ToString()] = Name(kernel);
+            _recorded[shape.ToString()] = finding;
             Save();
             return kernel;
         }
     }
 
-    /// <summary>Compares each layout's float32 result for <paramref name="shape"/> with float64 on a small random input.</summary>
-    private static ConvolutionKernel Check(Shape shape)
+    /// <summary>Checks <paramref name="shape"/>: which layouts are exact, and, when both are, which is faster.</summary>
+    private static Finding Check(Shape shape)
     {
-        using var scope = NewDisposeScope();
         using var normal = inference_mode(false);
         using var _ = no_grad();
+        var exact = ExactLayouts(shape);
+        if (exact.Count == 0) return new Finding(Name(ConvolutionKernel.Float64), [], null, null);
+        var names = exact.Select(Name).ToArray();
+        if (exact.Count == 1) return new Finding(names[0], names, null, null);
+        var (channelsLast, contiguous) = Time(shape);
+        string cl = Name(ConvolutionKernel.ChannelsLast), co = Name(ConvolutionKernel.Contiguous);
+        bool contiguousFaster = FaultInjection.LayoutMilliseconds(co, contiguous.FastestMs, channelsLast.FastestMs)
+                                <= (1 - Margin) * FaultInjection.LayoutMilliseconds(cl, channelsLast.FastestMs, contiguous.FastestMs);
+        return new Finding(contiguousFaster ? co : cl, names, channelsLast, contiguous);
+    }
+
+    /// <summary>The layouts, in the order channels-last, contiguous, whose float32 result for <paramref name="shape"/>
+    /// equals float64 on a small random input (within <see cref="Tolerance"/>).</summary>
+    private static List<ConvolutionKernel> ExactLayouts(Shape shape)
+    {
+        using var scope = NewDisposeScope();
         using var generator = new Generator(20261207);
         long inChannels = shape.InPerGroup * shape.Groups;
         var spatial = shape.Dims == 2 ? new long[] { 12, 16 } : new long[] { 6, 8, 8 };
         var input = randn(new long[] { 4, inChannels }.Concat(spatial).ToArray(), generator: generator);
-        var weight = randn(new long[] { shape.Out, shape.InPerGroup }.Concat(shape.Kernel).ToArray(), generator: generator)
-                     / Math.Sqrt(shape.InPerGroup * shape.Kernel.Aggregate(1L, (a, b) => a * b));
-        var bias = randn(new[] { shape.Out }, generator: generator);
+        var (weight, bias) = RandomParameters(shape, generator);
         var expected = Convolve(input.to_type(ScalarType.Float64), weight.to_type(ScalarType.Float64), bias.to_type(ScalarType.Float64), shape);
         double scale = expected.abs().max().item<double>();
+        var exact = new List<ConvolutionKernel>();
         foreach (var candidate in new[] { ConvolutionKernel.ChannelsLast, ConvolutionKernel.Contiguous })
         {
             bool channelsLast = candidate == ConvolutionKernel.ChannelsLast;
@@ -123,9 +173,87 @@ public static class ConvolutionKernels
             var output = Convolve(ConvolutionLayout.InLayout(input, channelsLast), ConvolutionLayout.InLayout(weight, channelsLast), bias, shape);
             output = FaultInjection.CorruptConvolution(shape.K0, channelsLast, output) ?? output;
             double error = (output.to_type(ScalarType.Float64) - expected).abs().max().item<double>();
-            if (double.IsFinite(error) && error <= Tolerance * scale) return candidate;
+            if (double.IsFinite(error) && error <= Tolerance * scale) exact.Add(candidate);
         }
-        return ConvolutionKernel.Float64;
+        return exact;
+    }
+
+    /// <summary>A random weight (scaled so outputs stay of order one) and bias for <paramref name="shape"/>.</summary>
+    private static (Tensor Weight, Tensor Bias) RandomParameters(Shape shape, Generator generator)
+    {
+        var weight = randn(new long[] { shape.Out, shape.InPerGroup }.Concat(shape.Kernel).ToArray(), generator: generator)
+                     / Math.Sqrt(shape.InPerGroup * shape.Kernel.Aggregate(1L, (a, b) => a * b));
+        return (weight, randn(new[] { shape.Out }, generator: generator));
+    }
+
+    /// <summary>How much faster contiguous must be than channels-last to be chosen (0.1: its fastest call at most 90 % of
+    /// channels-last's). Channels-last is the default because the tensors between convolutions are in it.</summary>
+    public const double Margin = 0.1;
+
+    /// <summary>The FLOPs (2 × multiply-adds) one timed call is sized to: large enough that a call is not dominated by
+    /// libtorch's per-call overhead, small enough that the check stays a few seconds for a whole network.</summary>
+    public const double TimingFlops = 50e6;
+
+    /// <summary>Untimed calls of each layout before the timed ones (oneDNN creates its kernel on the first).</summary>
+    public const int TimingWarmUp = 2;
+
+    /// <summary>Timed calls of each layout, interleaved (odd, so the median is one call).</summary>
+    public const int TimingRepetitions = 7;
+
+    /// <summary>The spatial size the check times <paramref name="shape"/> at (batch 1): square or cubic, the side chosen so
+    /// that one call costs about <see cref="TimingFlops"/>, within 16–128 (2D) or 8–32 (3D).</summary>
+    public static long[] TimingSize(Shape shape)
+    {
+        double flopsPerPoint = 2.0 * shape.Out * shape.InPerGroup * shape.Kernel.Aggregate(1L, (a, b) => a * b);
+        var (min, max) = shape.Dims == 2 ? (16L, 128L) : (8L, 32L);
+        long side = Math.Clamp((long)Math.Round(Math.Pow(TimingFlops / flopsPerPoint, 1.0 / shape.Dims)), min, max);
+        return Enumerable.Repeat(side, shape.Dims).ToArray();
+    }
+
+    /// <summary>One call of <paramref name="shape"/> in each layout, timed as it runs inside a network whose tensors between
+    /// convolutions are channels-last: channels-last is the convolution on a channels-last input and weight; contiguous is
+    /// making the input contiguous, the convolution with a contiguous weight, and bringing the output back to
+    /// channels-last. Batch 1 at <see cref="TimingSize"/>, the process's threads; <see cref="TimingWarmUp"/> untimed calls
+    /// each, then <see cref="TimingRepetitions"/> timed calls each, alternating which layout goes first. The check
+    /// compares the fastest calls: on a shared machine a call is sometimes 3–5× slower (a thread descheduled), and such
+    /// bursts moved the medians of the large 3D convolutions by 20–45 % from one run to the next, while the fastest calls
+    /// kept within a few percent.</summary>
+    private static (Timing ChannelsLast, Timing Contiguous) Time(Shape shape)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(20261208);
+        long inChannels = shape.InPerGroup * shape.Groups;
+        var input = ConvolutionLayout.ToChannelsLast(randn(new long[] { 1, inChannels }.Concat(TimingSize(shape)).ToArray(), generator: generator));
+        var (weight, bias) = RandomParameters(shape, generator);
+        var channelsLastWeight = ConvolutionLayout.InLayout(weight, channelsLast: true);
+        var contiguousWeight = ConvolutionLayout.InLayout(weight, channelsLast: false);
+
+        double Call(bool channelsLast)
+        {
+            using var call = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            if (channelsLast) Convolve(input, channelsLastWeight, bias, shape);
+            else ConvolutionLayout.InLayout(Convolve(ConvolutionLayout.InLayout(input, channelsLast: false), contiguousWeight, bias, shape), channelsLast: true);
+            return clock.Elapsed.TotalMilliseconds;
+        }
+
+        for (int i = 0; i < TimingWarmUp; i++)
+        {
+            Call(true);
+            Call(false);
+        }
+        var channelsLastTimes = new double[TimingRepetitions];
+        var contiguousTimes = new double[TimingRepetitions];
+        for (int i = 0; i < TimingRepetitions; i++)
+        {
+            bool channelsLastFirst = i % 2 == 0;
+            if (channelsLastFirst) channelsLastTimes[i] = Call(true);
+            contiguousTimes[i] = Call(false);
+            if (!channelsLastFirst) channelsLastTimes[i] = Call(true);
+        }
+        // TimingRepetitions is odd: the median is the middle call.
+        static Timing Of(double[] times) => new(times.Min(), times.Order().ElementAt(times.Length / 2));
+        return (Of(channelsLastTimes), Of(contiguousTimes));
     }
 
     /// <summary>Largest error accepted, relative to the output's largest magnitude (float32 noise is about 1e-6; the
@@ -156,34 +284,39 @@ public static class ConvolutionKernels
         _ => "float64",
     };
 
-    private static string? FaultKey => FaultInjection.ConvolutionLayoutFault is { } f ? $"{f.Layout}:{f.Kernel}" : null;
+    /// <summary>The test hooks the check ran under (its choices are kept apart from real ones), or null.</summary>
+    private static string? FaultKey
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (FaultInjection.ConvolutionLayoutFault is { } f) parts.Add($"wrong {f.Layout}:{f.Kernel}");
+            if (FaultInjection.SlowLayout is { } slow) parts.Add($"slow {slow}");
+            return parts.Count == 0 ? null : string.Join("; ", parts);
+        }
+    }
 
-    /// <summary>The shapes the cache file records for this CPU, libtorch and injected fault (none if it records others).</summary>
+    /// <summary>The shapes the cache file records for this check version, CPU, libtorch and test hooks (none if it records others).</summary>
     private static Dictionary<Shape, ConvolutionKernel> Load()
     {
-        _recorded = new Dictionary<string, string>();
+        _recorded = new Dictionary<string, Finding>();
         var known = new Dictionary<Shape, ConvolutionKernel>();
         var file = MachineCache.Read<CacheFile>(CachePath);
-        if (file?.Kernels == null || file.Cpu != MachineCache.CpuKey || file.Libtorch != LibtorchKey || file.Fault != FaultKey) return known;
-        foreach (var (key, value) in file.Kernels)
-            if (ParseShape(key) is { } shape && value switch
-                {
-                    "channels-last" => ConvolutionKernel.ChannelsLast,
-                    "contiguous" => ConvolutionKernel.Contiguous,
-                    "float64" => ConvolutionKernel.Float64,
-                    _ => (ConvolutionKernel?)null,
-                } is { } kernel)
+        if (file?.Kernels == null || file.Check != CheckVersion || file.Cpu != MachineCache.CpuKey || file.Libtorch != LibtorchKey
+            || file.Fault != FaultKey) return known;
+        foreach (var (key, finding) in file.Kernels)
+            if (ParseShape(key) is { } shape && finding?.Kernel is { } kernel && finding.Exact != null)
             {
                 known[shape] = kernel;
-                _recorded[key] = value;
+                _recorded[key] = finding;
             }
         return known;
     }
 
-    private static void Save() => MachineCache.Write(CachePath, new CacheFile(MachineCache.CpuKey, LibtorchKey, FaultKey, _recorded));
+    private static void Save() => MachineCache.Write(CachePath, new CacheFile(CheckVersion, MachineCache.CpuKey, LibtorchKey, FaultKey, _recorded));
 
     /// <summary>Reads back <see cref="Shape.ToString"/>: "2d 24>24 k3x3 g1".</summary>
-    private static Shape? ParseShape(string key)
+    public static Shape? ParseShape(string key)
     {
         var parts = key.Split(' ');
         if (parts.Length != 4 || parts[1].Split('>') is not [var inText, var outText] || !parts[2].StartsWith('k') || !parts[3].StartsWith('g')) return null;

@@ -3,16 +3,17 @@ using LGMSNet.Runtime.IO;
 
 namespace LGMSNet.Runtime.Tests.Support;
 
-/// <summary>An injected convolution fault (<see cref="FaultInjection.ConvolutionLayoutFault"/>) with a kernel-check cache
-/// of its own (a temporary file, so the check runs under the fault and the user's cache is untouched); disposing
-/// restores both.</summary>
+/// <summary>An injected convolution fault (<see cref="FaultInjection.ConvolutionLayoutFault"/>) and/or a layout the kernel
+/// check's timing finds slower (<see cref="FaultInjection.SlowLayout"/>), with a kernel-check cache of its own (a
+/// temporary file, so the check runs under the hooks and the user's cache is untouched); disposing restores all three.</summary>
 public sealed class KernelFault : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("lgms-kernels-").FullName;
 
-    public KernelFault((string Layout, long? Kernel)? fault)
+    public KernelFault((string Layout, long? Kernel)? fault, string? slowLayout = null)
     {
         FaultInjection.ConvolutionLayoutFault = fault;
+        FaultInjection.SlowLayout = slowLayout;
         ConvolutionKernels.CachePath = CachePath;
     }
 
@@ -21,6 +22,7 @@ public sealed class KernelFault : IDisposable
     public void Dispose()
     {
         FaultInjection.ConvolutionLayoutFault = null;
+        FaultInjection.SlowLayout = null;
         ConvolutionKernels.CachePath = null;
         Directory.Delete(_folder, true);
     }
