@@ -18,13 +18,14 @@ public enum ConvolutionKernel
 /// channels, kernel, groups) is used, its float32 result in each layout (channels-last, contiguous) is compared with a
 /// float64 convolution on a small random input (batch 4, 12×16 or 6×8×8). A shape no layout computes exactly runs in
 /// float64 (one line on stderr says so); a shape with one exact layout runs in it; where both are exact, both are timed
-/// as a network runs them, and the faster is used (<see cref="Time"/>): the tensors between convolutions are
-/// channels-last, so a contiguous convolution's time includes making its input contiguous and its output channels-last
-/// again. Contiguous must be at least <see cref="Margin"/> faster to be chosen, so that noise does not move a shape away
-/// from the layout its neighbours use. Layouts that are not exact are never timed. Channels-last is not tried for 1×1
-/// convolutions to more than 256 channels, whose channels-last kernel ends the process with SIGFPE on AMD Zen 5 (oneDNN
-/// 3.7.1, two or more threads): a probe cannot survive that. What was found (the layout, the exact layouts, the medians)
-/// is kept in a JSON file per CPU (model and flags), libtorch version and version of this check (<see cref="CachePath"/>);
+/// as a network runs them, and the faster is used (<see cref="Time"/>: batch 1 at <see cref="TimingSize"/>, interleaved
+/// calls, the fastest call of each compared): the tensors between convolutions are channels-last, so a contiguous
+/// convolution's time includes making its input contiguous and its output channels-last again. Contiguous must be at
+/// least <see cref="Margin"/> faster to be chosen, so that noise does not move a shape away from the layout its
+/// neighbours use. Layouts that are not exact are never timed. Channels-last is not tried for 1×1 convolutions to more
+/// than 256 channels, whose channels-last kernel ends the process with SIGFPE on AMD Zen 5 (oneDNN 3.7.1, two or more
+/// threads): a probe cannot survive that. What was found (<see cref="Finding"/>: the layout, the exact layouts, the
+/// timings) is kept in a JSON file per CPU (model and flags), libtorch version and version of this check (<see cref="CachePath"/>);
 /// a file recorded under other keys is ignored and rewritten, so the check never runs twice for one machine, libtorch and
 /// shape. The check runs on the CPU with the process's thread count; a network on a GPU follows the CPU's choice (both
 /// layouts are correct there, and the float64 fallback is too).</summary>
@@ -215,9 +216,9 @@ public static class ConvolutionKernels
     /// making the input contiguous, the convolution with a contiguous weight, and bringing the output back to
     /// channels-last. Batch 1 at <see cref="TimingSize"/>, the process's threads; <see cref="TimingWarmUp"/> untimed calls
     /// each, then <see cref="TimingRepetitions"/> timed calls each, alternating which layout goes first. The check
-    /// compares the fastest calls: on a shared machine a call is sometimes 3–5× slower (a thread descheduled), and such
-    /// bursts moved the medians of the large 3D convolutions by 20–45 % from one run to the next, while the fastest calls
-    /// kept within a few percent.</summary>
+    /// compares the fastest calls: on a shared 2-core machine some calls take 3–5× longer (a thread descheduled), and over
+    /// repeated checks the contiguous / channels-last ratio of the large 3D convolutions' medians ranged 0.54–1.51 (so the
+    /// choice flipped from run to run), that of their fastest calls 0.86–1.16.</summary>
     private static (Timing ChannelsLast, Timing Contiguous) Time(Shape shape)
     {
         using var scope = NewDisposeScope();

@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>The one place that makes every convolution run in the memory layout (channels-last or contiguous
-/// NCHW/NCDHW) whose kernel <see cref="ConvolutionKernels"/> found exact for its shape on this machine. The check exists
-/// because oneDNN 3.7.1 (libtorch 2.10) computes some layouts wrong on this project's AVX-512 machines (AMD EPYC,
-/// Zen 5), silently or fatally, never reported by libtorch:
+/// NCHW/NCDHW) that <see cref="ConvolutionKernels"/> chose for its shape on this machine: exact, and the faster where
+/// both are. The check exists because oneDNN 3.7.1 (libtorch 2.10) computes some layouts wrong on this project's
+/// AVX-512 machines (AMD EPYC, Zen 5), silently or fatally, never reported by libtorch:
 /// <list type="bullet">
 /// <item>contiguous float32 convolutions whose input channels per group are not a multiple of 16 (24 → 24, 3×3) return
 /// wrong numbers or NaN (relative error 0.2–0.5: the padding of oneDNN's blocked layout is left uninitialised);</item>
@@ -53,7 +53,7 @@ public static class ConvolutionLayout
     public static bool IsAttached(Convolution conv) => Guarded.TryGetValue(conv, out _);
 
     /// <summary>What every guarded convolution runs before each call: puts <paramref name="weight"/> in the layout
-    /// <see cref="ConvolutionKernels"/> found exact for its shape if its strides say it is not (in place: optimizers and
+    /// <see cref="ConvolutionKernels"/> chose for its shape if its strides say it is not (in place: optimizers and
     /// state_dict keep the same tensor), and returns the input in a form the convolution then runs in that layout (made
     /// contiguous for a contiguous convolution; otherwise unchanged, the channels-last weight decides). Cost when nothing
     /// is to be done: reading two small arrays and one dictionary lookup.</summary>
