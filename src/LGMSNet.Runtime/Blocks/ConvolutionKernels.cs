@@ -208,7 +208,7 @@ public static class ConvolutionKernels
     /// picked contiguous for near-ties on an Intel Xeon (2 threads: 32→16 3×3×3 in one run, 384→128 3×3×3 in another, their
     /// fastest calls 10–14 % quicker), and running such shapes contiguous made lgmsnet-3d's 96³ window slower (32→16
     /// alone 6–15 %, the six deep 3×3×3 shapes of 64–384 channels 8–17 %; docs/benchmarks.md); over repeated checks
-    /// contiguous was never more than 14 % faster there.</summary>
+    /// contiguous's fastest call was never more than 16 % quicker there.</summary>
     public const double Margin = 0.25;
 
     /// <summary>The FLOPs (2 × multiply-adds) one timed call is sized to: large enough that a call is not dominated by
