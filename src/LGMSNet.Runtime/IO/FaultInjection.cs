@@ -56,7 +56,7 @@ public static class FaultInjection
 
     /// <summary>LGMSNET_FAULT_SLOW_LAYOUT=channels-last|contiguous makes the kernel check's timing find that layout slower
     /// (<see cref="LGMSNet.Runtime.Blocks.ConvolutionKernels"/>): both exact layouts are still timed, then that layout's
-    /// median counts as at least twice the other's, so the check picks the other layout wherever it is exact. The cache
+    /// fastest call counts as at least twice the other's, so the check picks the other layout wherever it is exact. The cache
     /// file records the hook, so its choices are kept apart from real ones; tests see both outcomes on any machine.</summary>
     public static string? SlowLayout { get; set; } =
         Environment.GetEnvironmentVariable("LGMSNET_FAULT_SLOW_LAYOUT") is var slow && slow is "channels-last" or "contiguous" ? slow : null;
