@@ -186,6 +186,34 @@ public sealed class KernelCheckTests
         AssertWeightsInTheirChosenLayout(network);
     }
 
+    /// <summary>The hook as a user sets it: <c>LGMSNET_FAULT_SLOW_LAYOUT</c> in the environment of a real CLI process (with
+    /// <c>LGMSNET_KERNEL_CACHE</c> naming the cache) reaches the check, which the cache file records.</summary>
+    [Fact]
+    public void The_slow_layout_hook_is_read_from_the_environment()
+    {
+        string folder = Directory.CreateTempSubdirectory("lgms-kernels-env-").FullName;
+        try
+        {
+            string cachePath = Path.Combine(folder, "conv-kernels.json");
+            var (code, error) = CliProcess.RunToEnd(
+                new Dictionary<string, string> { ["LGMSNET_FAULT_SLOW_LAYOUT"] = "channels-last", ["LGMSNET_KERNEL_CACHE"] = cachePath },
+                "bench", "lgmsnet", "--size", "32", "--no-train", "--iterations", "1", "--engine", "torch");
+            Assert.True(code == 0, error);
+            Assert.Equal("slow channels-last", (string?)JsonNode.Parse(File.ReadAllText(cachePath))!["fault"]);
+            var kernels = Kernels(cachePath);
+            Assert.NotEmpty(kernels);
+            foreach (var (shape, finding) in kernels)
+            {
+                if (Exact(finding).Contains("contiguous")) Assert.Equal("contiguous", Layout(finding));
+                AssertTimedIffBothExact(shape, finding);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
     /// <summary>A layout that computes a shape wrong is never timed nor chosen, even when the exact one is "slow".</summary>
     [Theory]
     [InlineData("contiguous", null, "channels-last")]
