@@ -14,12 +14,14 @@ public sealed class Optimizer : IDisposable
 {
     private readonly IReadOnlyList<(string Name, Parameter Parameter)> _parameters;
     private readonly Dictionary<string, Tensor> _state = new(StringComparer.Ordinal);
+    private readonly bool[] _hadGradient;
 
     public Optimizer(OptimizerKind kind, IEnumerable<(string Name, Parameter Parameter)> parameters, double learningRate,
         double momentum = 0.9, double weightDecay = 1e-4, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
         Kind = kind;
         _parameters = parameters.Where(p => p.Parameter.requires_grad).ToList();
+        _hadGradient = new bool[_parameters.Count];
         LearningRate = learningRate;
         Momentum = momentum;
         WeightDecay = weightDecay;
@@ -46,27 +48,39 @@ public sealed class Optimizer : IDisposable
     /// <summary>Number of steps taken.</summary>
     public long Steps { get; private set; }
 
+    /// <summary>Drops the gradients (as PyTorch 2's <c>zero_grad(set_to_none=True)</c>): the next backward pass then
+    /// hands each parameter its gradient as computed, instead of zero-filling every gradient here and adding the new
+    /// one onto the zeros. A parameter that had a gradient before and gets none from a backward pass is still stepped
+    /// as with a zero gradient, as PyTorch 1.13's zero-filling <c>zero_grad()</c> did (see <see cref="Step"/>).</summary>
     public void ZeroGrad()
     {
         foreach (var (_, p) in _parameters)
-        {
-            var grad = p.grad;
-            if (grad is null) continue;
-            grad.zero_();
-        }
+            p.grad = null;
     }
 
     public void Step()
     {
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // the gradients' handles, and zeros for a parameter that got no gradient
         Steps++;
-        foreach (var (name, p) in _parameters)
+        for (int i = 0; i < _parameters.Count; i++)
         {
-            var grad = p.grad;
-            if (grad is null) continue;
+            if (GradientOf(i) is not { } grad) continue;
+            var (name, p) = _parameters[i];
             if (Kind == OptimizerKind.Sgd) SgdStep(name, p, grad);
             else AdamWStep(name, p, grad);
         }
+    }
+
+    /// <summary>The parameter's gradient from the last backward pass; zeros for a parameter that had one in an earlier
+    /// step and got none this time (what a zero-filled gradient would have held); null for one that never had one.</summary>
+    private Tensor? GradientOf(int index)
+    {
+        var p = _parameters[index].Parameter;
+        var grad = p.grad;
+        if (grad is not null) _hadGradient[index] = true;
+        else if (_hadGradient[index]) grad = zeros_like(p);
+        return grad;
     }
 
     private void SgdStep(string name, Tensor p, Tensor grad)
