@@ -62,6 +62,28 @@ public sealed class EnsembleTests() : TempFolderTest("lgms-ensemble-")
         Assert.True(torch.allclose(plainProbabilities, twiceProbabilities, rtol: 1e-3, atol: 1e-4));
     }
 
+    /// <summary>On the CPU the sliding window runs one window at a time by default (faster there, docs/benchmarks.md), two
+    /// on a GPU; how many run together never changes the result (instance norms are per sample).</summary>
+    [Fact]
+    public void Windows_one_at_a_time_or_together_give_the_same_volume()
+    {
+        using var a = Network("lgmsnet3d-small", 6);
+        var rng = new Rng(7);
+        int[] size = { 48, 40, 40 }, window = { 32, 32, 32 };
+        var volume = new Volume(Enumerable.Range(0, 48 * 40 * 40).Select(_ => (float)rng.Gaussian()).ToArray(), 1, size);
+        var byDefault = new Predictor(a, CPU, window);
+        Assert.Equal(1, byDefault.WindowBatch);
+        Assert.Equal(2, new Predictor(a, new Device(DeviceType.CUDA, 0), window).WindowBatch); // a device value only: nothing runs on it
+        using var one = byDefault.SlidingWindow(volume);
+        foreach (int batch in new[] { 2, 3 })
+        {
+            using var together = new Predictor(a, CPU, window, windowBatch: batch).SlidingWindow(volume);
+            Assert.Equal(one.shape, together.shape);
+            // Float rounding only (batch 2 may take other convolution kernels): within 1e-4 of the largest logit.
+            TensorAssert.MaxRelative(together, one, 1e-4, $"{batch} windows together against one at a time");
+        }
+    }
+
     [Fact]
     public void Eval_and_predict_take_several_weights_or_a_folder_of_runs_and_flip_tta()
     {
