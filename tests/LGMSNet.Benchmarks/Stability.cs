@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -63,19 +62,12 @@ internal static class Stability
         return 0;
     }
 
+    /// <summary>One run: warm-up passes, then the timed ones, each timed as <c>bench</c> times an inference pass
+    /// (<see cref="LGMSNet.Runtime.Training.SpeedProbe.Inference"/>).</summary>
     private static double[] RunOnce(LGMSNet.Runtime.Network.SegmentationNetwork network, Tensor input, int warmup, int iterations)
     {
-        var times = new double[iterations];
-        for (int i = -warmup; i < iterations; i++)
-        {
-            using var scope = NewDisposeScope();
-            using var _ = inference_mode();
-            var clock = Stopwatch.StartNew();
-            var output = network.forward(input);
-            output.sum().to(ScalarType.Float32).item<float>(); // materialise
-            if (i >= 0) times[i] = clock.Elapsed.TotalSeconds;
-        }
-        return times;
+        for (int i = 0; i < warmup; i++) LGMSNet.Runtime.Training.SpeedProbe.Inference(network, input, CPU);
+        return Enumerable.Range(0, iterations).Select(_ => LGMSNet.Runtime.Training.SpeedProbe.Inference(network, input, CPU)).ToArray();
     }
 
     private static string Describe(double[] times) =>
@@ -83,11 +75,6 @@ internal static class Stability
 
     private static string Ms(double seconds) => (seconds * 1000).ToString("F1", CultureInfo.InvariantCulture);
 
-    private static double Percentile(double[] values, double q)
-    {
-        var sorted = values.OrderBy(v => v).ToArray();
-        double position = q * (sorted.Length - 1);
-        int low = (int)Math.Floor(position), high = (int)Math.Ceiling(position);
-        return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
-    }
+    private static double Percentile(double[] values, double q) =>
+        LGMSNet.Runtime.Data.Statistics.PercentileOfSorted<double>(values.Order().ToArray(), q * 100);
 }

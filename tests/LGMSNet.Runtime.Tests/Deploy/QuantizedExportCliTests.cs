@@ -111,15 +111,8 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
     [Fact]
     public void Calibration_and_validation_default_to_the_run_the_weights_come_from()
     {
-        string data = TestData.ImageFolder(Temp("data"), 12);
-        var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
-        string train = TestData.Split(Temp("train.txt"), ids.Take(8)!);
-        string test = TestData.Split(Temp("test.txt"), ids.Skip(8)!);
-        string run = Temp("run");
-        string weights = Weights("lgmsnet", run);
-        RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
-        string model = Temp("lgmsnet-int8.onnx");
-        var (code, output, error) = CliRunner.Run("export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "4", "--out", model);
+        var (data, _, _, train, test, run, Export) = RunWithHeldOutSplit(calibrateCount: 4);
+        var (code, output, error) = CliRunner.Run(Export());
         Assert.True(code == 0, output + error);
         Assert.Contains($"calibrated on 4 image(s) of {data}", output);
         Assert.Contains("(split " + train + ")", output);
@@ -128,11 +121,12 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
 
         // A run split by --val-fraction names no held-out split file: the report needs --validate.
         RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, Size = new[] { 64, 64 } });
-        (code, output, error) = CliRunner.Run("export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "4", "--out", Temp("x.onnx"));
+        File.Delete(Temp("m.onnx")); // the export line's --out, written by the export above
+        (code, output, error) = CliRunner.Run(Export());
         Assert.Equal(2, code);
         Assert.Contains("give --validate DATA", error);
         Assert.Contains("names no test or validation split file", error);
-        Assert.False(File.Exists(Temp("x.onnx")));
+        Assert.False(File.Exists(Temp("m.onnx")));
     }
 
     [Fact]
@@ -242,8 +236,9 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
     private delegate string[] ExportLine(params string[] extra);
 
     /// <summary>12 image cases and 4 others; a run of lgmsnet whose options name the first 8 as its training split and the
-    /// last 4 as its test split; and the int8 export command line of its weights, to which a test adds options.</summary>
-    private (string Data, string Other, List<string?> Ids, string Train, string Test, string Run, ExportLine Export) RunWithHeldOutSplit()
+    /// last 4 as its test split; and the int8 export command line of its weights (calibrating on
+    /// <paramref name="calibrateCount"/> images), to which a test adds options.</summary>
+    private (string Data, string Other, List<string?> Ids, string Train, string Test, string Run, ExportLine Export) RunWithHeldOutSplit(int calibrateCount = 2)
     {
         string data = TestData.ImageFolder(Temp("data"), 12), other = TestData.ImageFolder(Temp("other"), 4);
         var ids = Directory.GetFiles(Path.Combine(data, "images")).Select(Path.GetFileNameWithoutExtension).Order().ToList();
@@ -252,7 +247,7 @@ public sealed class QuantizedExportCliTests() : TempFolderTest("lgms-int8-cli-")
         string run = Temp("run");
         string weights = Weights("lgmsnet", run);
         RunFile.WriteOptions(run, new TrainOptions { Architecture = "lgmsnet", Data = data, TrainSplit = train, TestSplit = test, Size = new[] { 64, 64 } });
-        return (data, other, ids, train, test, run, extra => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", "2", "--out", Temp("m.onnx") }
+        return (data, other, ids, train, test, run, extra => new[] { "export", "lgmsnet", "--no-verify", "-w", weights, "--format", "onnx", "--precision", "int8", "--calibrate-count", calibrateCount.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", Temp("m.onnx") }
             .Concat(extra).ToArray());
     }
 }

@@ -51,18 +51,11 @@ public sealed class FusionTests
         AssertFusedEqual(network, () => new LGMSNet.Architectures.LgmsNet(), input, $"fused 2D (seed {seed})");
     }
 
-    public static TheoryData<string> Architectures()
-    {
-        var data = new TheoryData<string>();
-        foreach (var a in CliRunner.Architectures) data.Add(a.Info.FileStem);
-        return data;
-    }
-
     /// <summary>Every compiled architecture (shipped variants and test ones: U-Net double convs, nearest
     /// up-sampling, group norm, single- and three-kernel LMS, LMS and GMS depth 2, non-square patches,
     /// pure-transformer and pure-conv GMS, 3D) fuses to an equal network.</summary>
     [Theory]
-    [MemberData(nameof(Architectures))]
+    [MemberData(nameof(CliRunner.Stems), MemberType = typeof(CliRunner))]
     public void Fused_equals_unfused_for_every_architecture(string stem)
     {
         var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);

@@ -14,15 +14,8 @@ namespace LGMSNet.Runtime.Tests.Network;
 [Collection("cli")]
 public sealed class InPlaceInferenceTests
 {
-    public static TheoryData<string> Architectures()
-    {
-        var data = new TheoryData<string>();
-        foreach (var a in CliRunner.Architectures) data.Add(a.Info.FileStem);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Architectures))]
+    [MemberData(nameof(CliRunner.Stems), MemberType = typeof(CliRunner))]
     public void Inference_in_place_equals_the_recorded_pass_and_keeps_the_input(string stem)
     {
         var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);

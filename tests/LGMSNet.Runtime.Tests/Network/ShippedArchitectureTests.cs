@@ -11,13 +11,6 @@ namespace LGMSNet.Runtime.Tests.Network;
 /// the compiler's metadata (parameters, state_dict keys and shapes) and runs a forward pass.</summary>
 public sealed class ShippedArchitectureTests
 {
-    public static TheoryData<string> All()
-    {
-        var data = new TheoryData<string>();
-        foreach (var a in CliRunner.Architectures) data.Add(a.Info.FileStem);
-        return data;
-    }
-
     [Fact]
     public void Every_yaml_file_in_architectures_is_compiled()
     {
@@ -26,7 +19,7 @@ public sealed class ShippedArchitectureTests
     }
 
     [Theory]
-    [MemberData(nameof(All))]
+    [MemberData(nameof(CliRunner.Stems), MemberType = typeof(CliRunner))]
     public void Module_matches_its_metadata_and_runs_forward(string stem)
     {
         var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);
@@ -58,7 +51,7 @@ public sealed class ShippedArchitectureTests
     /// 2D architectures at their YAML input size, so the constant itself is checked; 3D ones at 64³ and at a
     /// non-cubic size (96³ would take minutes here), which checks the cost model the constant comes from.</summary>
     [Theory]
-    [MemberData(nameof(All))]
+    [MemberData(nameof(CliRunner.Stems), MemberType = typeof(CliRunner))]
     public void Multiply_adds_match_an_independent_count_from_a_forward_pass(string stem)
     {
         var descriptor = CliRunner.Architectures.Single(a => a.Info.FileStem == stem);

@@ -3,6 +3,7 @@ using LGMSNet.Runtime.Cli;
 using LGMSNet.Runtime.Data;
 using LGMSNet.Runtime.Network;
 using SkiaSharp;
+using Xunit;
 
 namespace LGMSNet.Runtime.Tests.Support;
 
@@ -11,6 +12,15 @@ public static class CliRunner
 {
     public static IReadOnlyList<ArchitectureDescriptor> Architectures { get; } =
         LGMSNet.Architectures.CompiledArchitectures.All.Concat(CompiledArchitectures.All).ToList();
+
+    /// <summary>Every architecture's file stem, for theories over all of them (<c>[MemberData(nameof(CliRunner.Stems),
+    /// MemberType = typeof(CliRunner))]</c>).</summary>
+    public static TheoryData<string> Stems()
+    {
+        var data = new TheoryData<string>();
+        foreach (var a in Architectures) data.Add(a.Info.FileStem);
+        return data;
+    }
 
     public static (int Code, string Out, string Error) Run(params string[] args)
     {

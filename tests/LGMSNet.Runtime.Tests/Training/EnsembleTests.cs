@@ -22,6 +22,13 @@ public sealed class EnsembleTests() : TempFolderTest("lgms-ensemble-")
         return network;
     }
 
+    /// <summary>A one-channel volume of seeded Gaussian noise.</summary>
+    private static Volume RandomVolume(ulong seed, params int[] size)
+    {
+        var rng = new Rng(seed);
+        return new Volume(Enumerable.Range(0, size.Aggregate(1, (a, b) => a * b)).Select(_ => (float)rng.Gaussian()).ToArray(), 1, size);
+    }
+
     [Fact]
     public void Ensemble_with_flips_is_the_mean_of_every_members_probabilities_on_every_mirror()
     {
@@ -49,9 +56,8 @@ public sealed class EnsembleTests() : TempFolderTest("lgms-ensemble-")
     public void Volumes_are_combined_window_by_window_with_softmax_probabilities()
     {
         using var a = Network("lgmsnet3d-small", 4);
-        var rng = new Rng(5);
-        int[] size = { 40, 40, 40 }, window = { 32, 32, 32 };
-        var volume = new Volume(Enumerable.Range(0, 40 * 40 * 40).Select(_ => (float)rng.Gaussian()).ToArray(), 1, size);
+        int[] window = { 32, 32, 32 };
+        var volume = RandomVolume(5, 40, 40, 40);
         using var plain = new Predictor(a, CPU, window).SlidingWindow(volume);
         // The same member twice: the mean of equal probabilities is those probabilities.
         using var twice = new Predictor(new[] { a, a }, CPU, window).SlidingWindow(volume);
@@ -68,9 +74,8 @@ public sealed class EnsembleTests() : TempFolderTest("lgms-ensemble-")
     public void Windows_one_at_a_time_or_together_give_the_same_volume()
     {
         using var a = Network("lgmsnet3d-small", 6);
-        var rng = new Rng(7);
-        int[] size = { 48, 40, 40 }, window = { 32, 32, 32 };
-        var volume = new Volume(Enumerable.Range(0, 48 * 40 * 40).Select(_ => (float)rng.Gaussian()).ToArray(), 1, size);
+        int[] window = { 32, 32, 32 };
+        var volume = RandomVolume(7, 48, 40, 40);
         var byDefault = new Predictor(a, CPU, window);
         Assert.Equal(1, byDefault.WindowBatch);
         Assert.Equal(2, new Predictor(a, new Device(DeviceType.CUDA, 0), window).WindowBatch); // a device value only: nothing runs on it
