@@ -51,8 +51,10 @@ public static class ConvolutionKernels
     /// <summary>What the check found for one shape: the layout used (<c>channels-last</c>, <c>contiguous</c> or
     /// <c>float64</c>), the float32 layouts that were exact, and each layout's timing at <see cref="TimingSize"/> in the
     /// round that decided (null for a layout not timed: layouts are timed only when both are exact; a second round
-    /// confirms contiguous). The timings are the measured ones, before any test hook's penalty (<see cref="FaultInjection.SlowLayout"/>, which the file records).</summary>
-    public sealed record Finding(string Layout, string[] Exact, Timing? ChannelsLast, Timing? Contiguous)
+    /// confirms contiguous), and how many rounds were timed (0 when none, 2 when the first found contiguous faster; null in a
+    /// file written before rounds were recorded). The timings are the measured ones, before any test hook's penalty
+    /// (<see cref="FaultInjection.SlowLayout"/>, which the file records).</summary>
+    public sealed record Finding(string Layout, string[] Exact, Timing? ChannelsLast, Timing? Contiguous, int? Rounds = null)
     {
         /// <summary>The kernel <see cref="Layout"/> names, or null for a name this version does not know.</summary>
         public ConvolutionKernel? Kernel => Layout switch
@@ -144,28 +146,30 @@ public static class ConvolutionKernels
         using var normal = inference_mode(false);
         using var _ = no_grad();
         var exact = ExactLayouts(shape);
-        if (exact.Count == 0) return new Finding(Name(ConvolutionKernel.Float64), [], null, null);
+        if (exact.Count == 0) return new Finding(Name(ConvolutionKernel.Float64), [], null, null, 0);
         var names = exact.Select(Name).ToArray();
-        if (exact.Count == 1) return new Finding(names[0], names, null, null);
+        if (exact.Count == 1) return new Finding(names[0], names, null, null, 0);
         // Leaving channels-last must be confirmed by a second, independent round: a burst of noise can slow every call of
         // one layout in a round (seen here: all seven channels-last calls of a 192→128 3×3×3 convolution at 7.3 ms, its
         // usual 4 ms, while a contiguous one took 4.3 ms).
         var (channelsLast, contiguous) = Time(shape);
-        bool contiguousFaster = ContiguousFaster(channelsLast, contiguous);
+        int rounds = 1;
+        bool contiguousFaster = ContiguousFaster(channelsLast, contiguous, firstRound: true);
         if (contiguousFaster)
         {
             (channelsLast, contiguous) = Time(shape);
-            contiguousFaster = ContiguousFaster(channelsLast, contiguous);
+            rounds = 2;
+            contiguousFaster = ContiguousFaster(channelsLast, contiguous, firstRound: false);
         }
-        return new Finding(Name(contiguousFaster ? ConvolutionKernel.Contiguous : ConvolutionKernel.ChannelsLast), names, channelsLast, contiguous);
+        return new Finding(Name(contiguousFaster ? ConvolutionKernel.Contiguous : ConvolutionKernel.ChannelsLast), names, channelsLast, contiguous, rounds);
     }
 
     /// <summary>Whether contiguous's fastest call beats channels-last's by <see cref="Margin"/> (after any test hook's penalty).</summary>
-    private static bool ContiguousFaster(Timing channelsLast, Timing contiguous)
+    private static bool ContiguousFaster(Timing channelsLast, Timing contiguous, bool firstRound)
     {
         string cl = Name(ConvolutionKernel.ChannelsLast), co = Name(ConvolutionKernel.Contiguous);
-        return FaultInjection.LayoutMilliseconds(co, contiguous.FastestMs, channelsLast.FastestMs)
-               <= (1 - Margin) * FaultInjection.LayoutMilliseconds(cl, channelsLast.FastestMs, contiguous.FastestMs);
+        return FaultInjection.LayoutMilliseconds(co, contiguous.FastestMs, channelsLast.FastestMs, firstRound)
+               <= (1 - Margin) * FaultInjection.LayoutMilliseconds(cl, channelsLast.FastestMs, contiguous.FastestMs, firstRound);
     }
 
     /// <summary>The layouts, in the order channels-last, contiguous, whose float32 result for <paramref name="shape"/>

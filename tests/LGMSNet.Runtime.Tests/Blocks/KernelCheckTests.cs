@@ -180,9 +180,35 @@ public sealed class KernelCheckTests
             Assert.True((exact.Contains(fast) ? fast : exact.FirstOrDefault() ?? "float64") == Layout(finding),
                 $"{shape}: exact {string.Join(",", exact)}, {slow} timed slower, chose {Layout(finding)}");
             AssertTimedIffBothExact(shape, finding);
+            // Leaving channels-last takes a confirming second round; staying in it, one.
+            Assert.Equal(exact.Length < 2 ? 0 : slow == "channels-last" ? 2 : 1, (int)finding["rounds"]!);
         }
         Assert.Contains(kernels.Values, f => Layout(f) == fast);
         Assert.Equal($"slow {slow}", (string?)JsonNode.Parse(File.ReadAllText(cache.CachePath))!["fault"]);
+        AssertWeightsInTheirChosenLayout(network);
+    }
+
+    /// <summary>A first round that finds contiguous faster is not enough: with channels-last timed slower in the first round
+    /// only (<c>channels-last-once</c>), every shape where both layouts are exact is timed a second time, and that round's
+    /// own timings (recorded in the file, without the hook's penalty) decide — on this machine, whatever it is.</summary>
+    [Fact]
+    public void Leaving_channels_last_takes_a_second_round_that_decides_on_its_own_timings()
+    {
+        using var cache = new KernelFault(null, "channels-last-once");
+        using var network = ForwardIsExact("channels-last timed slower in the first round only");
+        var kernels = Kernels(cache.CachePath);
+        Assert.Contains(kernels.Values, f => Exact(f).Length == 2);
+        foreach (var (shape, finding) in kernels)
+        {
+            AssertTimedIffBothExact(shape, finding);
+            if (Exact(finding).Length < 2) continue;
+            Assert.Equal(2, (int)finding["rounds"]!);
+            double channelsLast = Fastest(finding, "channels-last")!.Value, contiguous = Fastest(finding, "contiguous")!.Value;
+            string expected = contiguous <= (1 - ConvolutionKernels.Margin) * channelsLast ? "contiguous" : "channels-last";
+            Assert.True(expected == Layout(finding),
+                $"{shape}: second round channels-last {channelsLast} ms, contiguous {contiguous} ms, chose {Layout(finding)}");
+        }
+        Assert.Equal("slow channels-last-once", (string?)JsonNode.Parse(File.ReadAllText(cache.CachePath))!["fault"]);
         AssertWeightsInTheirChosenLayout(network);
     }
 
