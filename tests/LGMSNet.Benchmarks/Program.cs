@@ -40,6 +40,9 @@ using static TorchSharp.torch;
 //   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- kernel-check [--arch lgmsnet,lgmsnet-3d] [--threads N]
 //     the convolution kernel check on a fresh cache, per architecture (unfused and fused shapes): shapes checked, its
 //     cost, and per shape the exact layouts, the one chosen and both timings (KernelCheckBench.cs).
+//   dotnet run -c Release --project tests/LGMSNet.Benchmarks -- norm-kernels [--iterations 15] [--threads 2] [--mean 3]
+//     instance norm without gradients on lgmsnet-3d's activation shapes: libtorch's batch norm against the runtime's kernel
+//     (out of place, in place), a copy as the memory-speed yardstick, and each one's error from float64 (NormBench.cs).
 string command = args.Length > 0 ? args[0] : "onnx";
 if (command == "volumes-memory") return VolumeBench.Memory(args.Skip(1).ToArray());
 if (command == "volumes-speed") return VolumeBench.Speed(args.Skip(1).ToArray());
@@ -54,7 +57,8 @@ if (command == "lsp") return LspBench.Run(args.Skip(1).ToArray());
 if (command == "pytorch-compare") return PytorchCompare.Run(args.Skip(1).ToArray());
 if (command == "stability") return Stability.Run(args.Skip(1).ToArray());
 if (command == "kernel-check") return KernelCheckBench.Run(args.Skip(1).ToArray());
-Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare, stability, kernel-check");
+if (command == "norm-kernels") return NormBench.Run(args.Skip(1).ToArray());
+Console.Error.WriteLine("commands: onnx, generator, soak, volumes-memory, volumes-speed, lsp, pytorch-compare, stability, kernel-check, norm-kernels");
 return 2;
 
 /// <summary>The generator's cost per YAML file: parse + plan, and a full incremental-driver run with emission.</summary>

@@ -42,7 +42,7 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
     {
         using var scope = NewDisposeScope();
         var y = conv.call(x);
-        if (!_normFolded) y = norm.call(y);
+        if (!_normFolded) y = Primitives.NormOwned(norm, y);
         return scope.MoveToOuter(Primitives.ActivateOwned(y, _activation));
     }
 

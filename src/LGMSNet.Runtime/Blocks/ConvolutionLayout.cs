@@ -109,9 +109,19 @@ public static class ConvolutionLayout
     /// already contiguous, no copy is made, and the weight keeps strides libtorch reads as contiguous.)</summary>
     public static Tensor ToChannelsLast(Tensor t)
     {
+        if (t.dim() is not (4 or 5)) return t;
+        var laidOut = ToChannelsLastEmpty(t);
+        using var _ = no_grad();
+        return laidOut.copy_(t);
+    }
+
+    /// <summary>An uninitialised tensor of <paramref name="t"/>'s shape, type and device with the strides of
+    /// <see cref="ToChannelsLast"/> (4 or 5 dimensions).</summary>
+    internal static Tensor ToChannelsLastEmpty(Tensor t)
+    {
         var shape = t.shape;
         int dims = shape.Length;
-        if (dims is not (4 or 5)) return t;
+        if (dims is not (4 or 5)) throw new ArgumentException($"channels-last needs 4 or 5 dimensions, not {dims}", nameof(t));
         var strides = new long[dims];
         long stride = 1;
         for (int i = 0; i < dims; i++)
@@ -120,9 +130,7 @@ public static class ConvolutionLayout
             strides[axis] = stride;
             stride *= shape[axis];
         }
-        var laidOut = empty_strided(shape, strides, t.dtype, t.device);
-        using var _ = no_grad();
-        return laidOut.copy_(t);
+        return empty_strided(shape, strides, t.dtype, t.device);
     }
 
     /// <summary>The axis that is <paramref name="i"/>-th innermost in channels-last memory: channel, then the spatial axes

@@ -34,10 +34,10 @@ public sealed class FusionBlock : nn.Module<Tensor, Tensor>, IFusable
     {
         using var scope = NewDisposeScope();
         var y = Primitives.ActivateOwned(conv1.call(x), Activation.GELU);
-        if (!_fused) y = norm1.call(y);
+        if (!_fused) y = Primitives.NormOwned(norm1, y);
         y = Primitives.ActivateOwned(conv2.call(y), Activation.GELU);
-        if (!_fused) y = norm2.call(y);
-        y = norm3.call(Primitives.ActivateOwned(conv3.call(y), Activation.GELU));
+        if (!_fused) y = Primitives.NormOwned(norm2, y);
+        y = Primitives.NormOwned(norm3, Primitives.ActivateOwned(conv3.call(y), Activation.GELU));
         return scope.MoveToOuter(y);
     }
 

@@ -25,7 +25,16 @@ public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
     /// <summary>Added to the variance.</summary>
     public double Eps { get; }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => InstanceNormKernel.TryNormalize(x, Eps, inPlace: false) ?? Train(x);
+
+    /// <summary><see cref="forward"/> for a tensor that the caller alone holds: normalised in place when no gradient is
+    /// recorded (see <see cref="Primitives.ActivateOwned"/>).</summary>
+    internal Tensor ForwardOwned(Tensor owned) =>
+        InstanceNormKernel.TryNormalize(owned, Eps, inPlace: Primitives.InPlace) ?? Train(owned);
+
+    /// <summary>libtorch's batch norm with batch statistics: recorded by autograd (training), and every case the kernel
+    /// leaves.</summary>
+    private Tensor Train(Tensor x)
     {
         // Per sample, libtorch's batch norm with batch statistics is this sample's instance norm, and it runs in the
         // input's layout (channels-last too), with two-pass statistics.

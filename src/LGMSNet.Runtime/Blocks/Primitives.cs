@@ -71,6 +71,13 @@ public static class Primitives
     internal static Tensor AddOwned(Tensor owned, Tensor other) =>
         owned.requires_grad || !InPlace || owned.dtype != other.dtype || !owned.shape.SequenceEqual(other.shape) ? owned.Plus(other) : owned.add_(other);
 
+    /// <summary><paramref name="norm"/> applied to a tensor that the caller alone holds: an instance norm normalises it in
+    /// place when no gradient flows through it (see <see cref="ActivateOwned"/>); other norms run as they are. An instance
+    /// norm is called directly here, so module hooks registered on it do not run (it has no parameters or state; hooks on
+    /// the block around it do).</summary>
+    internal static Tensor NormOwned(nn.Module<Tensor, Tensor> norm, Tensor owned) =>
+        norm is InstanceNormLayer instance ? instance.ForwardOwned(owned) : norm.call(owned);
+
     public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2
         ? nn.functional.max_pool2d(x, new long[] { 2, 2 }, new long[] { 2, 2 })
         : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });

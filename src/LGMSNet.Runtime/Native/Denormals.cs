@@ -9,7 +9,7 @@ namespace LGMSNet.Runtime;
 /// same inference ran 2–3× slower or faster within one process depending on which threads happened to have the flags
 /// (oneDNN's bf16 kernels leave them set on theirs). Numbers change only below 1.2e-38, where they become 0.</summary>
 /// <remarks>libtorch's <c>at::Context::setFlushDenormal</c> (PyTorch's <c>torch.set_flush_denormal</c>) sets the flags on the
-/// calling thread only, so it is called on this thread and then, through libgomp's <c>GOMP_parallel</c>, once on each thread
+/// calling thread only, so it is called on this thread and then, through libgomp's <c>GOMP_parallel</c> (<see cref="OpenMpTeam.OnEachThread"/>), once on each thread
 /// of this thread's team (libgomp keeps one team per calling thread). Done once per thread, from
 /// <c>SegmentationNetwork</c>'s forward pass and when libtorch is loaded; a libtorch without the symbols is left as it is.
 /// <c>LGMSNET_DENORMALS=keep</c> leaves the flags alone (for before/after measurements).</remarks>
@@ -24,26 +24,13 @@ internal static class Denormals
     [return: MarshalAs(UnmanagedType.U1)]
     private delegate bool SetFlushDenormal([MarshalAs(UnmanagedType.U1)] bool on);
 
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate void TeamFunction(IntPtr data);
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate void GompParallel(IntPtr function, IntPtr data, uint threads, uint flags);
-
-    private static readonly Lazy<(SetFlushDenormal Set, GompParallel? Team)?> Found = new(() =>
+    private static readonly Lazy<SetFlushDenormal?> Found = new(() =>
     {
         foreach (var name in Symbols)
             if (LibTorchExports.TryFind(name, out var address))
-                return (Marshal.GetDelegateForFunctionPointer<SetFlushDenormal>(address),
-                    LibTorchExports.TryFind("GOMP_parallel", out var parallel) ? Marshal.GetDelegateForFunctionPointer<GompParallel>(parallel) : null);
+                return Marshal.GetDelegateForFunctionPointer<SetFlushDenormal>(address);
         return null;
     });
-
-    // Kept in static fields: the pointers handed to libgomp must outlive every call.
-    private static readonly TeamFunction FlushOnEachThread = _ => Found.Value?.Set(true);
-    private static readonly TeamFunction KeepOnEachThread = _ => Found.Value?.Set(false);
-    private static readonly IntPtr FlushPointer = Marshal.GetFunctionPointerForDelegate(FlushOnEachThread);
-    private static readonly IntPtr KeepPointer = Marshal.GetFunctionPointerForDelegate(KeepOnEachThread);
 
     /// <summary>Whether this process flushes denormals (false with <c>LGMSNET_DENORMALS=keep</c>).</summary>
     public static bool Flushing { get; } = Environment.GetEnvironmentVariable("LGMSNET_DENORMALS") != "keep";
@@ -60,8 +47,8 @@ internal static class Denormals
     /// says the CPU has no denormals-are-zero flag.</summary>
     internal static bool Set(bool flush)
     {
-        if (Found.Value is not { } found || !found.Set(flush)) return false;
-        found.Team?.Invoke(flush ? FlushPointer : KeepPointer, IntPtr.Zero, (uint)Math.Max(1, torch.get_num_threads()), 0);
+        if (Found.Value is not { } set || !set(flush)) return false;
+        OpenMpTeam.OnEachThread(torch.get_num_threads(), () => set(flush));
         return true;
     }
 

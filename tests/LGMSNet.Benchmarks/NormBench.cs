@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Globalization;
+using LGMSNet.Runtime.Blocks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+/// <summary>The <c>norm-kernels</c> benchmark: instance norm without gradients on the channels-last activations of a 96³
+/// window of lgmsnet-3d (and contiguous ones), libtorch's batch norm (what the layer ran before) against the runtime's
+/// two-pass kernel, out of place and in place, with a copy of the same tensor as the memory-speed yardstick. Interleaved,
+/// medians; each result's largest difference from a float64 reference is printed beside its time.</summary>
+internal static class NormBench
+{
+    public static int Run(string[] args)
+    {
+        string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        int iterations = int.Parse(Option("--iterations", "15"), CultureInfo.InvariantCulture);
+        int threads = int.Parse(Option("--threads", "2"), CultureInfo.InvariantCulture);
+        double offset = double.Parse(Option("--mean", "3"), CultureInfo.InvariantCulture);
+        LGMSNet.Runtime.TorchRuntime.EnsureLoaded();
+        set_num_threads(threads);
+        using var _ = no_grad();
+        Console.WriteLine($"norm-kernels: instance norm without gradients, {threads} thread(s), {iterations} interleaved iterations, inputs N({offset}, 1)");
+        Console.WriteLine($"{"shape",-26} {"layout",-13} {"copy ms",8} {"libtorch ms",12} {"kernel ms",10} {"in place ms",12}   max |error| libtorch / kernel");
+        var shapes = new (long C, long Side)[] { (16, 96), (32, 96), (32, 48), (64, 24), (128, 12), (16, 256) };
+        foreach (var (c, side) in shapes)
+            foreach (bool channelsLast in new[] { true, false })
+            {
+                long[] shape = side == 256 ? new[] { 1, c, side, side } : new[] { 1, c, side, side, side };
+                using var generator = new Generator(3);
+                using var plain = randn(shape, generator: generator).add_(offset);
+                using var x = channelsLast ? ConvolutionLayout.ToChannelsLast(plain) : plain.contiguous();
+                using var reference = Reference(x);
+                var times = new List<double>[4];
+                for (int k = 0; k < 4; k++) times[k] = new List<double>();
+                double libtorchError = 0, kernelError = 0;
+                for (int i = 0; i < iterations + 2; i++)
+                {
+                    var copy = Time(() => x.clone());
+                    InstanceNormKernel.Enabled = false;
+                    var layer = new InstanceNormLayer(c);
+                    var libtorch = Time(() => layer.forward(x));
+                    InstanceNormKernel.Enabled = true;
+                    var kernel = Time(() => layer.forward(x));
+                    using var scratch = x.clone();
+                    var inPlace = Time(() => InstanceNormKernel.TryNormalize(scratch, 1e-5, inPlace: true)!);
+                    if (i >= 2)
+                    {
+                        times[0].Add(copy.Ms);
+                        times[1].Add(libtorch.Ms);
+                        times[2].Add(kernel.Ms);
+                        times[3].Add(inPlace.Ms);
+                    }
+                    libtorchError = Math.Max(libtorchError, Error(libtorch.Result, reference));
+                    kernelError = Math.Max(kernelError, Math.Max(Error(kernel.Result, reference), Error(scratch, reference)));
+                    copy.Result.Dispose();
+                    libtorch.Result.Dispose();
+                    kernel.Result.Dispose();
+                }
+                string name = string.Join("x", shape);
+                Console.WriteLine($"{name,-26} {(channelsLast ? "channels-last" : "contiguous"),-13} {Median(times[0]),8:0.00} {Median(times[1]),12:0.00} {Median(times[2]),10:0.00} {Median(times[3]),12:0.00}   {libtorchError:0.0e+0} / {kernelError:0.0e+0}");
+            }
+        return 0;
+    }
+
+    private static (Tensor Result, double Ms) Time(Func<Tensor> body)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = body();
+        return (result, clock.Elapsed.TotalMilliseconds);
+    }
+
+    private static Tensor Reference(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var dims = Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d).ToArray();
+        var x64 = x.to(ScalarType.Float64);
+        var mean = x64.mean(dims, keepdim: true);
+        var variance = (x64 - mean).square().mean(dims, keepdim: true);
+        return scope.MoveToOuter((x64 - mean) / (variance + 1e-5).sqrt());
+    }
+
+    private static double Error(Tensor result, Tensor reference)
+    {
+        using var scope = NewDisposeScope();
+        return (result.to(ScalarType.Float64) - reference).abs().max().item<double>();
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
