@@ -10,7 +10,7 @@ namespace LGMSNet.Runtime.Blocks;
 /// float32 CPU tensor when no gradient is recorded, in two passes over memory: one read for the statistics, one read and
 /// write for the result (into the input itself when the caller owns it). libtorch's batch norm, which the layer uses
 /// otherwise, reads a channels-last input three times at a fraction of memory speed and writes a new tensor (on lgmsnet-3d
-/// its norms were 18–20 % of a 96³ window; this kernel made the window 14–16 % faster), and sums each thread's rows one
+/// its norms were 18–20 % of a 96³ window; this kernel made the window 7–16 % faster), and sums each thread's rows one
 /// at a time in float32 (4e-4 off float64 on data of mean 3 and spread 1; this kernel 7e-7): docs/benchmarks.md, issue 33.
 /// <para>The statistics are computed in float64: each value, widened, minus its channel's first value (so a large mean
 /// cannot cancel the variance), summed with its square; the parts of a tensor are added in a fixed order, so the result
