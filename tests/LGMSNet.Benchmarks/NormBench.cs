@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using LGMSNet.Runtime.Blocks;
+using LGMSNet.Runtime.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ internal static class NormBench
                 using var generator = new Generator(3);
                 using var plain = randn(shape, generator: generator).add_(offset);
                 using var x = channelsLast ? ConvolutionLayout.ToChannelsLast(plain) : plain.contiguous();
-                using var reference = Reference(x);
+                using var reference = InstanceNormReference.Of(x);
                 var times = new List<double>[4];
                 for (int k = 0; k < 4; k++) times[k] = new List<double>();
                 double libtorchError = 0, kernelError = 0;
@@ -50,8 +51,8 @@ internal static class NormBench
                         times[2].Add(kernel.Ms);
                         times[3].Add(inPlace.Ms);
                     }
-                    libtorchError = Math.Max(libtorchError, Error(libtorch.Result, reference));
-                    kernelError = Math.Max(kernelError, Math.Max(Error(kernel.Result, reference), Error(scratch, reference)));
+                    libtorchError = Math.Max(libtorchError, InstanceNormReference.Error(libtorch.Result, reference));
+                    kernelError = Math.Max(kernelError, Math.Max(InstanceNormReference.Error(kernel.Result, reference), InstanceNormReference.Error(scratch, reference)));
                     copy.Result.Dispose();
                     libtorch.Result.Dispose();
                     kernel.Result.Dispose();
@@ -67,22 +68,6 @@ internal static class NormBench
         var clock = Stopwatch.StartNew();
         var result = body();
         return (result, clock.Elapsed.TotalMilliseconds);
-    }
-
-    private static Tensor Reference(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var dims = Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d).ToArray();
-        var x64 = x.to(ScalarType.Float64);
-        var mean = x64.mean(dims, keepdim: true);
-        var variance = (x64 - mean).square().mean(dims, keepdim: true);
-        return scope.MoveToOuter((x64 - mean) / (variance + 1e-5).sqrt());
-    }
-
-    private static double Error(Tensor result, Tensor reference)
-    {
-        using var scope = NewDisposeScope();
-        return (result.to(ScalarType.Float64) - reference).abs().max().item<double>();
     }
 
     private static double Median(List<double> values)

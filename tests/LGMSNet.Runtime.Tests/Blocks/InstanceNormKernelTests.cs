@@ -1,4 +1,5 @@
 using LGMSNet.Runtime.Blocks;
+using LGMSNet.Runtime.Tests.Support;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -35,21 +36,9 @@ public sealed class InstanceNormKernelTests
         return channelsLast ? ConvolutionLayout.ToChannelsLast(plain) : plain.contiguous();
     }
 
-    private static Tensor Reference(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        var dims = Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d).ToArray();
-        var x64 = x.to(ScalarType.Float64);
-        var mean = x64.mean(dims, keepdim: true);
-        var variance = (x64 - mean).square().mean(dims, keepdim: true);
-        return scope.MoveToOuter((x64 - mean) / (variance + 1e-5).sqrt());
-    }
+    private static Tensor Reference(Tensor x) => InstanceNormReference.Of(x);
 
-    private static double Error(Tensor result, Tensor reference)
-    {
-        using var scope = NewDisposeScope();
-        return (result.to(ScalarType.Float64) - reference).abs().max().item<double>();
-    }
+    private static double Error(Tensor result, Tensor reference) => InstanceNormReference.Error(result, reference);
 
     [Theory]
     [MemberData(nameof(Cases))]
