@@ -10,7 +10,9 @@ namespace LGMSNet.Runtime.Blocks;
 /// batch norm runs in the input's layout. In 3D those copies (and the page faults of the fresh tensors) took more time
 /// than the convolutions (docs/benchmarks.md, issue 33). libtorch's group norm with one group per channel also keeps the
 /// layout but accumulates E[x²] − E[x]² in float: 1.2–1.6e-4 relative off ONNX Runtime on lgmsnet-3d, over the export
-/// check's 1e-4; batch norm's two-pass statistics stay within it.</summary>
+/// check's 1e-4; batch norm's two-pass statistics stay within it. Where no gradient is recorded (float32, CPU), the
+/// runtime's own kernel runs instead (<see cref="InstanceNormKernel"/>: float64 statistics, two passes over memory, in
+/// place for a block's own tensor through <see cref="ForwardOwned"/>).</summary>
 public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
 {
     public InstanceNormLayer(long channels, double eps = 1e-5) : base(nameof(InstanceNormLayer))
