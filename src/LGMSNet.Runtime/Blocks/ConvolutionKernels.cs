@@ -56,14 +56,9 @@ public static class ConvolutionKernels
     /// (<see cref="FaultInjection.SlowLayout"/>, which the file records).</summary>
     public sealed record Finding(string Layout, string[] Exact, Timing? ChannelsLast, Timing? Contiguous, int? Rounds = null)
     {
-        /// <summary>The kernel <see cref="Layout"/> names, or null for a name this version does not know.</summary>
-        public ConvolutionKernel? Kernel => Layout switch
-        {
-            "channels-last" => ConvolutionKernel.ChannelsLast,
-            "contiguous" => ConvolutionKernel.Contiguous,
-            "float64" => ConvolutionKernel.Float64,
-            _ => null,
-        };
+        /// <summary>The kernel <see cref="Layout"/> names (<see cref="Name"/> read back), or null for a name this version
+        /// does not know.</summary>
+        public ConvolutionKernel? Kernel => Enum.GetValues<ConvolutionKernel>().Where(k => Name(k) == Layout).Select(k => (ConvolutionKernel?)k).FirstOrDefault();
     }
 
     /// <summary>The version of the check: a cache file written by another version (1: the first exact layout, untimed) is

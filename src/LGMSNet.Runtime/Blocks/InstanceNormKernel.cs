@@ -57,7 +57,6 @@ internal static unsafe class InstanceNormKernel
             if (!inPlace) output.Dispose();
             return null;
         }
-        int threads = Math.Max(1, get_num_threads());
         var shift = new double[channels];
         var mean = new double[channels];
         var scale = new double[channels];
@@ -66,14 +65,14 @@ internal static unsafe class InstanceNormKernel
             float* input = source + n * channels * spatial, result = target + n * channels * spatial;
             // The shift: each channel's first value (read before an in-place pass overwrites it).
             for (long c = 0; c < channels; c++) shift[c] = input[channelsLast ? c : c * spatial];
-            if (channelsLast) StatisticsChannelsLast(input, shift, spatial, (int)channels, threads, mean, scale, eps);
-            else StatisticsContiguous(input, shift, spatial, channels, threads, mean, scale, eps);
+            if (channelsLast) StatisticsChannelsLast(input, shift, spatial, (int)channels, mean, scale, eps);
+            else StatisticsContiguous(input, shift, spatial, channels, mean, scale, eps);
             var high = Array.ConvertAll(mean, m => (float)m);
             var low = new float[channels];
             for (long c = 0; c < channels; c++) low[c] = (float)(mean[c] - high[c]);
             var r = Array.ConvertAll(scale, v => (float)v);
-            if (channelsLast) ApplyChannelsLast(input, result, spatial, (int)channels, threads, high, low, r);
-            else ApplyContiguous(input, result, spatial, channels, threads, high, low, r);
+            if (channelsLast) ApplyChannelsLast(input, result, spatial, (int)channels, high, low, r);
+            else ApplyContiguous(input, result, spatial, channels, high, low, r);
         }
         // The memory read above belongs to x (and output): neither may be finalised before this point.
         GC.KeepAlive(x);
@@ -96,13 +95,11 @@ internal static unsafe class InstanceNormKernel
         }
     }
 
-    /// <summary>Splits [0, count) into equal parts, one per thread of libtorch's team (<see cref="OpenMpTeam"/>), each of at
-    /// least <see cref="Grain"/> elements (<paramref name="elementsPerItem"/> per item of the range).</summary>
-    private static void Parts(long count, long elementsPerItem, int threads, Action<long, long, int> body) =>
-        OpenMpTeam.For(count, PartCount(count, elementsPerItem, threads), body);
-
-    private static int PartCount(long count, long elementsPerItem, int threads) =>
-        (int)Math.Clamp(count * elementsPerItem / Grain, 1, Math.Min(threads, count));
+    /// <summary>How many parts a parallel loop over <paramref name="count"/> items of <paramref name="elementsPerItem"/>
+    /// elements runs in: one per thread of libtorch's team (<see cref="OpenMpTeam"/>), each of at least
+    /// <see cref="Grain"/> elements.</summary>
+    private static int PartCount(long count, long elementsPerItem) =>
+        (int)Math.Clamp(count * elementsPerItem / Grain, 1, Math.Min(Math.Max(1, get_num_threads()), count));
 
     /// <summary>From each part's sums of the shifted values and of their squares (added in part order): the mean and
     /// 1/√(var + eps) per channel.</summary>
@@ -122,9 +119,9 @@ internal static unsafe class InstanceNormKernel
         }
     }
 
-    private static void StatisticsChannelsLast(float* x, double[] shift, long spatial, int c, int threads, double[] mean, double[] scale, double eps)
+    private static void StatisticsChannelsLast(float* x, double[] shift, long spatial, int c, double[] mean, double[] scale, double eps)
     {
-        int parts = PartCount(spatial, c, threads);
+        int parts = PartCount(spatial, c);
         var sums = new double[parts, c];
         var squares = new double[parts, c];
         OpenMpTeam.For(spatial, parts, (begin, end, part) =>
@@ -178,10 +175,10 @@ internal static unsafe class InstanceNormKernel
         }
     }
 
-    private static void StatisticsContiguous(float* x, double[] shift, long spatial, long channels, int threads, double[] mean, double[] scale, double eps)
+    private static void StatisticsContiguous(float* x, double[] shift, long spatial, long channels, double[] mean, double[] scale, double eps)
     {
         long count = channels * spatial;
-        int parts = PartCount(count, 1, threads);
+        int parts = PartCount(count, 1);
         var sums = new double[parts, channels];
         var squares = new double[parts, channels];
         OpenMpTeam.For(count, parts, (begin, end, part) =>
@@ -222,8 +219,8 @@ internal static unsafe class InstanceNormKernel
         return (s, q);
     }
 
-    private static void ApplyChannelsLast(float* x, float* y, long spatial, int c, int threads, float[] high, float[] low, float[] scale) =>
-        Parts(spatial, c, threads, (begin, end, _) =>
+    private static void ApplyChannelsLast(float* x, float* y, long spatial, int c, float[] high, float[] low, float[] scale) =>
+        OpenMpTeam.For(spatial, PartCount(spatial, c), (begin, end, _) =>
         {
             fixed (float* m1 = high, m2 = low, r = scale)
                 ApplyRows(x, y, begin, end, c, m1, m2, r);
@@ -244,8 +241,8 @@ internal static unsafe class InstanceNormKernel
         }
     }
 
-    private static void ApplyContiguous(float* x, float* y, long spatial, long channels, int threads, float[] high, float[] low, float[] scale) =>
-        Parts(channels * spatial, 1, threads, (begin, end, _) =>
+    private static void ApplyContiguous(float* x, float* y, long spatial, long channels, float[] high, float[] low, float[] scale) =>
+        OpenMpTeam.For(channels * spatial, PartCount(channels * spatial, 1), (begin, end, _) =>
         {
             for (long c = begin / spatial; c * spatial < end; c++)
             {
