@@ -7,8 +7,10 @@ using static TorchSharp.torch;
 
 /// <summary>The <c>norm-kernels</c> benchmark: instance norm without gradients on the channels-last activations of a 96³
 /// window of lgmsnet-3d (and contiguous ones), libtorch's batch norm (what the layer ran before) against the runtime's
-/// two-pass kernel, out of place and in place, with a copy of the same tensor as the memory-speed yardstick. Interleaved,
-/// medians; each result's largest difference from a float64 reference is printed beside its time.</summary>
+/// two-pass kernel, out of place and in place, with a copy of the same tensor as the memory-speed yardstick; then a
+/// conv-norm-SiLU block's norm and activation: the kernel in place followed by libtorch's <c>silu_</c>, against the kernel
+/// with the SiLU in its own pass. Interleaved, medians; each result's largest difference from a float64 reference is
+/// printed beside its time.</summary>
 internal static class NormBench
 {
     public static int Run(string[] args)
@@ -21,8 +23,8 @@ internal static class NormBench
         set_num_threads(threads);
         using var _ = no_grad();
         Console.WriteLine($"norm-kernels: instance norm without gradients, {threads} thread(s), {iterations} interleaved iterations, inputs N({offset}, 1)");
-        Console.WriteLine($"{"shape",-26} {"layout",-13} {"copy ms",8} {"libtorch ms",12} {"kernel ms",10} {"in place ms",12}   max |error| libtorch / kernel");
-        var shapes = new (long C, long Side)[] { (16, 96), (32, 96), (32, 48), (64, 24), (128, 12), (16, 256) };
+        Console.WriteLine($"{"shape",-26} {"layout",-13} {"copy ms",8} {"libtorch ms",12} {"kernel ms",10} {"in place ms",12} {"+ silu_ ms",10} {"fused ms",9}   max |error| libtorch / kernel");
+        var shapes = new (long C, long Side)[] { (4, 96), (16, 96), (32, 96), (4, 48), (32, 48), (64, 24), (128, 12), (16, 256) };
         foreach (var (c, side) in shapes)
             foreach (bool channelsLast in new[] { true, false })
             {
@@ -31,8 +33,9 @@ internal static class NormBench
                 using var plain = randn(shape, generator: generator).add_(offset);
                 using var x = channelsLast ? ConvolutionLayout.ToChannelsLast(plain) : plain.contiguous();
                 using var reference = InstanceNormReference.Of(x);
-                var times = new List<double>[4];
-                for (int k = 0; k < 4; k++) times[k] = new List<double>();
+                using var activated = nn.functional.silu(reference);
+                var times = new List<double>[6];
+                for (int k = 0; k < times.Length; k++) times[k] = new List<double>();
                 double libtorchError = 0, kernelError = 0;
                 for (int i = 0; i < iterations + 2; i++)
                 {
@@ -44,21 +47,28 @@ internal static class NormBench
                     var kernel = Time(() => layer.forward(x));
                     using var scratch = x.clone();
                     var inPlace = Time(() => InstanceNormKernel.TryNormalize(scratch, 1e-5, inPlace: true)!);
+                    using var separate = x.clone();
+                    var thenSilu = Time(() => InstanceNormKernel.TryNormalize(separate, 1e-5, inPlace: true)!.silu_());
+                    using var together = x.clone();
+                    var fused = Time(() => InstanceNormKernel.TryNormalize(together, 1e-5, inPlace: true, Activation.SiLU)!);
                     if (i >= 2)
                     {
                         times[0].Add(copy.Ms);
                         times[1].Add(libtorch.Ms);
                         times[2].Add(kernel.Ms);
                         times[3].Add(inPlace.Ms);
+                        times[4].Add(thenSilu.Ms);
+                        times[5].Add(fused.Ms);
                     }
                     libtorchError = Math.Max(libtorchError, InstanceNormReference.Error(libtorch.Result, reference));
                     kernelError = Math.Max(kernelError, Math.Max(InstanceNormReference.Error(kernel.Result, reference), InstanceNormReference.Error(scratch, reference)));
+                    kernelError = Math.Max(kernelError, Math.Max(InstanceNormReference.Error(separate, activated), InstanceNormReference.Error(together, activated)));
                     copy.Result.Dispose();
                     libtorch.Result.Dispose();
                     kernel.Result.Dispose();
                 }
                 string name = string.Join("x", shape);
-                Console.WriteLine($"{name,-26} {(channelsLast ? "channels-last" : "contiguous"),-13} {Median(times[0]),8:0.00} {Median(times[1]),12:0.00} {Median(times[2]),10:0.00} {Median(times[3]),12:0.00}   {libtorchError:0.0e+0} / {kernelError:0.0e+0}");
+                Console.WriteLine($"{name,-26} {(channelsLast ? "channels-last" : "contiguous"),-13} {Median(times[0]),8:0.00} {Median(times[1]),12:0.00} {Median(times[2]),10:0.00} {Median(times[3]),12:0.00} {Median(times[4]),10:0.00} {Median(times[5]),9:0.00}   {libtorchError:0.0e+0} / {kernelError:0.0e+0}");
             }
         return 0;
     }

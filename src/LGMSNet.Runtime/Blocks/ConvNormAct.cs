@@ -42,8 +42,7 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFusable
     {
         using var scope = NewDisposeScope();
         var y = conv.call(x);
-        if (!_normFolded) y = Primitives.NormOwned(norm, y);
-        return scope.MoveToOuter(Primitives.ActivateOwned(y, _activation));
+        return scope.MoveToOuter(_normFolded ? Primitives.ActivateOwned(y, _activation) : Primitives.NormActivateOwned(norm, y, _activation));
     }
 
     /// <summary>Folds an eval-mode BatchNorm into the convolution (<see cref="BatchNormFolding.IntoPreceding"/>).</summary>

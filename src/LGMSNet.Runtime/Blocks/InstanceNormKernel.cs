@@ -38,8 +38,9 @@ internal static unsafe class InstanceNormKernel
     private const long Grain = 32768;
 
     /// <summary>The normalised tensor, written into <paramref name="x"/> when <paramref name="inPlace"/>, else into a new
-    /// tensor of the same layout; null when this kernel does not handle the case.</summary>
-    public static Tensor? TryNormalize(Tensor x, double eps, bool inPlace)
+    /// tensor of the same layout; null when this kernel does not handle the case. <paramref name="after"/> is applied to the
+    /// normalised values in the same pass (a block's norm → activation).</summary>
+    public static Tensor? TryNormalize(Tensor x, double eps, bool inPlace, Activation after = Activation.None)
     {
         if (!Enabled || _unreachable || !Vector256.IsHardwareAccelerated || x.dtype != ScalarType.Float32 || x.device_type != DeviceType.CPU
             || x.is_sparse || x.dim() < 3 || x.requires_grad && is_grad_enabled())
@@ -57,27 +58,67 @@ internal static unsafe class InstanceNormKernel
             if (!inPlace) output.Dispose();
             return null;
         }
-        var shift = new double[channels];
-        var mean = new double[channels];
-        var scale = new double[channels];
+        var map = new Map(channels, spatial, channelsLast);
         for (long n = 0; n < batch; n++)
-        {
-            float* input = source + n * channels * spatial, result = target + n * channels * spatial;
-            // The shift: each channel's first value (read before an in-place pass overwrites it).
-            for (long c = 0; c < channels; c++) shift[c] = input[channelsLast ? c : c * spatial];
-            if (channelsLast) StatisticsChannelsLast(input, shift, spatial, (int)channels, mean, scale, eps);
-            else StatisticsContiguous(input, shift, spatial, channels, mean, scale, eps);
-            var high = Array.ConvertAll(mean, m => (float)m);
-            var low = new float[channels];
-            for (long c = 0; c < channels; c++) low[c] = (float)(mean[c] - high[c]);
-            var r = Array.ConvertAll(scale, v => (float)v);
-            if (channelsLast) ApplyChannelsLast(input, result, spatial, (int)channels, high, low, r);
-            else ApplyContiguous(input, result, spatial, channels, high, low, r);
-        }
+            Normalize(after, source + n * channels * spatial, target + n * channels * spatial, map, eps);
         // The memory read above belongs to x (and output): neither may be finalised before this point.
         GC.KeepAlive(x);
         GC.KeepAlive(output);
         return output;
+    }
+
+    /// <summary>One sample's [C, S] (contiguous) or [S, C] (channels-last) map. Channels-last memory is read as rows of
+    /// <see cref="Period"/> = lcm(C, 8) values, so that any channel count fills whole vectors: column j of a row is
+    /// channel j mod C (4 channels: 2 positions per row of 8; 37 channels: 8 positions per row of 296). The
+    /// <see cref="Tail"/> values after the last whole row (fewer than a row) are a partial row.</summary>
+    private readonly record struct Map(long Channels, long Spatial, bool ChannelsLast)
+    {
+        public int Period { get; } = (int)(Channels * 8 / Gcd(Channels, 8));
+
+        public long Rows => Spatial * Channels / Period;
+
+        public int Tail => (int)(Spatial * Channels - Rows * Period);
+
+        private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+
+        /// <summary>A per-channel value repeated along a row of <see cref="Period"/> columns.</summary>
+        public T[] Columns<T>(T[] perChannel)
+        {
+            var columns = new T[Period];
+            for (int j = 0; j < Period; j++) columns[j] = perChannel[j % Channels];
+            return columns;
+        }
+    }
+
+    private static void Normalize(Activation after, float* input, float* result, Map map, double eps)
+    {
+        switch (after)
+        {
+            case Activation.None: Normalize<Identity>(input, result, map, eps); break;
+            case Activation.ReLU: Normalize<Relu>(input, result, map, eps); break;
+            case Activation.SiLU: Normalize<Silu>(input, result, map, eps); break;
+            case Activation.GELU: Normalize<Gelu>(input, result, map, eps); break;
+            default: throw new ArgumentOutOfRangeException(nameof(after));
+        }
+    }
+
+    /// <summary>One sample: the statistics, then result = TAfter(((x − m₁) − m₂) · r).</summary>
+    private static void Normalize<TAfter>(float* input, float* result, Map map, double eps) where TAfter : struct, IVectorFunction
+    {
+        long channels = map.Channels, spatial = map.Spatial;
+        // The shift: each channel's first value (read before an in-place pass overwrites it).
+        var shift = new double[channels];
+        for (long c = 0; c < channels; c++) shift[c] = input[map.ChannelsLast ? c : c * spatial];
+        var mean = new double[channels];
+        var scale = new double[channels];
+        if (map.ChannelsLast) StatisticsChannelsLast(input, shift, map, mean, scale, eps);
+        else StatisticsContiguous(input, shift, map, mean, scale, eps);
+        var high = Array.ConvertAll(mean, m => (float)m);
+        var low = new float[channels];
+        for (long c = 0; c < channels; c++) low[c] = (float)(mean[c] - high[c]);
+        var r = Array.ConvertAll(scale, v => (float)v);
+        if (map.ChannelsLast) ApplyChannelsLast<TAfter>(input, result, map, high, low, r);
+        else ApplyContiguous<TAfter>(input, result, map, high, low, r);
     }
 
     /// <summary>The tensor's first element (storage offset included), or null where LibTorchSharp cannot be reached (then
@@ -101,46 +142,55 @@ internal static unsafe class InstanceNormKernel
     private static int PartCount(long count, long elementsPerItem) =>
         (int)Math.Clamp(count * elementsPerItem / Grain, 1, Math.Min(Math.Max(1, get_num_threads()), count));
 
-    /// <summary>From each part's sums of the shifted values and of their squares (added in part order): the mean and
-    /// 1/√(var + eps) per channel.</summary>
+    /// <summary>From each part's sums of the shifted values and of their squares per column (added in part order, then
+    /// column order): the mean and 1/√(var + eps) per channel.</summary>
     private static void Finish(double[,] sums, double[,] squares, double[] shift, long spatial, double eps, double[] mean, double[] scale)
     {
+        int columns = sums.GetLength(1);
         for (int c = 0; c < mean.Length; c++)
         {
             double sum = 0, square = 0;
             for (int part = 0; part < sums.GetLength(0); part++)
-            {
-                sum += sums[part, c];
-                square += squares[part, c];
-            }
+                for (int j = c; j < columns; j += mean.Length)
+                {
+                    sum += sums[part, j];
+                    square += squares[part, j];
+                }
             double shifted = sum / spatial;
             mean[c] = shift[c] + shifted;
             scale[c] = 1 / Math.Sqrt(Math.Max(0, square / spatial - shifted * shifted) + eps);
         }
     }
 
-    private static void StatisticsChannelsLast(float* x, double[] shift, long spatial, int c, double[] mean, double[] scale, double eps)
+    private static void StatisticsChannelsLast(float* x, double[] shift, Map map, double[] mean, double[] scale, double eps)
     {
-        int parts = PartCount(spatial, c);
-        var sums = new double[parts, c];
-        var squares = new double[parts, c];
-        OpenMpTeam.For(spatial, parts, (begin, end, part) =>
+        long rows = map.Rows;
+        int period = map.Period, tail = map.Tail;
+        int parts = rows == 0 ? 1 : PartCount(rows, period);
+        var sums = new double[parts, period];
+        var squares = new double[parts, period];
+        var k = map.Columns(shift);
+        OpenMpTeam.For(rows, parts, (begin, end, part) =>
         {
-            fixed (double* k = shift, sum = &sums[part, 0], square = &squares[part, 0])
-                SumRows(x, k, begin, end, c, sum, square);
+            fixed (double* kj = k, sum = &sums[part, 0], square = &squares[part, 0])
+            {
+                SumRows(x, kj, begin, end, period, sum, square);
+                // The partial row after the last whole one: its columns are the first of a row.
+                if (part == parts - 1 && tail > 0) SumPartial(x + rows * period, tail, kj, sum, square);
+            }
         });
-        Finish(sums, squares, shift, spatial, eps, mean, scale);
+        Finish(sums, squares, shift, map.Spatial, eps, mean, scale);
     }
 
-    /// <summary>Adds rows [begin, end) of a [S, C] map, minus <paramref name="k"/>, to <paramref name="sum"/> and their
-    /// squares to <paramref name="square"/> (float64). Blocks of rows that stay in cache; within a block, each group of 8
-    /// channels is summed down the rows in registers. Optimised from the first call: a kernel left to tiered compilation
-    /// ran its first calls as unoptimised code, slower than libtorch.</summary>
+    /// <summary>Adds rows [begin, end) of a [rows, P] map (P a multiple of 8), minus <paramref name="k"/>, to <paramref name="sum"/> and
+    /// their squares to <paramref name="square"/> (float64, per column). Blocks of rows that stay in cache; within a
+    /// block, each group of 8 columns is summed down the rows in registers. Optimised from the first call: a kernel left
+    /// to tiered compilation ran its first calls as unoptimised code, slower than libtorch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumRows(float* x, double* k, long begin, long end, int c, double* sum, double* square)
+    private static void SumRows(float* x, double* k, long begin, long end, int period, double* sum, double* square)
     {
         const int Block = 256;
-        int vectors = c / 8;
+        int vectors = period / 8;
         for (long first = begin; first < end; first += Block)
         {
             long last = Math.Min(end, first + Block);
@@ -149,10 +199,10 @@ internal static unsafe class InstanceNormKernel
                 var kLow = Vector256.Load(k + 8 * j);
                 var kHigh = Vector256.Load(k + 8 * j + 4);
                 Vector256<double> sumLow = default, sumHigh = default, squareLow = default, squareHigh = default;
-                float* p = x + first * c + 8 * j;
-                for (long s = first; s < last; s++, p += c)
+                long offset = first * period + 8 * j;
+                for (long s = first; s < last; s++, offset += period)
                 {
-                    var (low, high) = Vector256.Widen(Vector256.Load(p));
+                    var (low, high) = Vector256.Widen(Vector256.Load(x + offset));
                     low -= kLow;
                     high -= kHigh;
                     sumLow += low;
@@ -165,22 +215,27 @@ internal static unsafe class InstanceNormKernel
                 (Vector256.Load(square + 8 * j) + squareLow).Store(square + 8 * j);
                 (Vector256.Load(square + 8 * j + 4) + squareHigh).Store(square + 8 * j + 4);
             }
-            for (int j = 8 * vectors; j < c; j++)
-                for (long s = first; s < last; s++)
-                {
-                    double d = x[s * c + j] - k[j];
-                    sum[j] += d;
-                    square[j] += d * d;
-                }
         }
     }
 
-    private static void StatisticsContiguous(float* x, double[] shift, long spatial, long channels, double[] mean, double[] scale, double eps)
+    /// <summary><paramref name="count"/> values, each in its own column (the first <paramref name="count"/> of a row),
+    /// added as <see cref="SumRows"/> adds a row.</summary>
+    private static void SumPartial(float* x, int count, double* k, double* sum, double* square)
     {
-        long count = channels * spatial;
+        for (int j = 0; j < count; j++)
+        {
+            double d = x[j] - k[j];
+            sum[j] += d;
+            square[j] += d * d;
+        }
+    }
+
+    private static void StatisticsContiguous(float* x, double[] shift, Map map, double[] mean, double[] scale, double eps)
+    {
+        long spatial = map.Spatial, count = map.Channels * spatial;
         int parts = PartCount(count, 1);
-        var sums = new double[parts, channels];
-        var squares = new double[parts, channels];
+        var sums = new double[parts, map.Channels];
+        var squares = new double[parts, map.Channels];
         OpenMpTeam.For(count, parts, (begin, end, part) =>
         {
             // Each channel's slice of this part of the flat [C, S] range is reduced on its own.
@@ -219,47 +274,89 @@ internal static unsafe class InstanceNormKernel
         return (s, q);
     }
 
-    private static void ApplyChannelsLast(float* x, float* y, long spatial, int c, float[] high, float[] low, float[] scale) =>
-        OpenMpTeam.For(spatial, PartCount(spatial, c), (begin, end, _) =>
-        {
-            fixed (float* m1 = high, m2 = low, r = scale)
-                ApplyRows(x, y, begin, end, c, m1, m2, r);
-        });
-
-    /// <summary>Rows [begin, end) of a [S, C] map: y = ((x − m1) − m2) · r per channel.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ApplyRows(float* x, float* y, long begin, long end, int c, float* m1, float* m2, float* r)
+    private static void ApplyChannelsLast<TAfter>(float* x, float* y, Map map, float[] high, float[] low, float[] scale)
+        where TAfter : struct, IVectorFunction
     {
-        int vectors = c / 8;
+        long rows = map.Rows;
+        int period = map.Period, tail = map.Tail;
+        int parts = rows == 0 ? 1 : PartCount(rows, period);
+        float[] m1 = map.Columns(high), m2 = map.Columns(low), r = map.Columns(scale);
+        OpenMpTeam.For(rows, parts, (begin, end, part) =>
+        {
+            fixed (float* m1j = m1, m2j = m2, rj = r)
+            {
+                ApplyRows<TAfter>(x, y, begin, end, period, m1j, m2j, rj);
+                if (part == parts - 1 && tail > 0)
+                    for (int j = 0; j < tail; j += 8)
+                    {
+                        int n = Math.Min(8, tail - j);
+                        long offset = rows * period + j;
+                        Partial.Store(Apply<TAfter>(Partial.Load(x + offset, n), m1j + j, m2j + j, rj + j), y + offset, n);
+                    }
+            }
+        });
+    }
+
+    private static Vector256<float> Apply<TAfter>(Vector256<float> v, float* m1, float* m2, float* r) where TAfter : struct, IVectorFunction =>
+        TAfter.Apply((v - Vector256.Load(m1) - Vector256.Load(m2)) * Vector256.Load(r));
+
+    /// <summary>Rows [begin, end) of a [rows, P] map: y = TAfter(((x − m1) − m2) · r) per column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ApplyRows<TAfter>(float* x, float* y, long begin, long end, int period, float* m1, float* m2, float* r)
+        where TAfter : struct, IVectorFunction
+    {
+        int vectors = period / 8;
         for (long s = begin; s < end; s++)
         {
-            float* row = x + s * c, output = y + s * c;
-            for (int j = 0; j < vectors; j++)
-                ((Vector256.Load(row + 8 * j) - Vector256.Load(m1 + 8 * j) - Vector256.Load(m2 + 8 * j)) * Vector256.Load(r + 8 * j))
-                    .Store(output + 8 * j);
-            for (int j = 8 * vectors; j < c; j++) output[j] = (row[j] - m1[j] - m2[j]) * r[j];
+            long row = s * period;
+            for (int j = 0; j < vectors; j++) Apply<TAfter>(Vector256.Load(x + row + 8 * j), m1 + 8 * j, m2 + 8 * j, r + 8 * j).Store(y + row + 8 * j);
         }
     }
 
-    private static void ApplyContiguous(float* x, float* y, long spatial, long channels, float[] high, float[] low, float[] scale) =>
-        OpenMpTeam.For(channels * spatial, PartCount(channels * spatial, 1), (begin, end, _) =>
+    private static void ApplyContiguous<TAfter>(float* x, float* y, Map map, float[] high, float[] low, float[] scale)
+        where TAfter : struct, IVectorFunction
+    {
+        long spatial = map.Spatial, count = map.Channels * spatial;
+        OpenMpTeam.For(count, PartCount(count, 1), (begin, end, _) =>
         {
             for (long c = begin / spatial; c * spatial < end; c++)
             {
                 long from = Math.Max(begin, c * spatial), to = Math.Min(end, (c + 1) * spatial);
-                ApplyRange(x + from, y + from, to - from, high[c], low[c], scale[c]);
+                ApplyRange<TAfter>(x + from, y + from, to - from, high[c], low[c], scale[c]);
             }
         });
+    }
 
-    /// <summary>y = ((x − m1) − m2) · r over <paramref name="count"/> values.</summary>
+    /// <summary>y = TAfter(((x − m1) − m2) · r) over <paramref name="count"/> values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ApplyRange(float* x, float* y, long count, float m1, float m2, float r)
+    private static void ApplyRange<TAfter>(float* x, float* y, long count, float m1, float m2, float r)
+        where TAfter : struct, IVectorFunction
     {
         var m1v = Vector256.Create(m1);
         var m2v = Vector256.Create(m2);
         var rv = Vector256.Create(r);
         long i = 0;
-        for (; i + 8 <= count; i += 8) ((Vector256.Load(x + i) - m1v - m2v) * rv).Store(y + i);
-        for (; i < count; i++) y[i] = (x[i] - m1 - m2) * r;
+        for (; i + 8 <= count; i += 8) TAfter.Apply((Vector256.Load(x + i) - m1v - m2v) * rv).Store(y + i);
+        if (i < count)
+        {
+            int n = (int)(count - i);
+            Partial.Store(TAfter.Apply((Partial.Load(x + i, n) - m1v - m2v) * rv), y + i, n);
+        }
+    }
+
+    /// <summary>Fewer than 8 values as a vector (the other lanes zero) and back.</summary>
+    private static class Partial
+    {
+        public static Vector256<float> Load(float* p, int n)
+        {
+            var lanes = stackalloc float[8];
+            for (int i = 0; i < 8; i++) lanes[i] = i < n ? p[i] : 0;
+            return Vector256.Load(lanes);
+        }
+
+        public static void Store(Vector256<float> v, float* p, int n)
+        {
+            for (int i = 0; i < n; i++) p[i] = v.GetElement(i);
+        }
     }
 }

@@ -34,6 +34,12 @@ public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
     internal Tensor ForwardOwned(Tensor owned) =>
         InstanceNormKernel.TryNormalize(owned, Eps, inPlace: Primitives.InPlace) ?? Train(owned);
 
+    /// <summary>This norm then <paramref name="activation"/> on a tensor that the caller alone holds, the activation
+    /// applied in the kernel's second pass (in place as <see cref="ForwardOwned"/>); null where the kernel does not run (a
+    /// gradient is recorded, another type or layout): the caller then applies the two itself.</summary>
+    internal Tensor? TryForwardOwned(Tensor owned, Activation activation) =>
+        InstanceNormKernel.TryNormalize(owned, Eps, inPlace: Primitives.InPlace, activation);
+
     /// <summary>libtorch's batch norm with batch statistics: recorded by autograd (training), and every case the kernel
     /// leaves.</summary>
     private Tensor Train(Tensor x)

@@ -78,6 +78,14 @@ public static class Primitives
     internal static Tensor NormOwned(nn.Module<Tensor, Tensor> norm, Tensor owned) =>
         norm is InstanceNormLayer instance ? instance.ForwardOwned(owned) : norm.call(owned);
 
+    /// <summary><paramref name="norm"/> then <paramref name="activation"/> on a tensor that the caller alone holds (see
+    /// <see cref="NormOwned"/>): an instance norm's kernel applies the activation in the pass that writes the norm (two
+    /// passes over memory for the two, where they took three); otherwise they run one after the other. (The other order, a fusion block's
+    /// GELU before its norm, stays two operations: the kernel's 8-wide GELU in its statistics pass measured slower than
+    /// libtorch's own pass.)</summary>
+    internal static Tensor NormActivateOwned(nn.Module<Tensor, Tensor> norm, Tensor owned, Activation activation) =>
+        (norm as InstanceNormLayer)?.TryForwardOwned(owned, activation) ?? ActivateOwned(NormOwned(norm, owned), activation);
+
     public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2
         ? nn.functional.max_pool2d(x, new long[] { 2, 2 }, new long[] { 2, 2 })
         : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });

@@ -18,10 +18,12 @@ public sealed class InstanceNormKernelTests
     {
         var cases = new TheoryData<int, long, long, bool, double>();
         foreach (int dims in new[] { 2, 3 })
-            foreach (long channels in new long[] { 1, 3, 8, 16, 24, 37 })
+            foreach (long channels in new long[] { 1, 3, 4, 8, 16, 24, 37 })
                 foreach (bool channelsLast in new[] { true, false })
                     cases.Add(dims, channels, channels % 2 + 1, channelsLast, channels == 24 ? 1000 : 3);
-        // The theory's sizes (190² and 33³) split every tensor of 3 channels or more into parts, one per thread.
+        // The theory's sizes (190² and 33³) split every tensor of 3 channels or more into parts, one per thread; and, where
+        // the channels are not a multiple of 8, leave channels-last memory a partial row after its last whole row of
+        // lcm(C, 8) values (33³ = 35,937 positions: 1 left over for 1, 3, 4 and 37 channels; 190²: 4 for 1, 3 and 37).
         return cases;
     }
 
@@ -57,6 +59,82 @@ public sealed class InstanceNormKernelTests
         // The layer's own forward is the kernel when no gradient is recorded.
         using var forward = layer.forward(x);
         Assert.True(forward.eq(result!).all().item<bool>());
+    }
+
+    /// <summary>Fewer positions than one row of lcm(C, 8) values: the whole map is the partial row.</summary>
+    [Theory]
+    [InlineData(3L, true)]
+    [InlineData(3L, false)]
+    [InlineData(5L, true)]
+    public void Handles_a_map_shorter_than_one_row(long channels, bool channelsLast)
+    {
+        using var generator = new Generator(5);
+        using var plain = randn(new[] { 2L, channels, 1, 5 }, generator: generator).add_(2);
+        using var x = channelsLast ? ConvolutionLayout.ToChannelsLast(plain) : plain.contiguous();
+        using var reference = Reference(x);
+        using var _ = no_grad();
+        using var result = InstanceNormKernel.TryNormalize(x, 1e-5, inPlace: false);
+        Assert.NotNull(result);
+        Assert.True(Error(result!, reference) < 2e-6, $"off the float64 reference by {Error(result!, reference):E2}");
+    }
+
+    public static TheoryData<Activation, bool> Activations()
+    {
+        var cases = new TheoryData<Activation, bool>();
+        foreach (var activation in new[] { Activation.ReLU, Activation.SiLU, Activation.GELU })
+            foreach (bool channelsLast in new[] { true, false })
+                cases.Add(activation, channelsLast);
+        return cases;
+    }
+
+    /// <summary>The activation after the norm (conv → norm → activation blocks) applied in the kernel's pass: within float32
+    /// rounding of the float64 norm and activation, in place, with 12 channels (rows of 24 values, and a partial row).</summary>
+    [Theory]
+    [MemberData(nameof(Activations))]
+    public void Applies_the_activation_after_the_norm_in_its_pass(Activation activation, bool channelsLast)
+    {
+        using var x = Input(3, 12, 2, channelsLast, mean: 3);
+        using var normalised = Reference(x);
+        using var reference = Primitives.Activate(normalised, activation);
+        using var _ = no_grad();
+        var layer = new InstanceNormLayer(12);
+        var result = layer.TryForwardOwned(x, activation);
+        Assert.NotNull(result);
+        Assert.Equal(x.Handle, result!.Handle);
+        Assert.True(Error(x, reference) < 2e-6, $"{activation} after the norm off float64 by {Error(x, reference):E2}");
+        Assert.Equal(channelsLast, ConvolutionLayout.IsChannelsLast(x));
+    }
+
+    /// <summary>A conv-norm-activation block gives the same numbers with the fused pass as with libtorch's norm and
+    /// activation one after the other; with a gradient to record it runs libtorch's, and backward works.</summary>
+    [Fact]
+    public void A_conv_norm_activation_block_is_the_same_fused_and_recorded()
+    {
+        using var generator = new Generator(3);
+        using var input = ConvolutionLayout.ToChannelsLast(randn(new long[] { 1, 6, 20, 20, 20 }, generator: generator));
+        var block = new ConvNormAct(3, 6, 4, 3, bias: false, new NormSpec(Normalization.Instance, 0), Activation.SiLU);
+        Tensor fused, separate;
+        using (no_grad())
+        {
+            fused = block.call(input);
+            InstanceNormKernel.Enabled = false;
+            try
+            {
+                separate = block.call(input);
+            }
+            finally
+            {
+                InstanceNormKernel.Enabled = true;
+            }
+        }
+        Assert.True((fused - separate).abs().max().item<float>() < 1e-5, "fused SiLU differs from libtorch's norm then SiLU");
+        using var leaf = input.clone().requires_grad_();
+        using var recorded = block.call(leaf);
+        Assert.True((recorded.detach() - separate).abs().max().item<float>() < 1e-5);
+        recorded.square().sum().backward();
+        Assert.NotNull(leaf.grad);
+        fused.Dispose();
+        separate.Dispose();
     }
 
     /// <summary>A mean 50 times the spread (where libtorch 2.10's channels-last batch norm, which ran before, is off by
