@@ -43,9 +43,9 @@ public sealed class BatchNormLayer : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (training)
-            using (no_grad())
-                num_batches_tracked.add_(SafeOps.LongOne, SafeOps.LongOne);
-        return nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training, Momentum, Eps);
+        if (!training) return nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training: false, Momentum, Eps);
+        using (no_grad())
+            num_batches_tracked.add_(SafeOps.LongOne, SafeOps.LongOne);
+        return Primitives.TrainingBatchNorm(x, running_mean, running_var, weight, bias, Momentum, Eps);
     }
 }

@@ -46,11 +46,11 @@ public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
     {
         // Per sample, libtorch's batch norm with batch statistics is this sample's instance norm, and it runs in the
         // input's layout (channels-last too), with two-pass statistics.
-        if (x.shape[0] <= 1) return nn.functional.batch_norm(x, null, null, training: true, eps: Eps);
+        if (x.shape[0] <= 1) return Primitives.TrainingBatchNorm(x, null, null, null, null, 0.1, Eps);
         using var scope = NewDisposeScope();
         // split, not narrow per sample: its backward concatenates the gradients once (narrow's would zero-fill and add a
         // full-size tensor per sample).
-        var parts = x.split(1, 0).Select(sample => nn.functional.batch_norm(sample, null, null, training: true, eps: Eps)).ToArray();
+        var parts = x.split(1, 0).Select(sample => Primitives.TrainingBatchNorm(sample, null, null, null, null, 0.1, Eps)).ToArray();
         return scope.MoveToOuter(torch.cat(parts, 0));
     }
 }

@@ -86,6 +86,27 @@ public static class Primitives
     internal static Tensor NormActivateOwned(nn.Module<Tensor, Tensor> norm, Tensor owned, Activation activation) =>
         (norm as InstanceNormLayer)?.TryForwardOwned(owned, activation) ?? ActivateOwned(NormOwned(norm, owned), activation);
 
+    /// <summary>libtorch's batch norm with batch statistics (training; and an instance norm per sample while a gradient is
+    /// recorded), in the layout it is fast in: a channels-last input with fewer than 16 channels, or a channel count that is
+    /// not a multiple of 8, is normalised as a contiguous copy and the result brought back to channels-last (both
+    /// differentiably). libtorch's channels-last kernel, forward and backward, is slow there: [8, 4, 128, 128] took 37.8 ms
+    /// against 6.0 ms through the copies, [8, 12, 128, 128] 41.8 against 12.0, [8, 8, 128, 128] 10.9 against 5.6, while
+    /// from 16 channels on, in multiples of 8, channels-last is the faster (16: 7.0 against 21.8 ms; 24: 17.6 against
+    /// 24.3) — measured on this project's Intel machine (docs/benchmarks.md); both paths give the same values up to the
+    /// order of a sum.</summary>
+    internal static Tensor TrainingBatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias, double momentum, double eps)
+    {
+        long channels = x.dim() > 1 ? x.shape[1] : 0;
+        if (channels >= 16 && channels % 8 == 0 || x.dim() is not (4 or 5) || !ConvolutionLayout.IsChannelsLast(x) || x.is_contiguous())
+            return nn.functional.batch_norm(x, runningMean, runningVar, weight, bias, training: true, momentum, eps);
+        using var scope = NewDisposeScope();
+        var y = nn.functional.batch_norm(x.contiguous(), runningMean, runningVar, weight, bias, training: true, momentum, eps);
+        // Channel axis last in memory (NHWC / NDHWC), shape back to NCHW / NCDHW: recorded by autograd, unlike a copy_ into
+        // a preallocated channels-last tensor.
+        var last = y.dim() == 4 ? y.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : y.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);
+        return scope.MoveToOuter(last);
+    }
+
     public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2
         ? nn.functional.max_pool2d(x, new long[] { 2, 2 }, new long[] { 2, 2 })
         : nn.functional.max_pool3d(x, new long[] { 2, 2, 2 }, new long[] { 2, 2, 2 });
