@@ -70,7 +70,40 @@ internal static class NormBench
                 string name = string.Join("x", shape);
                 Console.WriteLine($"{name,-26} {(channelsLast ? "channels-last" : "contiguous"),-13} {Median(times[0]),8:0.00} {Median(times[1]),12:0.00} {Median(times[2]),10:0.00} {Median(times[3]),12:0.00} {Median(times[4]),10:0.00} {Median(times[5]),9:0.00}   {libtorchError:0.0e+0} / {kernelError:0.0e+0}");
             }
+        TrainingBatchNorm(iterations);
         return 0;
+    }
+
+    /// <summary>Training-mode batch norm, forward and backward, of channels-last [8, C, 128, 128] maps (a 2D training
+    /// step's): libtorch on the channels-last tensor against <see cref="Primitives.TrainingBatchNorm"/> (a contiguous copy
+    /// and back where the channel count is below 16 or not a multiple of 8; otherwise the same call).</summary>
+    private static void TrainingBatchNorm(int iterations)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"{"training batch norm",-26} {"forward + backward ms: libtorch channels-last",46} {"runtime",8}");
+        foreach (long c in new long[] { 2, 4, 8, 12, 16, 20, 24, 32, 64 })
+        {
+            using var generator = new Generator(5);
+            using var plain = randn(new long[] { 8, c, 128, 128 }, generator: generator);
+            using var upstream = ConvolutionLayout.ToChannelsLast(randn(new long[] { 8, c, 128, 128 }, generator: generator));
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int i = 0; i < iterations + 2; i++)
+                for (int k = 0; k < 2; k++)
+                {
+                    using var scope = NewDisposeScope();
+                    using var grad = enable_grad();
+                    var x = ConvolutionLayout.ToChannelsLast(plain).requires_grad_();
+                    var weight = ones(c).requires_grad_();
+                    var bias = zeros(c).requires_grad_();
+                    var clock = Stopwatch.StartNew();
+                    var y = k == 0
+                        ? nn.functional.batch_norm(x, zeros(c), ones(c), weight, bias, training: true)
+                        : Primitives.TrainingBatchNorm(x, zeros(c), ones(c), weight, bias, 0.1, 1e-5);
+                    y.backward(new[] { upstream });
+                    if (i >= 2) times[k].Add(clock.Elapsed.TotalMilliseconds);
+                }
+            Console.WriteLine($"{$"8x{c}x128x128",-26} {Median(times[0]),46:0.00} {Median(times[1]),8:0.00}");
+        }
     }
 
     private static (Tensor Result, double Ms) Time(Func<Tensor> body)
