@@ -115,6 +115,17 @@ public static class ConvolutionLayout
         return laidOut.copy_(t);
     }
 
+    /// <summary><paramref name="t"/> (4 or 5 dimensions) copied to channels-last memory as an operation autograd records
+    /// (permute to NHWC / NDHWC, contiguous, permute back), for a tensor on the way to a gradient; unlike
+    /// <see cref="ToChannelsLast"/>, a tensor with a size-1 channel or spatial axis may come back with strides that
+    /// <see cref="IsChannelsLast"/> does not accept (libtorch treats them alike).</summary>
+    internal static Tensor ToChannelsLastRecorded(Tensor t) => t.dim() switch
+    {
+        4 => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
+        5 => t.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3),
+        _ => throw new ArgumentException($"channels-last needs 4 or 5 dimensions, not {t.dim()}", nameof(t)),
+    };
+
     /// <summary>An uninitialised tensor of <paramref name="t"/>'s shape, type and device with the strides of
     /// <see cref="ToChannelsLast"/> (4 or 5 dimensions).</summary>
     internal static Tensor ToChannelsLastEmpty(Tensor t)

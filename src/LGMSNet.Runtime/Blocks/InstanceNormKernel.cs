@@ -44,11 +44,13 @@ internal static unsafe class InstanceNormKernel
     /// normalised values in the same pass (a block's norm → activation).</summary>
     public static Tensor? TryNormalize(Tensor x, double eps, bool inPlace, Activation after = Activation.None)
     {
+        if (!Enum.IsDefined(after)) throw new ArgumentOutOfRangeException(nameof(after), after, "not an activation");
         if (!Enabled || _unreachable || !Vector256.IsHardwareAccelerated || x.dtype != ScalarType.Float32 || x.device_type != DeviceType.CPU
             || x.is_sparse || x.dim() < 3 || x.requires_grad && is_grad_enabled())
             return null;
         long batch = x.shape[0], channels = x.shape[1], spatial = x.numel() / Math.Max(1, batch * channels);
-        if (batch * channels * spatial == 0 || spatial < 2) return null;
+        // A row of lcm(C, 8) values is at most 8·C; channel counts whose row does not fit an int are left to libtorch.
+        if (batch * channels * spatial == 0 || spatial < 2 || channels > int.MaxValue / 8) return null;
         bool channelsLast = ConvolutionLayout.IsChannelsLast(x);
         if (!channelsLast && !x.is_contiguous()) return null;
         float* source = Data(x);
@@ -75,7 +77,7 @@ internal static unsafe class InstanceNormKernel
     /// <see cref="Tail"/> values after the last whole row (fewer than a row) are a partial row.</summary>
     private readonly record struct Map(long Channels, long Spatial, bool ChannelsLast)
     {
-        public int Period { get; } = (int)(Channels * 8 / Gcd(Channels, 8));
+        public int Period { get; } = checked((int)(Channels * 8 / Gcd(Channels, 8)));
 
         public long Rows => Spatial * Channels / Period;
 
@@ -191,11 +193,12 @@ internal static unsafe class InstanceNormKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SumRows(float* x, double* k, long begin, long end, int period, double* sum, double* square)
     {
-        const int Block = 256;
+        // 256 rows, or fewer where rows are long (lcm(C, 8) is 8·C for an odd C), so a block stays within 64 KB.
+        int block = Math.Clamp(16384 / period, 8, 256);
         int vectors = period / 8;
-        for (long first = begin; first < end; first += Block)
+        for (long first = begin; first < end; first += block)
         {
-            long last = Math.Min(end, first + Block);
+            long last = Math.Min(end, first + block);
             for (int j = 0; j < vectors; j++)
             {
                 var kLow = Vector256.Load(k + 8 * j);

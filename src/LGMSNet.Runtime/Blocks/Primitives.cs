@@ -80,31 +80,41 @@ public static class Primitives
 
     /// <summary><paramref name="norm"/> then <paramref name="activation"/> on a tensor that the caller alone holds (see
     /// <see cref="NormOwned"/>): an instance norm's kernel applies the activation in the pass that writes the norm (two
-    /// passes over memory for the two, where they took three); otherwise they run one after the other. (The other order, a fusion block's
-    /// GELU before its norm, stays two operations: the kernel's 8-wide GELU in its statistics pass measured slower than
-    /// libtorch's own pass.)</summary>
+    /// passes over memory for the two, where they took three); otherwise they run one after the other. (The other order,
+    /// a fusion block's GELU before its norm, stays two operations: the kernel's 8-wide GELU in its statistics pass
+    /// measured slower than libtorch's own pass.)</summary>
     internal static Tensor NormActivateOwned(nn.Module<Tensor, Tensor> norm, Tensor owned, Activation activation) =>
-        (norm as InstanceNormLayer)?.TryForwardOwned(owned, activation) ?? ActivateOwned(NormOwned(norm, owned), activation);
+        norm is InstanceNormLayer instance ? instance.ForwardOwned(owned, activation) : ActivateOwned(norm.call(owned), activation);
 
-    /// <summary>libtorch's batch norm with batch statistics (training; and an instance norm per sample while a gradient is
-    /// recorded), in the layout it is fast in: a channels-last input with fewer than 16 channels, or a channel count that is
-    /// not a multiple of 8, is normalised as a contiguous copy and the result brought back to channels-last (both
-    /// differentiably). libtorch's channels-last kernel, forward and backward, is slow there: [8, 4, 128, 128] took 37.8 ms
-    /// against 6.0 ms through the copies, [8, 12, 128, 128] 41.8 against 12.0, [8, 8, 128, 128] 10.9 against 5.6, while
-    /// from 16 channels on, in multiples of 8, channels-last is the faster (16: 7.0 against 21.8 ms; 24: 17.6 against
-    /// 24.3) — measured on this project's Intel machine (docs/benchmarks.md); both paths give the same values up to the
-    /// order of a sum.</summary>
-    internal static Tensor TrainingBatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias, double momentum, double eps)
+    /// <summary>libtorch's batch norm with batch statistics (a batch norm in training; an instance norm per sample wherever
+    /// its kernel does not run), in the layout it is fast in: a float32 CPU channels-last input with fewer than 16
+    /// channels, or a channel count that is not a multiple of 8, is normalised as a contiguous copy and the result brought
+    /// back to channels-last (both recorded by autograd). libtorch's channels-last kernel, forward and backward, is slow
+    /// there (<c>norm-kernels</c>, [8, C, 128, 128], ms, channels-last against through the copy: 4 channels 32.5 / 2.5, 8
+    /// channels 8.8 / 4.3, 12 channels 40.7 / 9.0, 20 channels 40.7 / 18.3), while from 16 channels on, in multiples of 8,
+    /// channels-last is the faster (16: 2.3 / 11.4; 24: 13.8 / 19.1; 32: 6.8 / 30.2) — measured on this project's Intel machine, not checked
+    /// per machine (docs/benchmarks.md). Both paths give the same values up to the order of a sum.</summary>
+    internal static Tensor TrainingBatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias, double momentum, double eps) =>
+        TrainingBatchNorm(x, runningMean, runningVar, weight, bias, momentum, eps, throughContiguous: BatchNormThroughContiguous(x));
+
+    /// <summary>Whether <see cref="TrainingBatchNorm(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, double, double)"/> takes
+    /// the contiguous copy for <paramref name="x"/>. A tensor whose strides are both channels-last and contiguous (one
+    /// channel, or one position) needs no copy.</summary>
+    internal static bool BatchNormThroughContiguous(Tensor x)
     {
-        long channels = x.dim() > 1 ? x.shape[1] : 0;
-        if (channels >= 16 && channels % 8 == 0 || x.dim() is not (4 or 5) || !ConvolutionLayout.IsChannelsLast(x) || x.is_contiguous())
-            return nn.functional.batch_norm(x, runningMean, runningVar, weight, bias, training: true, momentum, eps);
+        if (x.dim() is not (4 or 5) || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32) return false;
+        long channels = x.shape[1];
+        return (channels < 16 || channels % 8 != 0) && ConvolutionLayout.IsChannelsLast(x) && !x.is_contiguous();
+    }
+
+    /// <summary><see cref="TrainingBatchNorm(Tensor, Tensor?, Tensor?, Tensor?, Tensor?, double, double)"/> with the
+    /// path given (the <c>norm-kernels</c> benchmark times both).</summary>
+    internal static Tensor TrainingBatchNorm(Tensor x, Tensor? runningMean, Tensor? runningVar, Tensor? weight, Tensor? bias, double momentum, double eps, bool throughContiguous)
+    {
+        if (!throughContiguous) return nn.functional.batch_norm(x, runningMean, runningVar, weight, bias, training: true, momentum, eps);
         using var scope = NewDisposeScope();
         var y = nn.functional.batch_norm(x.contiguous(), runningMean, runningVar, weight, bias, training: true, momentum, eps);
-        // Channel axis last in memory (NHWC / NDHWC), shape back to NCHW / NCDHW: recorded by autograd, unlike a copy_ into
-        // a preallocated channels-last tensor.
-        var last = y.dim() == 4 ? y.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : y.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3);
-        return scope.MoveToOuter(last);
+        return scope.MoveToOuter(ConvolutionLayout.ToChannelsLastRecorded(y));
     }
 
     public static Tensor MaxPool2x(Tensor x, int dims) => dims == 2

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace LGMSNet.Runtime.Blocks;
 
 /// <summary>An elementwise function on 8 floats, for the runtime's own kernels to apply inside a pass over memory that
-/// they make anyway (<see cref="InstanceNormKernel"/>: a block's activation before or after its norm). A struct type
+/// they make anyway (<see cref="InstanceNormKernel"/>: a block's activation after its norm). A struct type
 /// argument, so each kernel is compiled with the function inlined.</summary>
 internal interface IVectorFunction
 {
@@ -46,6 +46,6 @@ internal readonly struct Gelu : IVectorFunction
         polynomial = Vector256.FusedMultiplyAdd(polynomial, t, Vector256.Create(-0.284496736f));
         polynomial = Vector256.FusedMultiplyAdd(polynomial, t, Vector256.Create(0.254829592f));
         var gaussian = Vector256.Exp(-(z * z));
-        return Vector256.FusedMultiplyAdd(-gaussian * t, polynomial, Vector256<float>.One) | sign;
+        return Vector256.Xor(Vector256.FusedMultiplyAdd(-gaussian * t, polynomial, Vector256<float>.One), sign);
     }
 }
