@@ -83,6 +83,18 @@ internal static unsafe class InstanceNormKernel
 
         public int Tail => (int)(Spatial * Channels - Rows * Period);
 
+        /// <summary>The parts a channels-last pass over the rows runs in (one when there is only the partial row, which
+        /// the last part does).</summary>
+        public int RowParts => Rows == 0 ? 1 : PartCount(Rows, Period);
+
+        /// <summary>The channels of a contiguous map that the flat range [begin, end) of its [C, S] memory touches, each with
+        /// its own run [From, To) in that range.</summary>
+        public IEnumerable<(long Channel, long From, long To)> Slices(long begin, long end)
+        {
+            for (long c = begin / Spatial; c * Spatial < end; c++)
+                yield return (c, Math.Max(begin, c * Spatial), Math.Min(end, (c + 1) * Spatial));
+        }
+
         private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
 
         /// <summary>A per-channel value repeated along a row of <see cref="Period"/> columns.</summary>
@@ -170,7 +182,7 @@ internal static unsafe class InstanceNormKernel
     {
         long rows = map.Rows;
         int period = map.Period, tail = map.Tail;
-        int parts = rows == 0 ? 1 : PartCount(rows, period);
+        int parts = map.RowParts;
         var sums = new double[parts, period];
         var squares = new double[parts, period];
         var k = map.Columns(shift);
@@ -244,9 +256,8 @@ internal static unsafe class InstanceNormKernel
         OpenMpTeam.For(count, parts, (begin, end, part) =>
         {
             // Each channel's slice of this part of the flat [C, S] range is reduced on its own.
-            for (long c = begin / spatial; c * spatial < end; c++)
+            foreach (var (c, from, to) in map.Slices(begin, end))
             {
-                long from = Math.Max(begin, c * spatial), to = Math.Min(end, (c + 1) * spatial);
                 var (s, q) = Reduce(x + from, to - from, shift[c]);
                 sums[part, c] = s;
                 squares[part, c] = q;
@@ -284,7 +295,7 @@ internal static unsafe class InstanceNormKernel
     {
         long rows = map.Rows;
         int period = map.Period, tail = map.Tail;
-        int parts = rows == 0 ? 1 : PartCount(rows, period);
+        int parts = map.RowParts;
         float[] m1 = map.Columns(high), m2 = map.Columns(low), r = map.Columns(scale);
         OpenMpTeam.For(rows, parts, (begin, end, part) =>
         {
@@ -324,11 +335,8 @@ internal static unsafe class InstanceNormKernel
         long spatial = map.Spatial, count = map.Channels * spatial;
         OpenMpTeam.For(count, PartCount(count, 1), (begin, end, _) =>
         {
-            for (long c = begin / spatial; c * spatial < end; c++)
-            {
-                long from = Math.Max(begin, c * spatial), to = Math.Min(end, (c + 1) * spatial);
+            foreach (var (c, from, to) in map.Slices(begin, end))
                 ApplyRange<TAfter>(x + from, y + from, to - from, high[c], low[c], scale[c]);
-            }
         });
     }
 

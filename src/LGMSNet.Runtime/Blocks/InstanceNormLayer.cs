@@ -12,7 +12,7 @@ namespace LGMSNet.Runtime.Blocks;
 /// layout but accumulates E[x²] − E[x]² in float: 1.2–1.6e-4 relative off ONNX Runtime on lgmsnet-3d, over the export
 /// check's 1e-4; batch norm's two-pass statistics stay within it. Where no gradient is recorded (float32, CPU), the
 /// runtime's own kernel runs instead (<see cref="InstanceNormKernel"/>: float64 statistics, two passes over memory, in
-/// place for a block's own tensor through <see cref="ForwardOwned(Tensor, Activation)"/>, with the activation after it in its second pass).</summary>
+/// place for a block's own tensor through <see cref="ForwardOwned"/>, with the activation after it in its second pass).</summary>
 public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
 {
     public InstanceNormLayer(long channels, double eps = 1e-5) : base(nameof(InstanceNormLayer))
@@ -29,14 +29,11 @@ public sealed class InstanceNormLayer : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => InstanceNormKernel.TryNormalize(x, Eps, inPlace: false) ?? Train(x);
 
-    /// <summary><see cref="forward"/> for a tensor that the caller alone holds: normalised in place when no gradient is
-    /// recorded (see <see cref="Primitives.ActivateOwned"/>).</summary>
-    internal Tensor ForwardOwned(Tensor owned) => ForwardOwned(owned, Activation.None);
-
-    /// <summary>This norm then <paramref name="activation"/> on a tensor that the caller alone holds: in the kernel, the
-    /// activation applied in its second pass (in place as <see cref="ForwardOwned(Tensor)"/>); where the kernel does not run
-    /// (a gradient is recorded, another type or layout), libtorch's norm and then the activation.</summary>
-    internal Tensor ForwardOwned(Tensor owned, Activation activation) =>
+    /// <summary><see cref="forward"/> then <paramref name="activation"/> for a tensor that the caller alone holds: in the
+    /// kernel, normalised in place when no gradient is recorded (see <see cref="Primitives.ActivateOwned"/>) with the
+    /// activation applied in its second pass; where the kernel does not run (a gradient is recorded, another type or
+    /// layout), libtorch's norm and then the activation.</summary>
+    internal Tensor ForwardOwned(Tensor owned, Activation activation = Activation.None) =>
         InstanceNormKernel.TryNormalize(owned, Eps, inPlace: Primitives.InPlace, activation) ?? Primitives.ActivateOwned(Train(owned), activation);
 
     /// <summary>libtorch's batch norm with batch statistics: recorded by autograd (training), and every case the kernel

@@ -75,8 +75,7 @@ public static class Primitives
     /// place when no gradient flows through it (see <see cref="ActivateOwned"/>); other norms run as they are. An instance
     /// norm is called directly here, so module hooks registered on it do not run (it has no parameters or state; hooks on
     /// the block around it do).</summary>
-    internal static Tensor NormOwned(nn.Module<Tensor, Tensor> norm, Tensor owned) =>
-        norm is InstanceNormLayer instance ? instance.ForwardOwned(owned) : norm.call(owned);
+    internal static Tensor NormOwned(nn.Module<Tensor, Tensor> norm, Tensor owned) => NormActivateOwned(norm, owned, Activation.None);
 
     /// <summary><paramref name="norm"/> then <paramref name="activation"/> on a tensor that the caller alone holds (see
     /// <see cref="NormOwned"/>): an instance norm's kernel applies the activation in the pass that writes the norm (two
